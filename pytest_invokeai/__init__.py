@@ -1,0 +1,3 @@
+"""pytest-invokeai: regression tests for InvokeAI workflows."""
+
+__version__ = "0.1.0"
