@@ -158,10 +158,13 @@ def _parse_bytes(content: bytes, label: str) -> Any:
 
 
 def _parse_json(text: str | bytes, label: str) -> Any:
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")  # exports are UTF-8; some editors add a BOM
+        except UnicodeDecodeError:
+            raise WorkflowError("not a workflow: the file is neither UTF-8 JSON text nor a PNG", source=label) from None
     try:
         return json.loads(text)
-    except UnicodeDecodeError:
-        raise WorkflowError("not a workflow: the file is neither JSON text nor a PNG", source=label) from None
     except json.JSONDecodeError as exc:
         raise WorkflowError(
             f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", source=label

@@ -1,0 +1,73 @@
+"""The ``pytest-invokeai`` command: look at a workflow's inputs, the graph it enqueues, and its drift.
+
+Each command family lives in its own module with a ``register(subparsers)`` function that adds its
+parser and sets ``handler`` (a function ``args -> exit code``). To add a command, write the module
+and list it in :data:`COMMAND_MODULES`; nothing else here changes.
+
+Exit codes: 0 success, 1 the command's check failed (drift found), 2 bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+
+from ..errors import InvokeAITestError
+from . import drift, graph, inputs
+from .common import EXIT_OK, EXIT_USAGE, print_error, show_warning
+
+COMMAND_MODULES = (inputs, graph, drift)
+
+DESCRIPTION = """\
+Inspect InvokeAI workflows the way pytest-invokeai's tests see them.
+
+WORKFLOW is a workflow exported from InvokeAI's Workflows tab (.json), or a PNG that InvokeAI
+generated from a workflow (it carries the workflow in an 'invokeai_workflow' text chunk).
+Form inputs are numbered from 0 in the order the Form panel shows them."""
+
+EPILOG = """\
+examples:
+  pytest-invokeai inputs my-workflow.json
+  pytest-invokeai graph my-workflow.json --set 0="a red fox" --set Seed=42 --board none
+  pytest-invokeai drift export my-workflow.json -o my-workflow.index-map.json
+  pytest-invokeai drift check my-workflow.json my-workflow.index-map.json
+
+exit codes: 0 success, 1 drift found (drift check), 2 bad input or usage (message on stderr)"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pytest-invokeai",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors exit 2 here, as argparse does
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        (args.command_parser if hasattr(args, "command_parser") else parser).print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default")
+            warnings.showwarning = show_warning
+            return handler(args)
+    except InvokeAITestError as exc:
+        print_error(str(exc))
+        return EXIT_USAGE
+    except BrokenPipeError:  # `pytest-invokeai graph wf.json | head`: not an error of ours
+        sys.stderr.close()
+        return EXIT_OK
+
+
+__all__ = ["main", "build_parser", "COMMAND_MODULES"]

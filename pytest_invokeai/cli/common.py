@@ -1,0 +1,36 @@
+"""What the command modules share: exit codes, loading a workflow argument, printing JSON and errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from ..workflow.load import Workflow, load_workflow
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_USAGE = 2
+
+WORKFLOW_HELP = "a workflow .json exported from InvokeAI, or a PNG InvokeAI generated from a workflow"
+
+
+def print_error(message: str) -> None:
+    print(f"pytest-invokeai: error: {message}", file=sys.stderr)
+
+
+def load_workflow_arg(path: str) -> Workflow:
+    """Load WORKFLOW. What the loader repairs is a warning, shown by :func:`show_warning` on stderr."""
+    return load_workflow(path)
+
+
+def show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """Replaces ``warnings.showwarning`` while a command runs: one plain line, no code location."""
+    print(f"pytest-invokeai: warning: {message}", file=sys.stderr)
+
+
+def print_json(data: Any, *, compact: bool = False) -> None:
+    if compact:
+        print(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    else:
+        print(json.dumps(data, ensure_ascii=False, indent=2))

@@ -1,0 +1,65 @@
+"""``pytest-invokeai graph WORKFLOW``: the enqueue body that running the workflow would send."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import InputValueError
+# TEMP from ..workflow.graph import build_enqueue_body
+from .common import EXIT_OK, WORKFLOW_HELP, load_workflow_arg, print_json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "graph",
+        help="print the enqueue_batch body the workflow would send to InvokeAI",
+        description=(
+            "Build the body of POST /api/v1/queue/{queue}/enqueue_batch for WORKFLOW, as the web UI "
+            "would when you press Invoke, with form inputs set by --set. Nothing is sent."
+        ),
+    )
+    parser.add_argument("workflow", metavar="WORKFLOW", help=WORKFLOW_HELP)
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        metavar="INPUT=VALUE",
+        action="append",
+        type=parse_assignment,
+        default=[],
+        help=(
+            "set a form input (repeatable). INPUT is an index (see 'pytest-invokeai inputs'), a display "
+            "name or an identity node_id.field_name; VALUE is read by the input's kind "
+            "(e.g. 42, 0.5, true, a string, JSON for collections and models)"
+        ),
+    )
+    parser.add_argument("--board", metavar="BOARD", help="board id for the images the workflow saves ('none' for no board)")
+    parser.add_argument("--json", action="store_true", help="print compact one-line JSON (default: indented)")
+    parser.set_defaults(handler=run)
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected INPUT=VALUE (e.g. 3=768 or Seed=42), got {text!r}")
+    return key.strip(), value
+
+
+def run(args: argparse.Namespace) -> int:
+    workflow = load_workflow_arg(args.workflow)
+    values = assignments_by_key(args.sets)
+    from ..workflow.graph import build_enqueue_body  # TEMP
+    body = build_enqueue_body(workflow, values, board=args.board)
+    print_json(body, compact=args.json)
+    return EXIT_OK
+
+
+def assignments_by_key(sets: list[tuple[str, str]]) -> dict[str, str]:
+    """``--set`` pairs as {key: text}. The graph builder resolves keys and parses the text by kind
+    (and refuses two different values for one input given under different keys); only the same
+    key given twice is caught here, because a dict cannot hold it twice."""
+    values: dict[str, str] = {}
+    for key, raw in sets:
+        if key in values:
+            raise InputValueError(f"--set {key}=... is given twice ({values[key]!r} and {raw!r}); give each input once")
+        values[key] = raw
+    return values

@@ -1,0 +1,47 @@
+"""Shared fixtures of the project's own tests.
+
+Tests that need a real InvokeAI use the session-scoped ``invokeai_server_url``: the server named by
+``PYTEST_INVOKEAI_TEST_URL``, else one started for this test session (the project's pinned install).
+Where no server can be had, those tests skip locally but fail in CI (``CI`` set): CI must never
+pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import require
+
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.server.managed import ManagedServer
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_WORKFLOWS = REPO.parent / "shared" / "workflows"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_workflows() -> Path:
+    require(SHARED_WORKFLOWS.is_dir(), f"the shared workflows are not at {SHARED_WORKFLOWS}")
+    return SHARED_WORKFLOWS
+
+
+@pytest.fixture(scope="session")
+def invokeai_server_url() -> Iterator[str]:
+    url = os.environ.get("PYTEST_INVOKEAI_TEST_URL")
+    if url:
+        yield url.rstrip("/")
+        return
+    try:
+        server = ManagedServer().start()
+    except ServerError as exc:
+        require(False, f"no InvokeAI server for this test: {exc}")
+        return
+    try:
+        yield server.url
+    finally:
+        server.stop()

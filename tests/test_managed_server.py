@@ -1,0 +1,84 @@
+"""The managed local InvokeAI and the project's own InvokeAI install (real server, real processes)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import require
+
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.server import install
+from pytest_invokeai.server.managed import ManagedServer, clean_environment, resolve_server_command
+
+
+@pytest.mark.server
+def test_session_server_is_invokeai_6_14_2(invokeai_server_url: str) -> None:
+    answer = httpx.get(f"{invokeai_server_url}/api/v1/app/version", timeout=10)
+    assert answer.json() == {"version": "6.14.2"}
+
+
+@pytest.mark.server
+def test_users_invokeai_settings_do_not_leak_into_the_managed_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A port that cannot be bound and a root elsewhere: if they leaked, the server would not come up where we look.
+    monkeypatch.setenv("INVOKEAI_PORT", "1")
+    monkeypatch.setenv("INVOKEAI_ROOT", str(tmp_path / "users-root"))
+    try:
+        server = ManagedServer()
+    except ServerError as exc:
+        require(False, str(exc))
+    with server:
+        assert httpx.get(f"{server.url}/api/v1/app/version", timeout=10).json()["version"] == "6.14.2"
+        assert (server.root / "invokeai.yaml").exists()
+    assert not (tmp_path / "users-root").exists()
+    assert not server.root.exists(), "the temporary root is removed when the server stops"
+
+
+def test_clean_environment_drops_invokeai_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INVOKEAI_DEVICE", "cuda")
+    monkeypatch.setenv("PYTHONPATH", "/somewhere")
+    env = clean_environment({"INVOKEAI_PORT": "1234"})
+    assert "INVOKEAI_DEVICE" not in env and "PYTHONPATH" not in env
+    assert env["INVOKEAI_PORT"] == "1234"
+
+
+def test_a_server_that_dies_at_start_shows_its_log(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-c", "print('models folder is unreadable'); raise SystemExit(3)"]
+    server = ManagedServer(cmd, root=tmp_path)
+    with pytest.raises(ServerError) as info:
+        server.start(timeout=30)
+    message = str(info.value)
+    assert "InvokeAI exited with code 3 while starting" in message
+    assert "models folder is unreadable" in message
+    assert str(tmp_path / "invokeai.log") in message
+
+
+def test_a_server_that_never_answers_times_out_with_its_log(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-c", "import time; print('still loading', flush=True); time.sleep(60)"]
+    server = ManagedServer(cmd, root=tmp_path)
+    with pytest.raises(ServerError) as info:
+        server.start(timeout=2)
+    assert "did not answer on http://127.0.0.1:" in str(info.value)
+    assert "still loading" in str(info.value)
+
+
+def test_explicit_server_command_is_split_like_a_shell() -> None:
+    assert resolve_server_command("/opt/invoke/bin/python '/my dir/launch.py'") == ["/opt/invoke/bin/python", "/my dir/launch.py"]
+
+
+def test_an_install_is_trusted_only_with_a_matching_stamp(tmp_path: Path) -> None:
+    env = tmp_path / "env"
+    python = install.env_python(env)
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    assert install.installed_python(env) is None, "no stamp: the install did not finish"
+    stamp = env / install.STAMP_NAME
+    stamp.write_text(json.dumps({"invokeai": "6.13.0", "requirements": list(install.PINNED_REQUIREMENTS)}))
+    assert install.installed_python(env) is None, "another InvokeAI version"
+    stamp.write_text(json.dumps({"invokeai": install.INVOKEAI_VERSION, "requirements": list(install.PINNED_REQUIREMENTS)}))
+    assert install.installed_python(env) == python
+    stamp.write_text("{half-written")
+    assert install.installed_python(env) is None
