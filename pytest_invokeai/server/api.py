@@ -1,0 +1,186 @@
+"""InvokeAI's REST API as data: what to send for each call, and how to read the answer.
+
+No I/O here. :mod:`.client` sends these calls with httpx, synchronously or asynchronously, so both
+clients share one description of the API and one set of answer checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ..errors import ServerError
+
+SUPPORTED_MAJOR = 6
+DETAIL_LIMIT = 600  # characters of a server error we show: enough to act on, short enough to read
+
+
+@dataclass(frozen=True)
+class Call:
+    """One REST call. ``idempotent`` calls may be retried after a connection failure."""
+
+    method: str
+    path: str
+    what: str  # for messages: "enqueue the batch", "read queue item 5"
+    params: dict[str, Any] | None = None
+    json: Any = None
+    files: dict[str, Any] | None = None
+    idempotent: bool = True
+    expect: str = "json"  # "json", "bytes" or "none"
+    parse: Callable[[Any], Any] = field(default=lambda value: value)
+
+
+def segment(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+# -- reading answers -------------------------------------------------------------------------
+
+
+def server_detail(response: httpx.Response) -> str:
+    """The server's own explanation (FastAPI's ``detail``), shortened to what helps."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return _shorten(text) if text else response.reason_phrase
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, list):  # pydantic validation errors: "loc: msg" each
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []) if p != "body")
+                parts.append(f"{loc}: {item.get('msg', item)}" if loc else str(item.get("msg", item)))
+            else:
+                parts.append(str(item))
+        detail = "; ".join(parts)
+    return _shorten(str(detail))
+
+
+def _shorten(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+
+
+def read_answer(call: Call, response: httpx.Response, base_url: str) -> Any:
+    if response.status_code >= 400:
+        raise ServerError(
+            f"InvokeAI at {base_url} refused to {call.what} (HTTP {response.status_code}): {server_detail(response)}"
+        )
+    if call.expect == "none":
+        return None
+    if call.expect == "bytes":
+        return call.parse(response.content)
+    content_type = response.headers.get("content-type", "")
+    if not content_type.startswith("application/json"):
+        # InvokeAI answers unknown /api/ paths with its web page (200, text/html).
+        raise ServerError(
+            f"{base_url} does not look like an InvokeAI server: asked to {call.what} ({call.method} {call.path}), "
+            f"it answered {content_type or 'no content type'} instead of JSON"
+        )
+    try:
+        value = response.json()
+    except ValueError:
+        raise ServerError(f"InvokeAI at {base_url} sent invalid JSON when asked to {call.what}") from None
+    return call.parse(value)
+
+
+# -- the calls -------------------------------------------------------------------------------
+
+
+def _check_version(body: Any) -> str:
+    version = body.get("version") if isinstance(body, dict) else None
+    if not isinstance(version, str):
+        raise ServerError(f"not an InvokeAI version answer: {_shorten(str(body))}")
+    major = version.split(".")[0]
+    if not major.isdigit() or int(major) != SUPPORTED_MAJOR:
+        raise ServerError(f"InvokeAI {version} is not supported: pytest-invokeai supports InvokeAI {SUPPORTED_MAJOR}.x")
+    return version
+
+
+def version() -> Call:
+    return Call("GET", "/api/v1/app/version", "tell its version", parse=_check_version)
+
+
+def enqueue_batch(queue_id: str, body: dict[str, Any]) -> Call:
+    # Never retried blindly: a broken connection may have enqueued it already (see client.enqueue).
+    return Call("POST", f"/api/v1/queue/{segment(queue_id)}/enqueue_batch", "enqueue the batch", json=body, idempotent=False)
+
+
+def queue_item(queue_id: str, item_id: int) -> Call:
+    return Call("GET", f"/api/v1/queue/{segment(queue_id)}/i/{item_id}", f"read queue item {item_id}")
+
+
+def queue_items_by_ids(queue_id: str, item_ids: list[int]) -> Call:
+    # A POST that only reads: safe to retry.
+    return Call("POST", f"/api/v1/queue/{segment(queue_id)}/items_by_ids", "read queue items", json={"item_ids": item_ids})
+
+
+def queue_items_by_destination(queue_id: str, destination: str) -> Call:
+    return Call(
+        "GET", f"/api/v1/queue/{segment(queue_id)}/list_all", f"list the queue items of {destination}",
+        params={"destination": destination},
+    )
+
+
+def queue_status(queue_id: str) -> Call:
+    return Call("GET", f"/api/v1/queue/{segment(queue_id)}/status", "tell the queue status")
+
+
+def cancel_by_destination(queue_id: str, destination: str) -> Call:
+    return Call(
+        "PUT", f"/api/v1/queue/{segment(queue_id)}/cancel_by_destination", f"cancel the queue items of {destination}",
+        params={"destination": destination},
+    )
+
+
+def delete_by_destination(queue_id: str, destination: str) -> Call:
+    return Call(
+        "DELETE", f"/api/v1/queue/{segment(queue_id)}/d/{segment(destination)}", f"delete the queue items of {destination}"
+    )
+
+
+def cancel_queue_item(queue_id: str, item_id: int) -> Call:
+    return Call("PUT", f"/api/v1/queue/{segment(queue_id)}/i/{item_id}/cancel", f"cancel queue item {item_id}")
+
+
+def image_bytes(image_name: str) -> Call:
+    return Call("GET", f"/api/v1/images/i/{segment(image_name)}/full", f"send image {image_name}", expect="bytes")
+
+
+def image_record(image_name: str) -> Call:
+    return Call("GET", f"/api/v1/images/i/{segment(image_name)}", f"describe image {image_name}")
+
+
+def upload_image(content: bytes, filename: str, *, board_id: str | None = None, intermediate: bool = False) -> Call:
+    params: dict[str, Any] = {"image_category": "user", "is_intermediate": str(intermediate).lower()}
+    if board_id:
+        params["board_id"] = board_id
+    return Call(
+        "POST", "/api/v1/images/upload", f"store the uploaded image {filename}", params=params,
+        files={"file": (filename, content, "image/png")}, idempotent=False,
+    )
+
+
+def delete_images(image_names: list[str]) -> Call:
+    return Call("POST", "/api/v1/images/delete", "delete images", json={"image_names": image_names})
+
+
+def boards() -> Call:
+    return Call("GET", "/api/v1/boards/", "list its boards", params={"all": "true"})
+
+
+def create_board(name: str) -> Call:
+    return Call("POST", "/api/v1/boards/", f"create board {name!r}", params={"board_name": name}, idempotent=False)
+
+
+def models() -> Call:
+    return Call("GET", "/api/v2/models/", "list its models", parse=lambda body: body.get("models", []))
+
+
+def openapi() -> Call:
+    return Call("GET", "/openapi.json", "describe its API")

@@ -1,0 +1,233 @@
+"""HTTP clients for an InvokeAI server: :class:`InvokeAIClient` (sync) and :class:`AsyncInvokeAIClient`.
+
+Each operation is written once, as a generator that yields :class:`~.api.Call` objects and receives
+their answers; the two clients differ only in how they send a call. Retries happen only where they
+are safe: connection failures of idempotent calls, with exponential backoff. An enqueue is never
+retried blindly: after a connection broke mid-enqueue, the client asks the server what it holds for
+the batch's ``destination`` (each run tags its batches with its own) before sending again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from ..errors import ServerError
+from . import api
+from .api import Call
+
+T = TypeVar("T")
+Operation = Generator[Call, Any, T]
+
+
+class ConnectionBroken(ServerError):
+    """The connection failed while a call was under way (the server may or may not have acted on it)."""
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    batch_id: str
+    enqueued: int
+    requested: int
+    item_ids: tuple[int, ...]  # ascending (the server answers in descending order)
+    priority: int = 0
+
+    @property
+    def was_cut(self) -> bool:
+        """The queue was full: the server silently enqueued fewer items than asked."""
+        return self.enqueued < self.requested
+
+    @classmethod
+    def from_answer(cls, body: dict[str, Any]) -> EnqueueResult:
+        batch = body.get("batch", {})
+        return cls(
+            batch_id=batch.get("batch_id", ""),
+            enqueued=int(body["enqueued"]),
+            requested=int(body["requested"]),
+            item_ids=tuple(sorted(body.get("item_ids", []))),
+            priority=int(body.get("priority", 0)),
+        )
+
+
+# -- operations (one implementation, two clients) -------------------------------------------
+
+
+def enqueue_operation(queue_id: str, body: dict[str, Any]) -> Operation[EnqueueResult]:
+    destination = body.get("batch", {}).get("destination")
+    try:
+        answer = yield api.enqueue_batch(queue_id, body)
+    except ConnectionBroken:
+        if not destination:
+            raise  # without a tag we cannot tell whether it arrived: sending it again could run it twice
+        held = yield api.queue_items_by_destination(queue_id, destination)
+        if held:
+            return _result_from_items(held)
+        answer = yield api.enqueue_batch(queue_id, body)
+    return EnqueueResult.from_answer(answer)
+
+
+def _result_from_items(items: list[dict[str, Any]]) -> EnqueueResult:
+    batch_ids = {item.get("batch_id") for item in items}
+    ids = tuple(sorted(int(item["item_id"]) for item in items))
+    return EnqueueResult(batch_id=sorted(batch_ids)[0] if batch_ids else "", enqueued=len(ids), requested=len(ids), item_ids=ids)
+
+
+# -- the clients ------------------------------------------------------------------------------
+
+
+class _ClientBase:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        queue_id: str = "default",
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ServerError(f"server URL must start with http:// or https://, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.queue_id = queue_id
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"{type(self).__name__}({self.base_url!r}, queue_id={self.queue_id!r})"
+
+    def _httpx_options(self) -> dict[str, Any]:
+        # A trailing slash keeps a path prefix (http://host/invoke/) when httpx joins paths to it.
+        return {"base_url": self.base_url + "/", "headers": self._headers, "timeout": self.timeout}
+
+    def _request(self, call: Call) -> dict[str, Any]:
+        return {
+            "method": call.method,
+            "url": call.path.lstrip("/"),
+            "params": call.params,
+            "json": call.json,
+            "files": call.files,
+        }
+
+    def _retry_delay(self, call: Call, attempt: int, exc: httpx.TransportError) -> float:
+        """Seconds to wait before trying ``call`` again, or raise when it must not be retried."""
+        if call.idempotent and attempt < self.retries:
+            return self.backoff * (2**attempt)
+        message = f"cannot reach InvokeAI at {self.base_url} to {call.what}: {type(exc).__name__}: {exc}"
+        raise ConnectionBroken(message) from None
+
+
+class InvokeAIClient(_ClientBase):
+    """Synchronous client. Use as a context manager, or call :meth:`close`."""
+
+    def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http = httpx.Client(transport=transport, **self._httpx_options())
+
+    def send(self, call: Call) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = self._http.request(**self._request(call))
+            except httpx.TransportError as exc:
+                time.sleep(self._retry_delay(call, attempt, exc))
+                attempt += 1
+                continue
+            return api.read_answer(call, response, self.base_url)
+
+    def run(self, operation: Operation[T]) -> T:
+        answer: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                call = operation.throw(error) if error else operation.send(answer)
+            except StopIteration as done:
+                return done.value
+            answer, error = None, None
+            try:
+                answer = self.send(call)
+            except ConnectionBroken as exc:
+                error = exc
+
+    # Plain calls
+    def version(self) -> str:
+        return self.send(api.version())
+
+    def enqueue(self, body: dict[str, Any]) -> EnqueueResult:
+        return self.run(enqueue_operation(self.queue_id, body))
+
+    def queue_item(self, item_id: int) -> dict[str, Any]:
+        return self.send(api.queue_item(self.queue_id, item_id))
+
+    def image_bytes(self, image_name: str) -> bytes:
+        return self.send(api.image_bytes(image_name))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> InvokeAIClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncInvokeAIClient(_ClientBase):
+    """Asynchronous client (``async with AsyncInvokeAIClient(url) as client:``)."""
+
+    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
+        super().__init__(base_url, **kwargs)
+        self._http = httpx.AsyncClient(transport=transport, **self._httpx_options())
+
+    async def send(self, call: Call) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.request(**self._request(call))
+            except httpx.TransportError as exc:
+                await asyncio.sleep(self._retry_delay(call, attempt, exc))
+                attempt += 1
+                continue
+            return api.read_answer(call, response, self.base_url)
+
+    async def run(self, operation: Operation[T]) -> T:
+        answer: Any = None
+        error: Exception | None = None
+        while True:
+            try:
+                call = operation.throw(error) if error else operation.send(answer)
+            except StopIteration as done:
+                return done.value
+            answer, error = None, None
+            try:
+                answer = await self.send(call)
+            except ConnectionBroken as exc:
+                error = exc
+
+    async def version(self) -> str:
+        return await self.send(api.version())
+
+    async def enqueue(self, body: dict[str, Any]) -> EnqueueResult:
+        return await self.run(enqueue_operation(self.queue_id, body))
+
+    async def queue_item(self, item_id: int) -> dict[str, Any]:
+        return await self.send(api.queue_item(self.queue_id, item_id))
+
+    async def image_bytes(self, image_name: str) -> bytes:
+        return await self.send(api.image_bytes(image_name))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncInvokeAIClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
