@@ -1,0 +1,127 @@
+"""Queue events from InvokeAI over Socket.IO, shared by everything waiting on that queue.
+
+One WebSocket connection per server and queue (path ``/ws/socket.io``, then ``subscribe_queue``).
+The WebSocket transport is used on purpose: long-polling breaks on InvokeAI 6.14.2 when a newer
+starlette is installed beside it, and it is the cheaper transport anyway. InvokeAI 6.12-6.13 send
+some events twice, so status events are de-duplicated. When no connection can be made, ``start()``
+says so and the waiters poll over REST instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+
+Listener = Callable[[str, dict[str, Any]], None]
+STATUS_EVENT = "queue_item_status_changed"
+ITEM_EVENTS = (
+    STATUS_EVENT,
+    "invocation_started",
+    "invocation_progress",
+    "invocation_complete",
+    "invocation_error",
+)
+TERMINAL_STATUSES = frozenset({"completed", "failed", "canceled"})
+
+
+class QueueEvents:
+    def __init__(self, base_url: str, *, token: str | None = None, queue_id: str = "default", connect_timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/")
+        self.queue_id = queue_id
+        self.connect_timeout = connect_timeout
+        self._token = token
+        self._lock = threading.Lock()
+        self._listeners: dict[int, list[Listener]] = defaultdict(list)
+        self._seen_status: set[tuple[int, str]] = set()
+        self._sio = socketio.Client(reconnection=True, reconnection_attempts=5, reconnection_delay=0.5)
+        self.connected = False
+        for name in ITEM_EVENTS:
+            self._sio.on(name, self._handler(name))
+        self._sio.on("queue_items_canceled", self._on_bulk_cancel)
+        self._sio.on("connect", self._on_connect)
+        self._sio.on("disconnect", self._on_disconnect)
+
+    def start(self) -> bool:
+        """Connect and subscribe; False (and no exception) when events are not available."""
+        path = _prefix_path(self.base_url) + "/ws/socket.io"
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        try:
+            self._sio.connect(
+                _origin(self.base_url), socketio_path=path, transports=["websocket"], headers=headers,
+                wait_timeout=self.connect_timeout,
+            )
+        except (socketio.exceptions.ConnectionError, OSError, ValueError):
+            return False
+        return True
+
+    def _on_connect(self) -> None:
+        # Also after a reconnect: the subscription does not survive the connection.
+        self._sio.emit("subscribe_queue", {"queue_id": self.queue_id})
+        self.connected = True
+
+    def _on_disconnect(self, *args: Any) -> None:
+        self.connected = False
+
+    def listen(self, item_id: int, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event_name, data)`` for each event of one queue item; returns the unsubscribe."""
+        with self._lock:
+            self._listeners[item_id].append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                listeners = self._listeners.get(item_id, [])
+                if listener in listeners:
+                    listeners.remove(listener)
+                if not listeners:
+                    self._listeners.pop(item_id, None)
+
+        return stop
+
+    def _handler(self, name: str) -> Callable[[dict[str, Any]], None]:
+        def handle(data: dict[str, Any]) -> None:
+            if not isinstance(data, dict) or data.get("queue_id", self.queue_id) != self.queue_id:
+                return
+            item_id = data.get("item_id")
+            if not isinstance(item_id, int):
+                return
+            if name == STATUS_EVENT:
+                key = (item_id, str(data.get("status")))
+                with self._lock:
+                    if key in self._seen_status:
+                        return
+                    self._seen_status.add(key)
+            self._dispatch(item_id, name, data)
+
+        return handle
+
+    def _on_bulk_cancel(self, data: dict[str, Any]) -> None:
+        # 6.14 sends one event for a bulk cancel instead of a status event per item.
+        if not isinstance(data, dict):
+            return
+        for item_id in data.get("canceled_item_ids", []) or []:
+            self._handler(STATUS_EVENT)({**data, "item_id": item_id, "status": "canceled"})
+
+    def _dispatch(self, item_id: int, name: str, data: dict[str, Any]) -> None:
+        with self._lock:
+            listeners = list(self._listeners.get(item_id, ()))
+        for listener in listeners:
+            listener(name, data)
+
+    def close(self) -> None:
+        if self._sio.connected:
+            self._sio.disconnect()
+        self.connected = False
+
+
+def _origin(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _prefix_path(url: str) -> str:
+    rest = url.split("://", 1)[1]
+    return ("/" + rest.split("/", 1)[1]).rstrip("/") if "/" in rest else ""
