@@ -275,6 +275,9 @@ def fetch_schema(url: str, *, timeout: float = 30.0, transport: Any = None) -> I
         raise SchemaError(f"{base}/openapi.json: {exc}") from None
 
 
+_ONE_LINE_DEPTH = 4
+
+
 def _dump_json(value: Any, depth: int = 0) -> str:
     """JSON with sorted keys; objects below ``nodes.<type>.fields`` (depth 4) stay on one line."""
     if not isinstance(value, dict) or not value or depth >= _ONE_LINE_DEPTH:
@@ -282,9 +285,6 @@ def _dump_json(value: Any, depth: int = 0) -> str:
     pad = " " * (depth + 1)
     items = [f"{pad}{json.dumps(key)}: {_dump_json(value[key], depth + 1)}" for key in sorted(value)]
     return "{\n" + ",\n".join(items) + "\n" + " " * depth + "}"
-
-
-_ONE_LINE_DEPTH = 4
 
 
 def _get_json(client: Any, path: str, base: str) -> Any:
