@@ -1,0 +1,311 @@
+"""Run many cases of one workflow on a server: plan batches, enqueue, match items to cases, wait.
+
+A *case* is a set of input values, ``(node_id, field_name) -> value``. Cases of one workflow go to the
+server as few batches as possible: the values InvokeAI can vary inside a batch (strings, numbers,
+images) become one zipped ``batch.data`` group; values it cannot (booleans, models, boards, objects)
+split the cases into one batch per distinct combination. Identical cases are enqueued once and share
+their queue items. Every queue item is matched back to its case through the ``field_values`` the
+server reports for it, never through the order of ``item_ids``.
+
+Every batch of one :class:`Runner` carries the runner's own ``destination`` tag, so that cancelling
+(timeout, Ctrl-C, ``-x``) and cleaning up touch only what this run enqueued.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ServerError
+from . import api
+from .client import InvokeAIClient
+from .events import STATUS_EVENT, TERMINAL_STATUSES, QueueEvents
+from .outputs import NodeImages, images_by_node
+
+FieldKey = tuple[str, str]  # (node_id, field_name)
+BodyBuilder = Callable[[Mapping[FieldKey, Any]], dict[str, Any]]
+TRACEBACK_TAIL_LINES = 12
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str  # the caller's name for it (a test id)
+    values: Mapping[FieldKey, Any] = field(default_factory=dict)
+
+
+def is_batchable(value: Any) -> bool:
+    """What ``batch.data`` items may hold in InvokeAI 6.x: str, int, float or an image reference."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (str, int, float)):
+        return True
+    return isinstance(value, dict) and set(value) == {"image_name"} and isinstance(value["image_name"], str)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass
+class PlannedBatch:
+    body: dict[str, Any]
+    fields: tuple[FieldKey, ...]  # the fields of our zipped batch.data group, in order
+    rows: dict[str, list[str]]  # canonical row values -> case keys sharing them
+    row_values: dict[str, tuple[Any, ...]]
+
+
+def plan_batches(build_body: BodyBuilder, cases: Sequence[Case]) -> list[PlannedBatch]:
+    """Group cases into batches. ``build_body(fixed_values)`` returns an enqueue body for those values."""
+    groups: dict[str, list[Case]] = {}
+    fixed_of: dict[str, dict[FieldKey, Any]] = {}
+    for case in cases:
+        # A field is varied inside the batch only if every case of the group sets it to a batchable value.
+        fixed = {k: v for k, v in case.values.items() if not is_batchable(v)}
+        group_key = _canonical(sorted(([list(k), v] for k, v in fixed.items()), key=lambda kv: kv[0]))
+        groups.setdefault(group_key, []).append(case)
+        fixed_of[group_key] = fixed
+    batches = []
+    for group_key, group in groups.items():
+        shared = set.intersection(*(
+            {k for k, v in c.values.items() if is_batchable(v)} for c in group
+        ))
+        fields = tuple(sorted(shared))
+        # Batchable values that only some cases set: the server cannot default them, so they are fixed per batch.
+        subgroups: dict[str, list[Case]] = {}
+        extra_fixed: dict[str, dict[FieldKey, Any]] = {}
+        for case in group:
+            extra = {k: v for k, v in case.values.items() if is_batchable(v) and k not in shared}
+            sub_key = _canonical(sorted(([list(k), v] for k, v in extra.items()), key=lambda kv: kv[0]))
+            subgroups.setdefault(sub_key, []).append(case)
+            extra_fixed[sub_key] = extra
+        for sub_key, members in subgroups.items():
+            rows: dict[str, list[str]] = {}
+            row_values: dict[str, tuple[Any, ...]] = {}
+            for case in members:
+                values = tuple(case.values[f] for f in fields)
+                row = _canonical(list(values))
+                rows.setdefault(row, []).append(case.key)
+                row_values[row] = values
+            body = build_body({**fixed_of[group_key], **extra_fixed[sub_key]})
+            batches.append(PlannedBatch(body=body, fields=fields, rows=rows, row_values=row_values))
+    return batches
+
+
+def with_rows(planned: PlannedBatch, rows: Sequence[str], destination: str) -> dict[str, Any]:
+    """The enqueue body for some rows of a planned batch."""
+    body = copy.deepcopy(planned.body)
+    batch = body["batch"]
+    batch["destination"] = destination
+    if planned.fields:
+        group = [
+            {"node_path": node_id, "field_name": name, "items": [planned.row_values[r][i] for r in rows]}
+            for i, (node_id, name) in enumerate(planned.fields)
+        ]
+        batch["data"] = [*(batch.get("data") or []), group]
+    return body
+
+
+def row_of_item(item: dict[str, Any], fields: Sequence[FieldKey]) -> str | None:
+    values = {(fv.get("node_path"), fv.get("field_name")): fv.get("value") for fv in item.get("field_values") or []}
+    if any(f not in values for f in fields):
+        return None
+    return _canonical([values[f] for f in fields])
+
+
+# -- results ------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseResult:
+    key: str
+    items: list[dict[str, Any]]  # the finished queue items of this case, by item id
+    images: dict[str, NodeImages]  # by source node id (from the case's first item)
+    error: ServerError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def raise_for_error(self) -> CaseResult:
+        if self.error is not None:
+            raise self.error
+        return self
+
+
+def failure_message(item: dict[str, Any]) -> str:
+    tail = (item.get("error_traceback") or "").rstrip().splitlines()[-TRACEBACK_TAIL_LINES:]
+    text = f"queue item {item.get('item_id')} failed: {item.get('error_type') or 'error'}: {item.get('error_message') or ''}".rstrip()
+    return text + ("\n" + "\n".join(tail) if tail else "")
+
+
+class _ItemWatch:
+    """What we know of one queue item while we wait for it."""
+
+    def __init__(self, item_id: int) -> None:
+        self.item_id = item_id
+        self.finished = threading.Event()
+        self.started_at: float | None = None  # monotonic, when we first saw it in progress
+
+    def on_event(self, name: str, data: dict[str, Any]) -> None:
+        if name != STATUS_EVENT:
+            return
+        status = data.get("status")
+        if status == "in_progress" and self.started_at is None:
+            self.started_at = time.monotonic()
+        if status in TERMINAL_STATUSES:
+            self.finished.set()
+
+
+class CaseHandle:
+    """A case in flight. :meth:`result` waits for its queue items (and only its own)."""
+
+    def __init__(self, runner: Runner, key: str) -> None:
+        self.runner = runner
+        self.key = key
+        self.item_ids: list[int] = []
+        self._result: CaseResult | None = None
+
+    def result(self, timeout: float | None = None) -> CaseResult:
+        if self._result is None:
+            self._result = self.runner._wait_case(self, timeout)
+        return self._result
+
+
+class Runner:
+    """Enqueues cases on one server and waits for them.
+
+    ``generation_timeout`` counts from when the server starts an item, not from when it was queued.
+    Use as a context manager: leaving it (also on Ctrl-C) cancels what is still queued.
+    """
+
+    def __init__(
+        self,
+        client: InvokeAIClient,
+        *,
+        use_events: bool = True,
+        generation_timeout: float | None = 600.0,
+        poll_interval: float = 0.5,
+        tag: str | None = None,
+    ) -> None:
+        self.client = client
+        self.generation_timeout = generation_timeout
+        self.poll_interval = poll_interval
+        self.destination = tag or f"pytest-invokeai-{uuid.uuid4().hex[:12]}"
+        self.events: QueueEvents | None = None
+        if use_events:
+            events = QueueEvents(client.base_url, token=client._headers.get("Authorization", "")[7:] or None, queue_id=client.queue_id)
+            self.events = events if events.start() else None
+        self._watches: dict[int, _ItemWatch] = {}
+        self._lock = threading.Lock()
+
+    # -- enqueue ----------------------------------------------------------------------------
+
+    def submit(self, build_body: BodyBuilder, cases: Sequence[Case]) -> dict[str, CaseHandle]:
+        keys = [c.key for c in cases]
+        if len(set(keys)) != len(keys):
+            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            raise ValueError(f"case keys must be unique; repeated: {', '.join(dupes)}")
+        handles = {c.key: CaseHandle(self, c.key) for c in cases}
+        for planned in plan_batches(build_body, cases):
+            self._enqueue_planned(planned, handles)
+        return handles
+
+    def _enqueue_planned(self, planned: PlannedBatch, handles: dict[str, CaseHandle]) -> None:
+        pending_rows = list(planned.rows)
+        wait = 0.5
+        while pending_rows:
+            result = self.client.enqueue(with_rows(planned, pending_rows, self.destination))
+            items = self.client.send(api.queue_items_by_ids(self.client.queue_id, list(result.item_ids))) if result.item_ids else []
+            per_row = result.requested // max(len(pending_rows), 1)
+            got: dict[str, list[dict[str, Any]]] = {}
+            for item in items:
+                row = row_of_item(item, planned.fields) if planned.fields else pending_rows[0]
+                if row is not None:
+                    got.setdefault(row, []).append(item)
+            complete = [r for r in pending_rows if len(got.get(r, [])) >= per_row]
+            for row in complete:
+                for key in planned.rows[row]:
+                    handles[key].item_ids.extend(sorted(int(i["item_id"]) for i in got[row]))
+                for item in got[row]:
+                    self._watch(int(item["item_id"]))
+            partial = [int(i["item_id"]) for r in pending_rows if r not in complete for i in got.get(r, [])]
+            for item_id in partial:  # a row cut in the middle is sent again whole
+                self.client.send(api.cancel_queue_item(self.client.queue_id, item_id))
+            pending_rows = [r for r in pending_rows if r not in complete]
+            if pending_rows:
+                # The queue is full (the server cut the batch silently): wait for room, then send the rest.
+                time.sleep(wait)
+                wait = min(wait * 2, 5.0)
+
+    def _watch(self, item_id: int) -> _ItemWatch:
+        with self._lock:
+            watch = self._watches.get(item_id)
+            if watch is None:
+                watch = self._watches[item_id] = _ItemWatch(item_id)
+                if self.events is not None:
+                    self.events.listen(item_id, watch.on_event)
+        return watch
+
+    # -- wait -------------------------------------------------------------------------------
+
+    def _wait_case(self, handle: CaseHandle, timeout: float | None) -> CaseResult:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        items = [self._wait_item(item_id, deadline, handle.key) for item_id in handle.item_ids]
+        failed = [i for i in items if i.get("status") != "completed"]
+        error = None
+        if failed:
+            first = failed[0]
+            if first.get("status") == "canceled":
+                error = ServerError(f"case {handle.key}: queue item {first.get('item_id')} was canceled")
+            else:
+                error = ServerError(f"case {handle.key}: {failure_message(first)}")
+        images = images_by_node(items[0], None) if items and not failed else {}
+        return CaseResult(key=handle.key, items=items, images=images, error=error)
+
+    def _wait_item(self, item_id: int, deadline: float | None, case_key: str) -> dict[str, Any]:
+        watch = self._watch(item_id)
+        # With events we still look over REST now and then: an event can be lost on a reconnect.
+        check_every = 2.0 if self.events is not None and self.events.connected else self.poll_interval
+        while True:
+            item = self.client.queue_item(item_id)  # also catches a completion that came before we listened
+            status = item.get("status")
+            if status in TERMINAL_STATUSES:
+                return item
+            now = time.monotonic()
+            if status == "in_progress" and watch.started_at is None:
+                watch.started_at = now
+            if self.generation_timeout is not None and watch.started_at is not None and now - watch.started_at > self.generation_timeout:
+                self.client.send(api.cancel_queue_item(self.client.queue_id, item_id))
+                raise ServerError(
+                    f"case {case_key}: queue item {item_id} ran longer than the generation timeout "
+                    f"({self.generation_timeout:g} s) and was canceled"
+                )
+            if deadline is not None and now > deadline:
+                raise ServerError(f"case {case_key}: gave up waiting for queue item {item_id} (status {status})")
+            watch.finished.wait(check_every)
+
+    # -- clean up ---------------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Cancel everything this runner enqueued that has not finished (and nothing else)."""
+        self.client.send(api.cancel_by_destination(self.client.queue_id, self.destination))
+
+    def close(self) -> None:
+        if self.events is not None:
+            self.events.close()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            if exc_type is not None:
+                self.cancel()
+        finally:
+            self.close()
