@@ -313,3 +313,16 @@ def test_form_is_built_from_exposed_fields_when_there_is_none() -> None:
     with pytest.warns(WorkflowWarning):
         again = load_workflow(raw)
     assert wf.form.elements["root"].children == again.form.elements["root"].children
+
+
+def test_board_field_without_value_means_auto() -> None:
+    wf = load_workflow(small_workflow())
+    assert wf.node("save").data.inputs["board"].value == "auto"
+    # Inputs that are not boards keep having no value.
+    assert not wf.node("save").data.inputs["image"].has_value
+
+
+def test_board_field_with_a_value_is_kept() -> None:
+    raw = small_workflow()
+    raw["nodes"][2]["data"]["inputs"]["board"]["value"] = {"board_id": "b-123"}
+    assert load_workflow(raw).node("save").data.inputs["board"].value == {"board_id": "b-123"}

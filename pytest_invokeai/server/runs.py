@@ -149,7 +149,7 @@ class _ItemWatch:
 
     def __init__(self, item_id: int) -> None:
         self.item_id = item_id
-        self.finished = threading.Event()
+        self.changed = threading.Event()  # set on every status event; the waiter then reads the item
         self.started_at: float | None = None  # monotonic, when we first saw it in progress
 
     def on_event(self, name: str, data: dict[str, Any]) -> None:
@@ -158,8 +158,7 @@ class _ItemWatch:
         status = data.get("status")
         if status == "in_progress" and self.started_at is None:
             self.started_at = time.monotonic()
-        if status in TERMINAL_STATUSES:
-            self.finished.set()
+        self.changed.set()
 
 
 class CaseHandle:
@@ -273,6 +272,7 @@ class Runner:
         # With events we still look over REST now and then: an event can be lost on a reconnect.
         check_every = 2.0 if self.events is not None and self.events.connected else self.poll_interval
         while True:
+            watch.changed.clear()  # before reading: an event that comes after the read wakes the wait below
             item = self.client.queue_item(item_id)  # also catches a completion that came before we listened
             status = item.get("status")
             if status in TERMINAL_STATUSES:
@@ -288,7 +288,12 @@ class Runner:
                 )
             if deadline is not None and now > deadline:
                 raise ServerError(f"case {case_key}: gave up waiting for queue item {item_id} (status {status})")
-            watch.finished.wait(check_every)
+            wait = check_every
+            if self.generation_timeout is not None and watch.started_at is not None:
+                wait = min(wait, max(0.0, watch.started_at + self.generation_timeout - now) + 0.01)
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - now) + 0.01)
+            watch.changed.wait(wait)
 
     # -- clean up ---------------------------------------------------------------------------
 
