@@ -208,8 +208,9 @@ def test_graph_board_option(sdxl_path: Path, sdxl: dict) -> None:
 def test_graph_with_an_index_that_does_not_exist_lists_the_valid_ones(sdxl_path: Path, sdxl: dict) -> None:
     count = len(form_fields_of_export(sdxl))
     result = cli("graph", sdxl_path, "--set", f"{count + 5}=1")
-    assert_clean_error(result, str(count + 5))
-    assert f"0-{count - 1}" in result.stderr or ", ".join(map(str, range(count))) in result.stderr
+    assert_clean_error(result, str(sdxl_path), f"#{count + 5}", "valid inputs")
+    for index, (node_id, field_name) in enumerate(form_fields_of_export(sdxl)):
+        assert f"#{index} " in result.stderr and f"{node_id}.{field_name}" in result.stderr
 
 
 def test_graph_with_a_value_of_the_wrong_kind(sdxl_path: Path) -> None:
@@ -228,8 +229,10 @@ def test_graph_set_without_equals_is_a_usage_error(sdxl_path: Path) -> None:
 def test_graph_setting_one_input_twice_is_an_error(sdxl_path: Path) -> None:
     inputs = json.loads(cli("inputs", sdxl_path, "--json").stdout)
     width = next(i for i in inputs if i["field_name"] == "width")
-    result = cli("graph", sdxl_path, "--set", f"{width['index']}=512", "--set", f"{width['identity']}=640")
-    assert_clean_error(result, "is set twice", f"--set {width['index']}=", f"--set {width['identity']}=")
+    same_key = cli("graph", sdxl_path, "--set", f"{width['index']}=512", "--set", f"{width['index']}=640")
+    assert_clean_error(same_key, f"--set {width['index']}=... is given twice ('512' and '640')")
+    two_keys = cli("graph", sdxl_path, "--set", f"{width['index']}=512", "--set", f"{width['identity']}=640")
+    assert_clean_error(two_keys, "given two different values", width["identity"])
 
 
 # -- drift ----------------------------------------------------------------------------------------
@@ -275,3 +278,19 @@ def test_drift_export_needs_an_output(sdxl_path: Path) -> None:
     result = cli("drift", "export", sdxl_path)
     assert result.returncode == EXIT_USAGE
     assert "-o/--output" in result.stderr
+
+
+# -- in-process: what a subprocess cannot easily provoke ------------------------------------------
+
+
+def test_a_bug_exits_3_with_the_traceback_never_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sdxl_path: Path) -> None:
+    import pytest_invokeai.cli.inputs as inputs_command
+    from pytest_invokeai.cli import main
+
+    def broken(args: object) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(inputs_command, "run", broken)
+    assert main(["inputs", str(sdxl_path)]) == 3
+    err = capsys.readouterr().err
+    assert "RuntimeError: boom" in err and "internal error" in err

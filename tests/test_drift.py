@@ -322,6 +322,13 @@ def test_a_content_change_alone_is_a_note_not_drift(sdxl: dict) -> None:
     assert report.to_json()["content_hash"] == {"saved": saved.content_hash, "current": content_hash(load(sdxl))}
 
 
+def test_a_map_of_another_workflow_is_named_in_the_report(sdxl: dict) -> None:
+    saved = IndexMap.from_workflow(load(sdxl))
+    sdxl["name"] = "renamed-workflow"
+    text = check_drift(load(sdxl), saved).text()
+    assert "note: the map was saved for workflow 'sdxl-text-to-image', this workflow is named 'renamed-workflow'" in text
+
+
 # -- content hash -------------------------------------------------------------------------
 
 

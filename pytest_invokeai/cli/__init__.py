@@ -4,19 +4,22 @@ Each command family lives in its own module with a ``register(subparsers)`` func
 parser and sets ``handler`` (a function ``args -> exit code``). To add a command, write the module
 and list it in :data:`COMMAND_MODULES`; nothing else here changes.
 
-Exit codes: 0 success, 1 the command's check failed (drift found), 2 bad input or usage.
+Exit codes: 0 success, 1 the command's check failed (drift found), 2 bad input or usage,
+3 internal error (a bug: the traceback is printed).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 import warnings
 from collections.abc import Sequence
 
 from ..errors import InvokeAITestError
 from . import drift, graph, inputs
-from .common import EXIT_OK, EXIT_USAGE, print_error, show_warning
+from .common import EXIT_INTERNAL_ERROR, EXIT_OK, EXIT_USAGE, print_error, show_warning
 
 COMMAND_MODULES = (inputs, graph, drift)
 
@@ -34,7 +37,8 @@ examples:
   pytest-invokeai drift export my-workflow.json -o my-workflow.index-map.json
   pytest-invokeai drift check my-workflow.json my-workflow.index-map.json
 
-exit codes: 0 success, 1 drift found (drift check), 2 bad input or usage (message on stderr)"""
+exit codes: 0 success, 1 drift found (drift check), 2 bad input or usage (message on stderr),
+            3 internal error (a bug in pytest-invokeai)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,9 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvokeAITestError as exc:
         print_error(str(exc))
         return EXIT_USAGE
-    except BrokenPipeError:  # `pytest-invokeai graph wf.json | head`: not an error of ours
-        sys.stderr.close()
+    except BrokenPipeError:  # `pytest-invokeai graph wf.json | head`: the reader left, not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not fail again
         return EXIT_OK
-
+    except Exception:  # a bug of ours: show it, but never exit 1, which means "drift found"
+        traceback.print_exc()
+        print_error("internal error (a bug in pytest-invokeai; please report it with the traceback above)")
+        return EXIT_INTERNAL_ERROR
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]

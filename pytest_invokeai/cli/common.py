@@ -11,6 +11,7 @@ from ..workflow.load import Workflow, load_workflow
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL_ERROR = 3
 
 WORKFLOW_HELP = "a workflow .json exported from InvokeAI, or a PNG InvokeAI generated from a workflow"
 

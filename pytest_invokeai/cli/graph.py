@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputValueError
-# TEMP from ..workflow.graph import build_enqueue_body
+from ..workflow.form import collect_values
+from ..workflow.graph import build_enqueue_body
 from .common import EXIT_OK, WORKFLOW_HELP, load_workflow_arg, print_json
 
 
@@ -32,7 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(e.g. 42, 0.5, true, a string, JSON for collections and models)"
         ),
     )
-    parser.add_argument("--board", metavar="BOARD", help="board id for the images the workflow saves ('none' for no board)")
+    parser.add_argument(
+        "--board",
+        metavar="BOARD_ID",
+        help="the board that board inputs left on 'auto' save to (the web UI's auto-add board); "
+        "without it they save to Uncategorized",
+    )
     parser.add_argument("--json", action="store_true", help="print compact one-line JSON (default: indented)")
     parser.set_defaults(handler=run)
 
@@ -46,15 +52,14 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     workflow = load_workflow_arg(args.workflow)
-    values = assignments_by_key(args.sets)
-    from ..workflow.graph import build_enqueue_body  # TEMP
+    values = collect_values(workflow, assignments_by_key(args.sets))
     body = build_enqueue_body(workflow, values, board=args.board)
     print_json(body, compact=args.json)
     return EXIT_OK
 
 
 def assignments_by_key(sets: list[tuple[str, str]]) -> dict[str, str]:
-    """``--set`` pairs as {key: text}. The graph builder resolves keys and parses the text by kind
+    """``--set`` pairs as {key: text}. ``collect_values`` resolves the keys and parses the text by kind
     (and refuses two different values for one input given under different keys); only the same
     key given twice is caught here, because a dict cannot hold it twice."""
     values: dict[str, str] = {}

@@ -301,7 +301,8 @@ class DriftItem:
 @dataclass(frozen=True)
 class DriftReport:
     items: tuple[DriftItem, ...]
-    workflow_name: str = ""
+    workflow_name: str = ""  # the workflow's name now
+    saved_workflow_name: str = ""  # the name recorded in the map
     saved_hash: str | None = None
     current_hash: str | None = None  # None when only inputs (no workflow) were compared
 
@@ -354,6 +355,11 @@ class DriftReport:
             lines = [f"no drift: all {counts[UNCHANGED]} inputs are where the map says"]
         noteworthy = [i for i in self.items if i.status != UNCHANGED or i.node_id_changed]
         lines += ["  " + i.describe() for i in sorted(noteworthy, key=lambda i: i.sort_index)]
+        if self.workflow_name and self.saved_workflow_name and self.workflow_name != self.saved_workflow_name:
+            lines.append(
+                f"note: the map was saved for workflow '{self.saved_workflow_name}', "
+                f"this workflow is named '{self.workflow_name}'"
+            )
         if self.content_changed:
             lines.append(
                 "note: the workflow's content hash differs from the map's (input values, edges, node settings "
@@ -396,7 +402,8 @@ def check_drift(
     items += [DriftItem(NEW, None, c) for c in now.inputs if id(c) not in matched_now]
     return DriftReport(
         items=tuple(sorted(items, key=lambda i: i.sort_index)),
-        workflow_name=now.workflow_name or saved_map.workflow_name,
+        workflow_name=now.workflow_name,
+        saved_workflow_name=saved_map.workflow_name,
         saved_hash=saved_map.content_hash,
         current_hash=now.content_hash,
     )
@@ -412,7 +419,8 @@ def _match_inputs(
     # Node id regenerated: the old node is gone, the new one was not in the map, and the pairing is unique both ways.
     saved_node_ids = {s.node_id for s in saved}
     orphans = [s for s in saved if s.identity not in paired and s.node_id not in existing_node_ids]
-    newcomers = [c for c in now if c.identity not in {s.identity for s in saved} and c.node_id not in saved_node_ids]
+    saved_identities = {s.identity for s in saved}
+    newcomers = [c for c in now if c.identity not in saved_identities and c.node_id not in saved_node_ids]
 
     def fits(s: MapEntry, c: MapEntry) -> bool:
         return (s.node_type, s.field_name, s.display_name) == (c.node_type, c.field_name, c.display_name)
