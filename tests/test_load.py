@@ -315,11 +315,16 @@ def test_form_is_built_from_exposed_fields_when_there_is_none() -> None:
     assert wf.form.elements["root"].children == again.form.elements["root"].children
 
 
-def test_board_field_without_value_means_auto() -> None:
-    wf = load_workflow(small_workflow())
-    assert wf.node("save").data.inputs["board"].value == "auto"
-    # Inputs that are not boards keep having no value.
-    assert not wf.node("save").data.inputs["image"].has_value
+def test_board_field_without_value_reads_as_auto_and_the_document_is_kept() -> None:
+    from pytest_invokeai.workflow.form import form_inputs
+
+    raw = small_workflow()
+    raw["form"]["elements"]["board-el"] = {"id": "board-el", "type": "node-field", "parentId": "root", "data": {"fieldIdentifier": {"nodeId": "save", "fieldName": "board"}}}
+    raw["form"]["elements"]["root"]["data"]["children"].append("board-el")
+    wf = load_workflow(raw)
+    assert not wf.node("save").data.inputs["board"].has_value, "the document stays as exported (the GUI sends it empty)"
+    (board,) = [i for i in form_inputs(wf) if i.field_name == "board"]
+    assert (board.kind, board.value) == ("board", "auto")
 
 
 def test_board_field_with_a_value_is_kept() -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputValueError, WorkflowError
 from .model import NODE_FIELD, Form, FormElement
 from .schema import InvocationSchema, bundled_schema
+from .graph import AUTO_BOARD
 from .values import parse_value
 
 if TYPE_CHECKING:
@@ -127,6 +128,8 @@ def form_inputs(workflow: Workflow, schema: InvocationSchema | None = None) -> l
         index = len(inputs)
         spec = schema.field(node.data.type, ident.fieldName)
         value = instance.value
+        if spec is not None and spec.kind == "board" and not value:
+            value = AUTO_BOARD  # the web UI's reading of an empty board field
         warning = ""
         if spec is None:
             warning = _guessed_kind_warning(workflow.source, schema, node.data.type, ident.fieldName, index, value)

@@ -4,8 +4,9 @@ What the web UI does on load (``validateWorkflow.ts`` and its migrations), and w
 - migrate ``meta.version`` 3.0.0 to 4.0.0 (the only change is the version: 4.0.0 adds
   connector nodes, which 3.0.0 files simply do not have);
 - build the form from ``exposedFields`` when the workflow has no form (pre-form exports);
-- drop form elements whose node or field no longer exists, with a warning a person sees;
-- treat a board field with no value as ``"auto"``.
+- drop form elements whose node or field no longer exists, with a warning a person sees.
+A board field with no value means ``"auto"``, as in the web UI; the document keeps it empty (the web
+UI sends it empty in ``batch.workflow``) and the form inputs and the graph builder read it as ``"auto"``.
 Where the web UI silently repairs structural damage (an edge to a node that does not exist, a
 form tree that does not hold together), we stop with an error instead: a regression suite must
 not run a workflow that differs from the one its author saw.
@@ -123,7 +124,6 @@ def parse_workflow(raw: Any, *, source: str, schema: InvocationSchema | None = N
             doc.form = Form(elements={"root": FormElement(id="root", type=CONTAINER, data={"layout": "column", "children": []})}, rootElementId="root")
     _check_form_structure(doc.form, source)
     _drop_dangling_form_fields(doc, found)
-    _default_board_fields(doc, schema)
 
     for message in found:
         warnings.warn(WorkflowWarning(f"{source}: {message}"), stacklevel=3)
@@ -362,16 +362,6 @@ def _drop_dangling_form_fields(doc: WorkflowDocument, found: list[str]) -> None:
         for container in form.elements.values():
             if container.type == CONTAINER and element_id in container.children:
                 container.data = {**(container.data or {}), "children": [c for c in container.children if c != element_id]}
-
-
-def _default_board_fields(doc: WorkflowDocument, schema: InvocationSchema) -> None:
-    for node in doc.nodes:
-        if not node.is_invocation:
-            continue
-        for name, instance in node.data.inputs.items():
-            spec = schema.field(node.data.type, name)
-            if spec is not None and spec.kind == "board" and not instance.value:
-                instance.value = "auto"
 
 
 __all__ = ["Workflow", "WorkflowWarning", "load_workflow", "parse_workflow", "workflow_text_from_png", "FieldInstance"]
