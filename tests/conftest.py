@@ -14,14 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import require
+from helpers import SHARED_WORKFLOWS, require
 
 from pytest_invokeai.errors import ServerError
 from pytest_invokeai.server.managed import ManagedServer
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_WORKFLOWS = REPO.parent / "shared" / "workflows"
-TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+#: Real workflows exported from the InvokeAI GUI; the repo is cloned with ``shared/`` beside it.
+SHARED_WORKFLOWS = Path(__file__).resolve().parents[2] / "shared" / "workflows"
 
 
 def in_ci() -> bool:

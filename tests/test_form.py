@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import SHARED_WORKFLOWS
 
 from pytest_invokeai.errors import InputValueError
 from pytest_invokeai.workflow.form import (
@@ -22,7 +23,6 @@ from pytest_invokeai.workflow.form import (
 )
 from pytest_invokeai.workflow.load import Workflow, load_workflow, parse_workflow
 
-SHARED_WORKFLOWS = Path(__file__).parents[2] / "shared" / "workflows"
 NESTED = Path(__file__).parent / "data" / "workflows" / "form-nested.json"
 
 SDXL_MODEL = {

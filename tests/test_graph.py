@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import SHARED_WORKFLOWS
 
 from pytest_invokeai.errors import InputValueError, WorkflowError
 from pytest_invokeai.workflow.generators import Mt19937, generator_values
@@ -16,7 +17,6 @@ from pytest_invokeai.workflow.graph import build_enqueue_body
 from pytest_invokeai.workflow.load import load_workflow
 
 GUI_DIR = Path(__file__).parent / "data" / "gui"
-SHARED = Path("/work/shared/workflows")
 WORKFLOW_NAMES = sorted(p.name.removesuffix(".workflow.json") for p in GUI_DIR.glob("*.workflow.json"))
 # Must match scripts/capture_gui_enqueue.py (the only normalisation of a captured body besides placeholders).
 GRAPH_ID_PLACEHOLDER = "<random graph id>"
@@ -66,8 +66,8 @@ def test_workflow_is_not_mutated(name):
 
 @pytest.fixture(scope="module")
 def sdxl():
-    workflow = load_workflow(SHARED / "sdxl-text-to-image.json")
-    item = json.loads((SHARED / "sdxl-text-to-image.queue-item.json").read_text())
+    workflow = load_workflow(SHARED_WORKFLOWS / "sdxl-text-to-image.json")
+    item = json.loads((SHARED_WORKFLOWS / "sdxl-text-to-image.queue-item.json").read_text())
     return workflow, build_enqueue_body(workflow)["batch"]["graph"], item["session"]["graph"]
 
 
