@@ -77,6 +77,14 @@ def _result_from_items(items: list[dict[str, Any]]) -> EnqueueResult:
     return EnqueueResult(batch_id=sorted(batch_ids)[0] if batch_ids else "", enqueued=len(ids), requested=len(ids), item_ids=ids)
 
 
+def _advance(operation: Operation[Any], answer: Any, error: Exception | None) -> tuple[bool, Any]:
+    """Hand an operation the last answer (or error): ``(True, result)`` when it is done, else ``(False, next call)``."""
+    try:
+        return False, (operation.throw(error) if error else operation.send(answer))
+    except StopIteration as done:
+        return True, done.value
+
+
 # -- the clients ------------------------------------------------------------------------------
 
 
@@ -146,10 +154,9 @@ class InvokeAIClient(_ClientBase):
         answer: Any = None
         error: Exception | None = None
         while True:
-            try:
-                call = operation.throw(error) if error else operation.send(answer)
-            except StopIteration as done:
-                return done.value
+            finished, call = _advance(operation, answer, error)
+            if finished:
+                return call
             answer, error = None, None
             try:
                 answer = self.send(call)
@@ -201,10 +208,9 @@ class AsyncInvokeAIClient(_ClientBase):
         answer: Any = None
         error: Exception | None = None
         while True:
-            try:
-                call = operation.throw(error) if error else operation.send(answer)
-            except StopIteration as done:
-                return done.value
+            finished, call = _advance(operation, answer, error)
+            if finished:
+                return call
             answer, error = None, None
             try:
                 answer = await self.send(call)
