@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,3 +24,28 @@ def require(condition: bool, reason: str) -> None:
     if in_ci():
         pytest.fail(f"{reason} (this test must run in CI)", pytrace=False)
     pytest.skip(reason)
+
+
+# -- tiny model-free graphs for tests that run generations ----------------------------------
+
+
+def noise_graph(size: int = 64, blur: float = 0.0) -> dict:
+    nodes = {
+        "blank": {"id": "blank", "type": "blank_image", "width": size, "height": size, "is_intermediate": True},
+        "noise": {"id": "noise", "type": "img_noise", "seed": 0, "is_intermediate": blur > 0},
+    }
+    edges = [{"source": {"node_id": "blank", "field": "image"}, "destination": {"node_id": "noise", "field": "image"}}]
+    if blur:
+        nodes["blur"] = {"id": "blur", "type": "img_blur", "radius": blur, "is_intermediate": False}
+        edges.append({"source": {"node_id": "noise", "field": "image"}, "destination": {"node_id": "blur", "field": "image"}})
+    return {"id": "g", "nodes": nodes, "edges": edges}
+
+
+def builder(graph: dict):
+    def build(fixed: Mapping[tuple[str, str], Any]) -> dict:
+        nodes = {k: dict(v) for k, v in graph["nodes"].items()}
+        for (node_id, name), value in fixed.items():
+            nodes[node_id][name] = value
+        return {"prepend": False, "batch": {"graph": {**graph, "nodes": nodes}, "runs": 1}}
+
+    return build

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
-from helpers import require
+from helpers import builder, noise_graph, require
 
 from pytest_invokeai.errors import ServerError
 from pytest_invokeai.server.client import InvokeAIClient
@@ -15,28 +14,6 @@ from pytest_invokeai.server.managed import ManagedServer
 from pytest_invokeai.server.runs import Case, Runner, is_batchable, plan_batches
 
 pytestmark = pytest.mark.server
-
-
-def noise_graph(size: int = 64, blur: float = 0.0) -> dict:
-    nodes = {
-        "blank": {"id": "blank", "type": "blank_image", "width": size, "height": size, "is_intermediate": True},
-        "noise": {"id": "noise", "type": "img_noise", "seed": 0, "is_intermediate": blur > 0},
-    }
-    edges = [{"source": {"node_id": "blank", "field": "image"}, "destination": {"node_id": "noise", "field": "image"}}]
-    if blur:
-        nodes["blur"] = {"id": "blur", "type": "img_blur", "radius": blur, "is_intermediate": False}
-        edges.append({"source": {"node_id": "noise", "field": "image"}, "destination": {"node_id": "blur", "field": "image"}})
-    return {"id": "g", "nodes": nodes, "edges": edges}
-
-
-def builder(graph: dict):
-    def build(fixed: Mapping[tuple[str, str], Any]) -> dict:
-        nodes = {k: dict(v) for k, v in graph["nodes"].items()}
-        for (node_id, name), value in fixed.items():
-            nodes[node_id][name] = value
-        return {"prepend": False, "batch": {"graph": {**graph, "nodes": nodes}, "runs": 1}}
-
-    return build
 
 
 @pytest.fixture

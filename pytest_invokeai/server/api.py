@@ -156,13 +156,15 @@ def image_record(image_name: str) -> Call:
     return Call("GET", f"/api/v1/images/i/{segment(image_name)}", f"describe image {image_name}")
 
 
-def upload_image(content: bytes, filename: str, *, board_id: str | None = None, intermediate: bool = False) -> Call:
+def upload_image(
+    content: bytes, filename: str, *, board_id: str | None = None, intermediate: bool = False, content_type: str = "image/png"
+) -> Call:
     params: dict[str, Any] = {"image_category": "user", "is_intermediate": str(intermediate).lower()}
     if board_id:
         params["board_id"] = board_id
     return Call(
         "POST", "/api/v1/images/upload", f"store the uploaded image {filename}", params=params,
-        files={"file": (filename, content, "image/png")}, idempotent=False,
+        files={"file": (filename, content, content_type)}, idempotent=False,
     )
 
 
@@ -170,12 +172,23 @@ def delete_images(image_names: list[str]) -> Call:
     return Call("POST", "/api/v1/images/delete", "delete images", json={"image_names": image_names})
 
 
-def boards() -> Call:
-    return Call("GET", "/api/v1/boards/", "list its boards", params={"all": "true"})
+def images_by_names(image_names: list[str]) -> Call:
+    # A POST that only reads: safe to retry. Names the server does not know are left out of the answer.
+    return Call("POST", "/api/v1/images/images_by_names", "describe images", json={"image_names": image_names})
+
+
+def boards(*, include_archived: bool = False) -> Call:
+    return Call(
+        "GET", "/api/v1/boards/", "list its boards", params={"all": "true", "include_archived": str(include_archived).lower()}
+    )
 
 
 def create_board(name: str) -> Call:
     return Call("POST", "/api/v1/boards/", f"create board {name!r}", params={"board_name": name}, idempotent=False)
+
+
+def delete_board(board_id: str) -> Call:
+    return Call("DELETE", f"/api/v1/boards/{segment(board_id)}", f"delete board {board_id}")
 
 
 def models() -> Call:
