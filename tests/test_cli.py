@@ -294,3 +294,48 @@ def test_a_bug_exits_3_with_the_traceback_never_1(monkeypatch: pytest.MonkeyPatc
     assert main(["inputs", str(sdxl_path)]) == 3
     err = capsys.readouterr().err
     assert "RuntimeError: boom" in err and "internal error" in err
+
+
+# -- custom nodes: a schema file of the user's own server -------------------------------------
+
+
+def test_a_schema_file_makes_custom_nodes_known(tmp_path: Path) -> None:
+    workflow = Path(__file__).parent / "data" / "workflows" / "form-nested.json"
+    guessed = cli("inputs", workflow, "--json")
+    assert guessed.returncode == EXIT_OK
+    assert "my_custom_sharpen" in guessed.stderr, "without a schema the kind is guessed, and the user is told"
+
+    # What `pytest-invokeai schema fetch` writes for a server with the custom node pack installed.
+    bundled = json.loads((Path(__file__).parents[1] / "pytest_invokeai/workflow/data/invocation-schema.json").read_text())
+    bundled["nodes"]["my_custom_sharpen"] = {
+        "fields": {
+            "strength": {"kind": "float", "title": "Sharpen strength", "constraints": {"minimum": 0, "maximum": 1}},
+            "tags": {"kind": "string_collection"},
+        },
+        "node_pack": "my-node-pack",
+        "title": "Sharpen",
+    }
+    schema_file = write_json(tmp_path / "my-nodes.schema.json", bundled)
+    known = cli("--schema", schema_file, "inputs", workflow, "--json")
+    assert known.returncode == EXIT_OK, known.stderr
+    assert "my_custom_sharpen" not in known.stderr
+    (strength,) = [i for i in json.loads(known.stdout) if i["field_name"] == "strength"]
+    assert strength["display_name"] == "Sharpen strength"
+    bad = cli("--schema", schema_file, "graph", workflow, "--set", "custom:1.strength=1.5")
+    assert_clean_error(bad, "1.5 is out of bounds: must be >= 0 and <= 1")
+
+
+def test_a_missing_schema_file_is_named(tmp_path: Path, sdxl_path: Path) -> None:
+    result = cli("--schema", tmp_path / "nope.json", "inputs", sdxl_path)
+    assert_clean_error(result, f"{tmp_path / 'nope.json'}: cannot read the schema snapshot")
+
+
+@pytest.mark.server
+def test_schema_fetch_writes_a_file_the_other_commands_use(invokeai_server_url: str, tmp_path: Path, sdxl_path: Path) -> None:
+    out = tmp_path / "server.schema.json"
+    fetched = cli("schema", "fetch", "--url", invokeai_server_url, "-o", out)
+    assert fetched.returncode == EXIT_OK, fetched.stderr
+    assert "InvokeAI 6.14.2" in fetched.stdout
+    with_file = cli("--schema", out, "inputs", sdxl_path, "--json")
+    without = cli("inputs", sdxl_path, "--json")
+    assert with_file.returncode == EXIT_OK and json.loads(with_file.stdout) == json.loads(without.stdout)

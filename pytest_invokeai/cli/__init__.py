@@ -18,10 +18,11 @@ import warnings
 from collections.abc import Sequence
 
 from ..errors import InvokeAITestError
-from . import drift, graph, inputs
+from ..workflow.schema import SCHEMA_ENV
+from . import drift, graph, inputs, schema
 from .common import EXIT_INTERNAL_ERROR, EXIT_OK, EXIT_USAGE, print_error, show_warning
 
-COMMAND_MODULES = (inputs, graph, drift)
+COMMAND_MODULES = (inputs, graph, drift, schema)
 
 DESCRIPTION = """\
 Inspect InvokeAI workflows the way pytest-invokeai's tests see them.
@@ -36,6 +37,8 @@ examples:
   pytest-invokeai graph my-workflow.json --set 0="a red fox" --set Seed=42 --board none
   pytest-invokeai drift export my-workflow.json -o my-workflow.index-map.json
   pytest-invokeai drift check my-workflow.json my-workflow.index-map.json
+  pytest-invokeai schema fetch --url http://127.0.0.1:9090 -o my-nodes.schema.json
+  pytest-invokeai --schema my-nodes.schema.json inputs my-workflow.json
 
 exit codes: 0 success, 1 drift found (drift check), 2 bad input or usage (message on stderr),
             3 internal error (a bug in pytest-invokeai)"""
@@ -47,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--schema",
+        metavar="FILE",
+        help=f"node schema written by 'pytest-invokeai schema fetch' (for custom nodes; also ${SCHEMA_ENV}); "
+        "default: the InvokeAI 6.14.2 schema shipped with pytest-invokeai",
     )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in COMMAND_MODULES:
@@ -61,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         (args.command_parser if hasattr(args, "command_parser") else parser).print_help(sys.stderr)
         return EXIT_USAGE
+    if args.schema:
+        os.environ[SCHEMA_ENV] = args.schema  # read by every default_schema() call of this command
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")

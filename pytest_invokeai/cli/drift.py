@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 from ..workflow.drift import IndexMap, check_drift
-from .common import EXIT_CHECK_FAILED, EXIT_OK, WORKFLOW_HELP, load_workflow_arg, print_json
+from .common import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    WORKFLOW_HELP,
+    load_workflow_arg,
+    print_json,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import InputValueError, ServerError
 from ..workflow.load import Workflow
-from ..workflow.schema import InvocationSchema, bundled_schema
+from ..workflow.schema import InvocationSchema, default_schema
 from . import api
 from .client import InvokeAIClient
 
@@ -160,7 +160,7 @@ def missing_models(
     installed models raises :class:`AmbiguousModelError` (that is a problem to fix, not a missing model).
     """
     installed = _installed(models)
-    schema = schema or bundled_schema()
+    schema = schema or default_schema()
     fed = {(e.target, e.targetHandle) for e in workflow.document.edges if e.type == "default"}
     missing = []
     for node in workflow.nodes:
@@ -191,7 +191,7 @@ def resolve_models_in_values(
     Keys of an identifier beyond the five (``submodel_type``) are kept.
     """
     installed = _installed(models)
-    schema = schema or bundled_schema()
+    schema = schema or default_schema()
     resolved: dict[FieldKey, Any] = {}
     for (node_id, field_name), value in values.items():
         node = workflow.node(node_id)

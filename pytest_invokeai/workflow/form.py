@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputValueError, WorkflowError
 from .model import NODE_FIELD, Form, FormElement
-from .schema import InvocationSchema, bundled_schema
+from .schema import InvocationSchema, default_schema
 from .graph import AUTO_BOARD
 from .values import parse_value
 
@@ -107,7 +107,7 @@ def form_inputs(workflow: Workflow, schema: InvocationSchema | None = None) -> l
     Fields of node types (or fields) the schema does not know get a kind guessed from their value,
     with a :class:`FormWarning` (also kept in :attr:`FormInput.warning`).
     """
-    schema = schema or bundled_schema()
+    schema = schema or default_schema()
     feeds = _edge_feeds(workflow)
     occurrences: dict[tuple[str, str], int] = {}
     inputs: list[FormInput] = []

@@ -20,7 +20,7 @@ from .embedded import embedded_workflow, input_value
 from .jsonpath import json_path
 from .load import Workflow
 from .model import BATCH_NODE_TYPES, GENERATOR_NODE_TYPES
-from .schema import InvocationSchema, bundled_schema
+from .schema import InvocationSchema, default_schema
 
 #: Node types whose inputs the UI passes on even when the schema does not list them (pydantic ``extra="allow"``).
 NODES_ACCEPTING_EXTRA_INPUTS = frozenset({"core_metadata"})
@@ -55,7 +55,7 @@ def build_enqueue_body(
     computed from the batch and generator nodes
     (``[[{node_path, field_name, items}, ...], ...]``: inner lists zip, the outer list multiplies).
     """
-    schema = schema or bundled_schema()
+    schema = schema or default_schema()
     document = with_values(workflow, values or {})
     graph = build_graph(document, schema=schema, board=board, source=workflow.source)
     data = compute_batch_data(document, source=workflow.source) if batch_data is None else batch_data

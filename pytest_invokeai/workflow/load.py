@@ -38,7 +38,7 @@ from .model import (
     Node,
     WorkflowDocument,
 )
-from .schema import InvocationSchema, bundled_schema
+from .schema import InvocationSchema, default_schema
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_WORKFLOW_KEY = "invokeai_workflow"
@@ -102,7 +102,7 @@ def load_workflow(
 
 
 def parse_workflow(raw: Any, *, source: str, schema: InvocationSchema | None = None) -> Workflow:
-    schema = schema or bundled_schema()
+    schema = schema or default_schema()
     if not isinstance(raw, dict):
         raise WorkflowError(f"expected a JSON object, found {type(raw).__name__}", source=source, json_path="$")
     version = _read_version(raw, source)

@@ -13,6 +13,7 @@ their own server with :func:`fetch_schema` (or ``scripts/snapshot_schema.py --ur
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -251,6 +252,21 @@ class InvocationSchema:
 def bundled_schema() -> InvocationSchema:
     """The snapshot shipped with the package (the InvokeAI version the plugin is tested against)."""
     return InvocationSchema.load(BUNDLED_SNAPSHOT)
+
+
+#: Environment variable naming a schema file written by ``pytest-invokeai schema fetch`` (custom nodes).
+SCHEMA_ENV = "PYTEST_INVOKEAI_SCHEMA"
+
+
+def default_schema() -> InvocationSchema:
+    """The schema used when a caller names none: the file in ``$PYTEST_INVOKEAI_SCHEMA``, else the bundled one."""
+    path = os.environ.get(SCHEMA_ENV)
+    return _schema_file(str(Path(path).resolve())) if path else bundled_schema()
+
+
+@lru_cache(maxsize=8)
+def _schema_file(path: str) -> InvocationSchema:
+    return InvocationSchema.load(path)
 
 
 def fetch_schema(url: str, *, timeout: float = 30.0, transport: Any = None) -> InvocationSchema:
