@@ -44,7 +44,8 @@ def input_value(instance: dict[str, Any]) -> Any:
 
 def embedded_workflow(document: dict[str, Any]) -> dict[str, Any]:
     """``batch.workflow`` for a plain-JSON workflow document (already migrated to 4.0.0)."""
-    out: dict[str, Any] = {key: document[key] for key in WORKFLOW_KEYS[:7] if key in document}
+    # The server requires these strings; files written by hand may leave them out (the UI always has them).
+    out: dict[str, Any] = {key: document.get(key, "") for key in WORKFLOW_KEYS[:7]}
     out["nodes"] = [_node(node) for node in document.get("nodes", []) if node.get("type") in EMBEDDED_NODE_TYPES]
     out["edges"] = [_pick(edge, EDGE_KEYS[edge.get("type")]) for edge in document.get("edges", []) if edge.get("type") in EDGE_KEYS]
     out["exposedFields"] = [_pick(ident, ("nodeId", "fieldName")) for ident in document.get("exposedFields", [])]

@@ -1,0 +1,168 @@
+"""Run loaded workflows with form values on one server: the layer tests and the CLI use.
+
+A :class:`GenerationSession` owns what a run needs on its server: a :class:`~.runs.Runner` (its own
+queue ``destination``), the installed models (read once), uploads (once per distinct image), and
+optionally a board. Values are given per form input (index, display name or identity, as in
+:func:`pytest_invokeai.workflow.form.collect_values`); an ``image`` input also takes a file path or
+PNG bytes, uploaded for you. Every model field of the workflow, on the form or not, is resolved to
+the server's own model (an exported key comes from another machine), or the run fails naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..workflow.form import FormInput, collect_values, form_inputs, resolve_input
+from ..workflow.graph import build_enqueue_body
+from ..workflow.load import Workflow
+from .boards import ensure_board
+from .cleanup import CleanupResult, cleanup_run
+from .client import InvokeAIClient
+from .models import InstalledModels, missing_models, resolve_models_in_values
+from .outputs import NodeImages
+from .runs import Case, CaseHandle, CaseResult, FieldKey, Runner
+from .uploads import UploadCache
+
+FormValues = Mapping[int | str, Any]
+
+
+@dataclass(frozen=True)
+class OutputImage:
+    node_id: str
+    node_type: str
+    node_label: str
+    is_intermediate: bool
+    image_name: str
+    png: bytes
+
+
+@dataclass
+class GenerationResult:
+    """The finished case: its queue items and every image it produced, by workflow node id."""
+
+    case: CaseResult
+    images: dict[str, list[OutputImage]]
+
+    @property
+    def key(self) -> str:
+        return self.case.key
+
+
+class PendingGeneration:
+    """A case in flight; :meth:`result` waits for it and downloads its images."""
+
+    def __init__(self, session: GenerationSession, workflow: Workflow, handle: CaseHandle) -> None:
+        self._session, self._workflow, self._handle = session, workflow, handle
+
+    @property
+    def item_ids(self) -> list[int]:
+        return list(self._handle.item_ids)
+
+    def result(self, timeout: float | None = None) -> GenerationResult:
+        case = self._handle.result(timeout).raise_for_error()
+        return GenerationResult(case=case, images=self._session._download(self._workflow, case.images))
+
+
+class GenerationSession:
+    def __init__(
+        self,
+        client: InvokeAIClient,
+        *,
+        board: str | None = None,
+        generation_timeout: float | None = 600.0,
+        use_events: bool = True,
+    ) -> None:
+        self.client = client
+        self.runner = Runner(client, generation_timeout=generation_timeout, use_events=use_events)
+        self.board_id = ensure_board(client, board) if board else None
+        self.uploads = UploadCache(client)
+        self._models: InstalledModels | None = None
+
+    @property
+    def installed_models(self) -> InstalledModels:
+        if self._models is None:
+            self._models = InstalledModels.fetch(self.client)
+        return self._models
+
+    def check_models(self, workflow: Workflow) -> None:
+        """Raise the first :class:`~.models.ModelNotInstalledError` of the workflow, if any."""
+        missing = missing_models(self.installed_models, workflow)
+        if missing:
+            raise missing[0]
+
+    def submit(self, workflow: Workflow, cases: Mapping[str, FormValues]) -> dict[str, PendingGeneration]:
+        """Enqueue several cases of one workflow at once (as few batches as the values allow)."""
+        self.check_models(workflow)
+        inputs = form_inputs(workflow)
+        planned = [Case(key, self._field_values(workflow, inputs, values)) for key, values in cases.items()]
+        handles = self.runner.submit(lambda fixed: self._body(workflow, fixed), planned)
+        return {key: PendingGeneration(self, workflow, handle) for key, handle in handles.items()}
+
+    def run(self, workflow: Workflow, values: FormValues | None = None, *, timeout: float | None = None) -> GenerationResult:
+        """Run one case and wait for it."""
+        return self.submit(workflow, {"case": values or {}})["case"].result(timeout)
+
+    def _field_values(self, workflow: Workflow, inputs: list[FormInput], values: FormValues) -> dict[FieldKey, Any]:
+        prepared: dict[int | str, Any] = {}
+        for key, value in values.items():
+            if isinstance(value, (bytes, Path)) and resolve_input(inputs, key, source=workflow.source).kind == "image":
+                value = {"image_name": self.uploads.upload(value, label=str(value) if isinstance(value, Path) else None)}
+            prepared[key] = value
+        return dict(collect_values(workflow, prepared))
+
+    def _body(self, workflow: Workflow, values: Mapping[FieldKey, Any]) -> dict[str, Any]:
+        # Model fields that the case does not set are resolved too: the export's keys are another machine's.
+        all_models = {**_workflow_model_values(workflow), **values}
+        resolved = resolve_models_in_values(self.installed_models, workflow, all_models)
+        return build_enqueue_body(workflow, resolved, board=self.board_id, destination=self.runner.destination)
+
+    def _download(self, workflow: Workflow, found: dict[str, NodeImages]) -> dict[str, list[OutputImage]]:
+        images: dict[str, list[OutputImage]] = {}
+        for node_id, node_images in found.items():
+            node = workflow.node(node_id)
+            label = node.data.label if node is not None else ""
+            images[node_id] = [
+                OutputImage(
+                    node_id=node_id,
+                    node_type=node_images.node_type,
+                    node_label=label,
+                    is_intermediate=node_images.is_intermediate,
+                    image_name=ref.image_name,
+                    png=self.client.image_bytes(ref.image_name),
+                )
+                for ref in node_images.images
+            ]
+        return images
+
+    def close(self, *, cleanup: bool = False) -> CleanupResult | None:
+        """Stop listening; with ``cleanup``, delete this session's images, queue items and uploads."""
+        try:
+            if cleanup:
+                result = cleanup_run(self.client, self.runner.destination)
+                self.uploads.delete_uploaded()
+                return result
+            return None
+        finally:
+            self.runner.close()
+
+    def __enter__(self) -> GenerationSession:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is not None:
+            self.runner.cancel()
+        self.runner.close()
+
+
+def _workflow_model_values(workflow: Workflow) -> dict[FieldKey, Any]:
+    """Every model value stored in the workflow's nodes (resolve_models_in_values skips non-model fields)."""
+    return {
+        (node.id, name): field.value
+        for node in workflow.nodes
+        if node.is_executable
+        for name, field in node.data.inputs.items()
+        if isinstance(field.value, dict) and {"key", "base", "type"} <= set(field.value)
+    }
