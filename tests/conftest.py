@@ -13,12 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from helpers import SHARED_WORKFLOWS, require
 
 from pytest_invokeai.errors import ServerError
 from pytest_invokeai.server.managed import ManagedServer
-
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,11 @@ from helpers import require
 
 from pytest_invokeai.errors import ServerError
 from pytest_invokeai.server import install
-from pytest_invokeai.server.managed import ManagedServer, clean_environment, resolve_server_command
+from pytest_invokeai.server.managed import (
+    ManagedServer,
+    clean_environment,
+    resolve_server_command,
+)
 
 
 @pytest.mark.server

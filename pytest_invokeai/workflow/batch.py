@@ -14,8 +14,8 @@ from typing import Any
 
 from ..errors import WorkflowError
 from .connectors import resolve_connector_source
-from .generators import UnsupportedGenerator, generator_values
 from .embedded import input_value
+from .generators import UnsupportedGenerator, generator_values
 from .jsonpath import json_path
 
 #: Batch node type -> (its collection input, its output handle).

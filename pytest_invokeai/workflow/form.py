@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputValueError, WorkflowError
+from .graph import AUTO_BOARD
 from .model import NODE_FIELD, Form, FormElement
 from .schema import InvocationSchema, default_schema
-from .graph import AUTO_BOARD
 from .values import parse_value
 
 if TYPE_CHECKING:
