@@ -19,10 +19,10 @@ from collections.abc import Sequence
 
 from ..errors import InvokeAITestError
 from ..workflow.schema import SCHEMA_ENV
-from . import drift, graph, inputs, schema
+from . import drift, graph, inputs, run, schema
 from .common import EXIT_INTERNAL_ERROR, EXIT_OK, EXIT_USAGE, print_error, show_warning
 
-COMMAND_MODULES = (inputs, graph, drift, schema)
+COMMAND_MODULES = (inputs, graph, drift, run, schema)
 
 DESCRIPTION = """\
 Inspect InvokeAI workflows the way pytest-invokeai's tests see them.
@@ -37,6 +37,8 @@ examples:
   pytest-invokeai graph my-workflow.json --set 0="a red fox" --set Seed=42 --board none
   pytest-invokeai drift export my-workflow.json -o my-workflow.index-map.json
   pytest-invokeai drift check my-workflow.json my-workflow.index-map.json
+  pytest-invokeai run my-workflow.json --set Seed=7 --out out/            (starts a local InvokeAI)
+  pytest-invokeai run my-workflow.json --url http://127.0.0.1:9090 --out out/
   pytest-invokeai schema fetch --url http://127.0.0.1:9090 -o my-nodes.schema.json
   pytest-invokeai --schema my-nodes.schema.json inputs my-workflow.json
 

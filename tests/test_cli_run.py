@@ -1,0 +1,48 @@
+"""``pytest-invokeai run`` against a real InvokeAI: images written, errors a person can act on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import SHARED_WORKFLOWS
+from PIL import Image
+
+pytestmark = pytest.mark.server
+FORM_LAYOUT = Path(__file__).parent / "data" / "gui" / "form-layout.workflow.json"
+
+
+def cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest_invokeai.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def test_run_writes_the_output_image(invokeai_server_url: str, tmp_path: Path) -> None:
+    result = cli("run", FORM_LAYOUT, "--url", invokeai_server_url, "--set", "Width=40", "--out", tmp_path, "--json")
+    assert result.returncode == 0, result.stderr
+    (entry,) = json.loads(result.stdout)  # only 'save' is not intermediate in this workflow
+    assert (entry["node_id"], entry["node_label"]) == ("save", "Output")
+    with Image.open(entry["path"]) as im:
+        assert im.size == (40, 48)
+    assert Path(entry["path"]) == tmp_path / "save.png"
+
+
+def test_run_starts_a_local_server_when_no_url_is_given(tmp_path: Path) -> None:
+    result = cli("run", FORM_LAYOUT, "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "starting a local InvokeAI" in result.stderr
+    assert result.stdout.strip() == f"{tmp_path / 'save.png'}  <- save (save_image 'Output')"
+
+
+def test_run_names_a_model_the_server_does_not_have(invokeai_server_url: str, tmp_path: Path) -> None:
+    result = cli("run", SHARED_WORKFLOWS / "sdxl-text-to-image.json", "--url", invokeai_server_url, "--out", tmp_path)
+    assert result.returncode == 2
+    assert "juggernautXL_v9Rundiffusionphoto2" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_against_a_stopped_server_is_a_clear_error(tmp_path: Path) -> None:
+    result = cli("run", FORM_LAYOUT, "--url", "http://127.0.0.1:9", "--out", tmp_path, timeout=60)
+    assert result.returncode == 2
+    assert "cannot reach InvokeAI at http://127.0.0.1:9 to tell its version" in result.stderr
