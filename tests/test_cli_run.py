@@ -46,3 +46,34 @@ def test_run_against_a_stopped_server_is_a_clear_error(tmp_path: Path) -> None:
     result = cli("run", FORM_LAYOUT, "--url", "http://127.0.0.1:9", "--out", tmp_path, timeout=60)
     assert result.returncode == 2
     assert "cannot reach InvokeAI at http://127.0.0.1:9 to tell its version" in result.stderr
+
+
+def test_ctrl_c_cancels_the_runs_queue_item(invokeai_server_url: str, tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+    import uuid
+
+    import httpx
+
+    seed = uuid.uuid4().int % 2**31  # a seed no earlier run used: no node-cache hit, the item really runs
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest_invokeai.cli", "run", FORM_LAYOUT, "--url", invokeai_server_url,
+         "--set", "Width=2048", "--set", "Height=2048", "--set", "Radius=60", "--set", f"2={seed}", "--out", tmp_path],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    current = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and current is None:
+        answer = httpx.get(f"{invokeai_server_url}/api/v1/queue/default/current").json()
+        if answer and str(answer.get("destination", "")).startswith("pytest-invokeai-"):
+            current = answer
+        time.sleep(0.05)
+    assert current is not None, "the run's item never started"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "pytest-invokeai: error: interrupted" in err and "Traceback" not in err
+    status = httpx.get(f"{invokeai_server_url}/api/v1/queue/default/i/{current['item_id']}").json()["status"]
+    assert status == "canceled", status  # the item takes about 1.5 s; the signal comes within 0.1 s of its start
+    assert os.listdir(tmp_path) == [], "no image is written for an interrupted run"

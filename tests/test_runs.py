@@ -128,3 +128,25 @@ def test_a_full_queue_cuts_the_batch_and_the_rest_is_sent_later() -> None:
         assert len({tuple(h.item_ids) for h in handles.values()}) == 6
     finally:
         server.stop()
+
+
+def test_a_node_inside_an_iterate_gives_one_image_per_item(client: InvokeAIClient) -> None:
+    graph = noise_graph()
+    graph["nodes"]["range"] = {"id": "range", "type": "range", "start": 10, "stop": 13, "step": 1}
+    graph["nodes"]["iter"] = {"id": "iter", "type": "iterate"}
+    graph["edges"] += [
+        {"source": {"node_id": "range", "field": "collection"}, "destination": {"node_id": "iter", "field": "collection"}},
+        {"source": {"node_id": "iter", "field": "item"}, "destination": {"node_id": "noise", "field": "seed"}},
+    ]
+    with Runner(client) as runner:
+        result = runner.submit(builder(graph), [Case("iterated")])["iterated"].result(60).raise_for_error()
+    images = result.images["noise"].images
+    assert len(images) == 3 and len({i.prepared_id for i in images}) == 3
+    assert len({pixels_digest(client, i.image_name) for i in images}) == 3, "three seeds, three different images"
+
+
+def test_without_events_the_runner_polls(client: InvokeAIClient) -> None:
+    with Runner(client, use_events=False, poll_interval=0.1) as runner:
+        assert runner.events is None
+        result = runner.submit(builder(noise_graph()), [Case("polled", {("noise", "seed"): 21})])["polled"].result(60)
+    assert result.ok and "noise" in result.images

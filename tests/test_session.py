@@ -107,3 +107,14 @@ def test_a_workflow_whose_model_is_not_installed_names_it(client: InvokeAIClient
         session.submit(workflow, {"case": {1: "a cat"}})
     assert info.value.model_name == "juggernautXL_v9Rundiffusionphoto2"
     assert "juggernautXL_v9Rundiffusionphoto2" in str(info.value)
+
+
+def test_images_go_to_the_named_board(client: InvokeAIClient) -> None:
+    workflow = load_workflow(GUI_WORKFLOWS / "form-layout.workflow.json")
+    with GenerationSession(client, board="pytest-invokeai board test") as session:
+        result = session.run(workflow, {2: 3}, timeout=60)
+        board_id = session.board_id
+        names = httpx.get(f"{client.base_url}/api/v1/boards/{board_id}/image_names").json()
+        session.close(cleanup=True)
+    # The workflow's save node has its board on "auto": the session's board is where it lands.
+    assert result.images["save"][0].image_name in names

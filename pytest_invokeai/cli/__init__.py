@@ -5,7 +5,7 @@ parser and sets ``handler`` (a function ``args -> exit code``). To add a command
 and list it in :data:`COMMAND_MODULES`; nothing else here changes.
 
 Exit codes: 0 success, 1 the command's check failed (drift found), 2 bad input or usage,
-3 internal error (a bug: the traceback is printed).
+3 internal error (a bug: the traceback is printed), 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from collections.abc import Sequence
 from ..errors import InvokeAITestError
 from ..workflow.schema import SCHEMA_ENV
 from . import drift, graph, inputs, run, schema
-from .common import EXIT_INTERNAL_ERROR, EXIT_OK, EXIT_USAGE, print_error, show_warning
+from .common import (
+    EXIT_INTERNAL_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    print_error,
+    show_warning,
+)
 
 COMMAND_MODULES = (inputs, graph, drift, run, schema)
 
@@ -82,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvokeAITestError as exc:
         print_error(str(exc))
         return EXIT_USAGE
+    except KeyboardInterrupt:  # what the command queued was canceled and its local server stopped on the way out
+        print_error("interrupted")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `pytest-invokeai graph wf.json | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not fail again
         return EXIT_OK

@@ -12,6 +12,7 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL_ERROR = 3
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 
 WORKFLOW_HELP = "a workflow .json exported from InvokeAI, or a PNG InvokeAI generated from a workflow"
 
