@@ -74,7 +74,7 @@ def test_unsupported_major_version() -> None:
     transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"version": "5.6.0"}))
     with InvokeAIClient("http://fake", transport=transport) as client, pytest.raises(ServerError) as info:
         client.version()
-    assert str(info.value) == "InvokeAI 5.6.0 is not supported: pytest-invokeai supports InvokeAI 6.x"
+    assert str(info.value) == "http://fake: InvokeAI 5.6.0 is not supported: pytest-invokeai supports InvokeAI 6.x"
 
 
 def test_token_is_sent_but_never_shown() -> None:
@@ -181,3 +181,29 @@ def test_request_body_is_sent_as_json() -> None:
     with InvokeAIClient("http://fake", transport=httpx.MockTransport(handler)) as client:
         client.enqueue(noise_batch("run-2"))
     assert bodies[0]["batch"]["destination"] == "run-2"
+
+
+def test_another_web_app_is_not_taken_for_invokeai() -> None:
+    # A real HTTP server that is not InvokeAI (Python's own), on a port of its own.
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with InvokeAIClient(url) as client, pytest.raises(ServerError) as info:
+            client.version()
+    finally:
+        server.shutdown()
+    assert str(info.value) == (
+        f"{url} does not look like an InvokeAI server: GET /api/v1/app/version answered 404 Not Found "
+        "(is this the right port? InvokeAI listens on 9090 by default)"
+    )
+
+
+def test_a_json_app_without_a_version_is_not_taken_for_invokeai() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"status": "ok"}))
+    with InvokeAIClient("http://fake", transport=transport) as client, pytest.raises(ServerError) as info:
+        client.version()
+    assert str(info.value) == "http://fake: not an InvokeAI version answer: {'status': 'ok'}"

@@ -31,6 +31,7 @@ class Call:
     files: dict[str, Any] | None = None
     idempotent: bool = True
     expect: str = "json"  # "json", "bytes" or "none"
+    probe: bool = False  # the first call to a server: a 404 there means "not InvokeAI", not "InvokeAI refused"
     parse: Callable[[Any], Any] = field(default=lambda value: value)
 
 
@@ -67,6 +68,11 @@ def _shorten(text: str) -> str:
 
 
 def read_answer(call: Call, response: httpx.Response, base_url: str) -> Any:
+    if call.probe and response.status_code == 404:
+        raise ServerError(
+            f"{base_url} does not look like an InvokeAI server: {call.method} {call.path} answered 404 Not Found "
+            "(is this the right port? InvokeAI listens on 9090 by default)"
+        )
     if response.status_code >= 400:
         raise ServerError(
             f"InvokeAI at {base_url} refused to {call.what} (HTTP {response.status_code}): {server_detail(response)}"
@@ -86,7 +92,10 @@ def read_answer(call: Call, response: httpx.Response, base_url: str) -> Any:
         value = response.json()
     except ValueError:
         raise ServerError(f"InvokeAI at {base_url} sent invalid JSON when asked to {call.what}") from None
-    return call.parse(value)
+    try:
+        return call.parse(value)
+    except ServerError as exc:
+        raise ServerError(f"{base_url}: {exc}") from None
 
 
 # -- the calls -------------------------------------------------------------------------------
@@ -103,7 +112,7 @@ def _check_version(body: Any) -> str:
 
 
 def version() -> Call:
-    return Call("GET", "/api/v1/app/version", "tell its version", parse=_check_version)
+    return Call("GET", "/api/v1/app/version", "tell its version", parse=_check_version, probe=True)
 
 
 def enqueue_batch(queue_id: str, body: dict[str, Any]) -> Call:
