@@ -20,6 +20,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("workflow", metavar="WORKFLOW", help=WORKFLOW_HELP)
+    add_set_option(parser)
+    parser.add_argument(
+        "--board",
+        metavar="BOARD_ID",
+        help="the board that board inputs left on 'auto' save to (the web UI's auto-add board); "
+        "without it they save to Uncategorized",
+    )
+    parser.add_argument("--json", action="store_true", help="print compact one-line JSON (default: indented)")
+    parser.set_defaults(handler=run)
+
+
+def add_set_option(parser: argparse.ArgumentParser, more_help: str = "") -> None:
+    """``--set INPUT=VALUE`` (repeatable), shared by the commands that take form values."""
     parser.add_argument(
         "--set",
         dest="sets",
@@ -30,17 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=(
             "set a form input (repeatable). INPUT is an index (see 'pytest-invokeai inputs'), a display "
             "name or an identity node_id.field_name; VALUE is read by the input's kind "
-            "(e.g. 42, 0.5, true, a string, JSON for collections and models)"
+            "(e.g. 42, 0.5, true, a string, JSON for collections and models)" + more_help
         ),
     )
-    parser.add_argument(
-        "--board",
-        metavar="BOARD_ID",
-        help="the board that board inputs left on 'auto' save to (the web UI's auto-add board); "
-        "without it they save to Uncategorized",
-    )
-    parser.add_argument("--json", action="store_true", help="print compact one-line JSON (default: indented)")
-    parser.set_defaults(handler=run)
 
 
 def parse_assignment(text: str) -> tuple[str, str]:

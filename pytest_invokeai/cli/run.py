@@ -13,7 +13,7 @@ from ..server.managed import ManagedServer
 from ..server.session import GenerationSession
 from ..workflow.form import form_inputs, resolve_input
 from .common import EXIT_OK, WORKFLOW_HELP, load_workflow_arg, print_json
-from .graph import assignments_by_key, parse_assignment
+from .graph import add_set_option, assignments_by_key
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,10 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("workflow", metavar="WORKFLOW", help=WORKFLOW_HELP)
     parser.add_argument("--url", help="a running InvokeAI, e.g. http://127.0.0.1:9090 (default: start a local one)")
     parser.add_argument("--token", help="bearer token for a server that needs one (never printed)")
-    parser.add_argument(
-        "--set", dest="sets", metavar="INPUT=VALUE", action="append", type=parse_assignment, default=[],
-        help="set a form input (repeatable), as for 'pytest-invokeai graph'; an image input takes a file path",
-    )
+    add_set_option(parser, "; an image input also takes a file path (uploaded)")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for the images (default: the current folder)")
     parser.add_argument("--board", help="save the images to this board (created if missing); default: Uncategorized")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds the generation may run once started (default: 600)")
