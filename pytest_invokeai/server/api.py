@@ -136,10 +136,6 @@ def queue_items_by_destination(queue_id: str, destination: str) -> Call:
     )
 
 
-def queue_status(queue_id: str) -> Call:
-    return Call("GET", f"/api/v1/queue/{segment(queue_id)}/status", "tell the queue status")
-
-
 def cancel_by_destination(queue_id: str, destination: str) -> Call:
     return Call(
         "PUT", f"/api/v1/queue/{segment(queue_id)}/cancel_by_destination", f"cancel the queue items of {destination}",
@@ -202,7 +198,3 @@ def delete_board(board_id: str) -> Call:
 
 def models() -> Call:
     return Call("GET", "/api/v2/models/", "list its models", parse=lambda body: body.get("models", []))
-
-
-def openapi() -> Call:
-    return Call("GET", "/openapi.json", "describe its API")

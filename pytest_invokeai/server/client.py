@@ -106,7 +106,13 @@ class _ClientBase:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self._token = token
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token (for the event connection to the same server); never part of repr or errors."""
+        return self._token
 
     def __repr__(self) -> str:  # never shows the token
         return f"{type(self).__name__}({self.base_url!r}, queue_id={self.queue_id!r})"

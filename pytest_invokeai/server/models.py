@@ -161,21 +161,33 @@ def missing_models(
     """
     installed = _installed(models)
     schema = schema or default_schema()
-    fed = {(e.target, e.targetHandle) for e in workflow.document.edges if e.type == "default"}
     missing = []
-    for node in workflow.nodes:
-        if not node.is_invocation:
-            continue
-        for field_name, field_instance in node.data.inputs.items():
-            value = field_instance.value
-            if value is None or (node.id, field_name) in fed or not _is_model_field(schema, node.data.type, field_name):
-                continue
-            for one in value if isinstance(value, list) else [value]:
-                try:
-                    installed.resolve(one, **_hints(schema, node.data.type, field_name), field=(node.id, field_name))
-                except ModelNotInstalledError as exc:
-                    missing.append(exc)
+    for (node_id, field_name), value in workflow_model_values(workflow, schema=schema).items():
+        node_type = workflow.node(node_id).data.type
+        for one in value if isinstance(value, list) else [value]:
+            try:
+                installed.resolve(one, **_hints(schema, node_type, field_name), field=(node_id, field_name))
+            except ModelNotInstalledError as exc:
+                missing.append(exc)
     return missing
+
+
+def workflow_model_values(workflow: Workflow, *, schema: InvocationSchema | None = None) -> dict[FieldKey, Any]:
+    """The model values stored in the workflow's nodes, in node order.
+
+    Fields fed by an edge are left out: the graph ignores their stored value.
+    """
+    schema = schema or default_schema()
+    fed = {(e.target, e.targetHandle) for e in workflow.document.edges if e.type == "default"}
+    return {
+        (node.id, field_name): field_instance.value
+        for node in workflow.nodes
+        if node.is_invocation
+        for field_name, field_instance in node.data.inputs.items()
+        if field_instance.value is not None
+        and (node.id, field_name) not in fed
+        and _is_model_field(schema, node.data.type, field_name)
+    }
 
 
 def resolve_models_in_values(

@@ -52,6 +52,11 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+def _values_key(values: Mapping[FieldKey, Any]) -> str:
+    """One string per distinct set of field values, whatever their order."""
+    return _canonical(sorted(([list(k), v] for k, v in values.items()), key=lambda kv: kv[0]))
+
+
 @dataclass
 class PlannedBatch:
     body: dict[str, Any]
@@ -67,7 +72,7 @@ def plan_batches(build_body: BodyBuilder, cases: Sequence[Case]) -> list[Planned
     for case in cases:
         # A field is varied inside the batch only if every case of the group sets it to a batchable value.
         fixed = {k: v for k, v in case.values.items() if not is_batchable(v)}
-        group_key = _canonical(sorted(([list(k), v] for k, v in fixed.items()), key=lambda kv: kv[0]))
+        group_key = _values_key(fixed)
         groups.setdefault(group_key, []).append(case)
         fixed_of[group_key] = fixed
     batches = []
@@ -81,7 +86,7 @@ def plan_batches(build_body: BodyBuilder, cases: Sequence[Case]) -> list[Planned
         extra_fixed: dict[str, dict[FieldKey, Any]] = {}
         for case in group:
             extra = {k: v for k, v in case.values.items() if is_batchable(v) and k not in shared}
-            sub_key = _canonical(sorted(([list(k), v] for k, v in extra.items()), key=lambda kv: kv[0]))
+            sub_key = _values_key(extra)
             subgroups.setdefault(sub_key, []).append(case)
             extra_fixed[sub_key] = extra
         for sub_key, members in subgroups.items():
@@ -198,7 +203,7 @@ class Runner:
         self.destination = tag or f"pytest-invokeai-{uuid.uuid4().hex[:12]}"
         self.events: QueueEvents | None = None
         if use_events:
-            events = QueueEvents(client.base_url, token=client._headers.get("Authorization", "")[7:] or None, queue_id=client.queue_id)
+            events = QueueEvents(client.base_url, token=client.token, queue_id=client.queue_id)
             self.events = events if events.start() else None
         self._watches: dict[int, _ItemWatch] = {}
         self._lock = threading.Lock()

@@ -21,7 +21,12 @@ from ..workflow.load import Workflow
 from .boards import ensure_board
 from .cleanup import CleanupResult, cleanup_run
 from .client import InvokeAIClient
-from .models import InstalledModels, missing_models, resolve_models_in_values
+from .models import (
+    InstalledModels,
+    missing_models,
+    resolve_models_in_values,
+    workflow_model_values,
+)
 from .outputs import NodeImages
 from .runs import Case, CaseHandle, CaseResult, FieldKey, Runner
 from .uploads import UploadCache
@@ -115,7 +120,7 @@ class GenerationSession:
 
     def _body(self, workflow: Workflow, values: Mapping[FieldKey, Any]) -> dict[str, Any]:
         # Model fields that the case does not set are resolved too: the export's keys are another machine's.
-        all_models = {**_workflow_model_values(workflow), **values}
+        all_models = {**workflow_model_values(workflow), **values}
         resolved = resolve_models_in_values(self.installed_models, workflow, all_models)
         return build_enqueue_body(workflow, resolved, board=self.board_id, destination=self.runner.destination)
 
@@ -156,13 +161,3 @@ class GenerationSession:
             self.runner.cancel()
         self.runner.close()
 
-
-def _workflow_model_values(workflow: Workflow) -> dict[FieldKey, Any]:
-    """Every model value stored in the workflow's nodes (resolve_models_in_values skips non-model fields)."""
-    return {
-        (node.id, name): field.value
-        for node in workflow.nodes
-        if node.is_executable
-        for name, field in node.data.inputs.items()
-        if isinstance(field.value, dict) and {"key", "base", "type"} <= set(field.value)
-    }
