@@ -1,1 +1,213 @@
-"""pytest glue (thin): options, markers and fixtures. The logic lives in the plain modules beside it."""
+"""pytest glue (thin): options, the marker, collection, planning the enqueue-ahead, the summary.
+
+Hooks, in the order a run meets them:
+
+- ``pytest_addoption``: every option of :mod:`.options` under one heading, also as ini keys.
+- ``pytest_configure``: resolve settings (command line > ``PYTEST_INVOKEAI_*`` > ini), make the
+  run's :class:`~.runstate.RunState`. Nothing connects yet.
+- ``pytest_collect_file``: ``*.invokeai.toml`` suite files.
+- ``pytest_generate_tests``: a marker's ``matrix`` becomes one test per row, ids from display names.
+- ``pytest_collection_finish``: plan the selected cases in test order (after ``-k``, ``-m``, ``--lf``)
+  and note orphaned baselines when the run covers them all.
+- ``pytest_runtest_protocol`` (xdist workers): plan the tests this worker has been handed.
+- ``pytest_sessionfinish``: cancel what is still queued, write the report (the controller, with the
+  workers' results), clean up.
+- ``pytest_terminal_summary``: compared, matched, mismatched, new, drifted, orphaned; the report path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import report_writer
+from .cases import CaseError, matrix_cases, spec_from_marker, unique_ids
+from .collect import SuiteFile
+from .errors import InvokeAITestError
+from .fixtures import invokeai_case, invokeai_client, invokeai_run, invokeai_workflow  # noqa: F401 - fixtures
+from .glue import CASE_PARAM, MARKER, STATE_KEY, declared_case, marker_kwargs, run_state
+from .options import OPTIONS, OptionError, resolve
+from .orphans import find_run_orphans, narrowed_by, prune
+from .runstate import RunState
+from .server.shared import new_run_dir, release_run
+from .suitefile import is_suite_file
+
+WORKER_OUTPUT_KEY = "invokeai"
+RUN_DIR_INPUT = "invokeai_run_dir"
+PRUNE_MODES = ("delete", "dry-run")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("invokeai", "InvokeAI regression testing (pytest-invokeai)")
+    for option in OPTIONS:
+        kwargs: dict[str, Any] = {"dest": option.name, "default": None, "help": option.help_text()}
+        if option.kind == "bool":
+            kwargs["action"] = "store_const"
+            kwargs["const"] = True
+        elif option.kind == "list":
+            kwargs["action"] = "append"
+        elif option.kind == "choice":
+            kwargs["choices"] = option.choices
+        if option.metavar and option.kind != "bool":
+            kwargs["metavar"] = option.metavar
+        group.addoption(option.flag, **kwargs)
+        parser.addini(option.ini, help=option.help, type="linelist" if option.kind == "list" else "string")
+    group.addoption(
+        "--invokeai-prune",
+        choices=PRUNE_MODES,
+        default=None,
+        dest="invokeai_prune",
+        help="with --collect-only: delete (or with dry-run list) baselines and index maps no collected test uses; "
+        "refused when the run is narrowed (-k, -m, node ids, --lf)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(workflow, inputs={{index: value}}, matrix={{index: [values]}}, combine='product'|'zip', "
+        "outputs=[node id or label], tolerance={signal: max}, timeout=seconds, models=[name]): "
+        "run an InvokeAI workflow (path relative to the test file) and compare its images with baselines",
+    )
+    try:
+        settings = resolve(vars(config.option), config.getini, rootdir=config.rootpath)
+    except (OptionError, ValueError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    workerinput = getattr(config, "workerinput", None)
+    owner = workerinput is None
+    run_dir = new_run_dir() if owner else Path(workerinput[RUN_DIR_INPUT])
+    state = RunState(settings, rootdir=config.rootpath, run_dir=run_dir)
+    state.owner = owner
+    config.stash[STATE_KEY] = state
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker shares the controller's run folder (and so its one managed server)."""
+    node.workerinput[RUN_DIR_INPUT] = str(run_state(node.config).run_dir)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if is_suite_file(file_path):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    try:
+        kwargs = marker_kwargs(metafunc.definition)
+        if kwargs is None or "matrix" not in kwargs:
+            return
+        where = metafunc.definition.nodeid
+        if CASE_PARAM not in metafunc.fixturenames:
+            raise CaseError(f"{where}: a marker with a matrix needs a test that uses invokeai_run or invokeai_workflow")
+        base = spec_from_marker(kwargs, base_dir=Path(str(metafunc.definition.path)).parent, where=where)
+        workflow = run_state(metafunc.config).workflows.get(base.workflow)
+        cases = matrix_cases(workflow, base, kwargs["matrix"], kwargs.get("combine", "product"), where=where)
+    except InvokeAITestError as exc:
+        raise pytest.Collector.CollectError(str(exc)) from None
+    metafunc.parametrize(CASE_PARAM, cases, ids=unique_ids(cases))
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        items[0].config.stash.setdefault(_DESELECTED, [0])[0] += len(items)
+
+
+_DESELECTED = pytest.StashKey[list[int]]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = run_state(session.config)
+    cases = []
+    for item in session.items:
+        try:
+            spec = declared_case(item)
+        except InvokeAITestError:
+            continue  # the test reports it when it runs
+        if spec is not None:
+            cases.append((item.nodeid, spec))
+    state.used_workflows = {spec.workflow for _, spec in cases}
+    if not hasattr(session.config, "workerinput"):
+        state.plan(cases)  # xdist workers plan what they are handed, as they are handed it
+    narrowed = narrowed_by(session.config, session.config.stash.get(_DESELECTED, [0])[0])
+    if narrowed:
+        state.orphan_note = f"not checked for orphaned baselines: the run was narrowed ({narrowed})"
+    else:
+        state.results.orphans = find_run_orphans(state, session.config, [i.nodeid for i in session.items])
+    prune_mode = session.config.getoption("invokeai_prune")
+    if prune_mode:
+        if narrowed:
+            raise pytest.UsageError(f"--invokeai-prune refuses a narrowed run ({narrowed}): it would delete baselines in use")
+        state.pruned = prune(
+            state.store, state.results.orphans, rootdir=state.rootdir, dry_run=prune_mode == "dry-run"
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    config = item.config
+    if not hasattr(config, "workerinput"):
+        return
+    handed = [item, *_handed_to_worker(item.session)]
+    cases = []
+    for each in handed:
+        try:
+            spec = declared_case(each)
+        except InvokeAITestError:
+            continue
+        if spec is not None:
+            cases.append((each.nodeid, spec))
+    run_state(config).plan(cases)
+
+
+def _handed_to_worker(session: pytest.Session) -> list[pytest.Item]:
+    """The tests xdist has handed this worker and not yet run (its queue), for the look-ahead."""
+    for plugin in session.config.pluginmanager.get_plugins():
+        torun = getattr(plugin, "torun", None)
+        if type(plugin).__name__ == "WorkerInteractor" and torun is not None:
+            with torun.lock() as queued:
+                indices = [i for i in queued if isinstance(i, int)]
+            nxt = getattr(plugin, "nextitem_index", None)
+            if isinstance(nxt, int):
+                indices.insert(0, nxt)
+            return [session.items[i] for i in indices]
+    return []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    state = run_state(config)
+    state.finish()
+    if hasattr(config, "workerinput"):
+        config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(state.results.export())
+        return
+    state.report_paths = report_writer.write_reports(state)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    data = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT_KEY)
+    if data:
+        run_state(node.config).results.merge(json.loads(data))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        return
+    lines = report_writer.summary_lines(state)
+    if not lines:
+        return
+    terminalreporter.write_sep("-", "InvokeAI")
+    for line in lines:
+        terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state: RunState | None = config.stash.get(STATE_KEY, None)
+    if state is not None and getattr(state, "owner", False):
+        release_run(state.run_dir)

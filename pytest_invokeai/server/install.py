@@ -13,17 +13,17 @@ Usage: ``python -m pytest_invokeai.server.install [--env DIR] [--force]``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ServerError
+from ..locks import file_lock
 
 INVOKEAI_VERSION = "6.14.2"
 
@@ -86,17 +86,9 @@ def _find_base_python() -> str:
     raise ServerError(f"InvokeAI {INVOKEAI_VERSION} needs Python {wanted}; none was found on PATH")
 
 
-@contextlib.contextmanager
-def _install_lock(env_dir: Path) -> Iterator[None]:
+def _install_lock(env_dir: Path):
     """One installer at a time per environment (parallel CI jobs, xdist workers, two shells)."""
-    env_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = env_dir.parent / f".{env_dir.name}.lock"
-    with open(lock_path, "w") as handle:
-        if os.name != "nt":
-            import fcntl
-
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+    return file_lock(env_dir.parent / f".{env_dir.name}.lock")
 
 
 def install_invokeai(

@@ -86,6 +86,13 @@ class ManagedServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        """The server's process id, which is also its process group id (it runs in its own session)."""
+        if self._process is None:
+            raise ServerError("the managed server is not running")
+        return self._process.pid
+
     def start(self, timeout: float = START_TIMEOUT) -> ManagedServer:
         env = clean_environment(
             {

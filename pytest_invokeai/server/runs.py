@@ -169,10 +169,12 @@ class _ItemWatch:
 class CaseHandle:
     """A case in flight. :meth:`result` waits for its queue items (and only its own)."""
 
-    def __init__(self, runner: Runner, key: str) -> None:
+    def __init__(self, runner: Runner, key: str, generation_timeout: float | None = None) -> None:
         self.runner = runner
         self.key = key
         self.item_ids: list[int] = []
+        # None: the runner's timeout. Per case, because one test may render a slow workflow.
+        self.generation_timeout = generation_timeout
         self._result: CaseResult | None = None
 
     def result(self, timeout: float | None = None) -> CaseResult:
@@ -210,12 +212,14 @@ class Runner:
 
     # -- enqueue ----------------------------------------------------------------------------
 
-    def submit(self, build_body: BodyBuilder, cases: Sequence[Case]) -> dict[str, CaseHandle]:
+    def submit(
+        self, build_body: BodyBuilder, cases: Sequence[Case], *, generation_timeout: float | None = None
+    ) -> dict[str, CaseHandle]:
         keys = [c.key for c in cases]
         if len(set(keys)) != len(keys):
             dupes = sorted({k for k in keys if keys.count(k) > 1})
             raise ValueError(f"case keys must be unique; repeated: {', '.join(dupes)}")
-        handles = {c.key: CaseHandle(self, c.key) for c in cases}
+        handles = {c.key: CaseHandle(self, c.key, generation_timeout) for c in cases}
         for planned in plan_batches(build_body, cases):
             self._enqueue_planned(planned, handles)
         return handles
@@ -260,7 +264,8 @@ class Runner:
 
     def _wait_case(self, handle: CaseHandle, timeout: float | None) -> CaseResult:
         deadline = None if timeout is None else time.monotonic() + timeout
-        items = [self._wait_item(item_id, deadline, handle.key) for item_id in handle.item_ids]
+        limit = handle.generation_timeout or self.generation_timeout
+        items = [self._wait_item(item_id, deadline, handle.key, limit) for item_id in handle.item_ids]
         failed = [i for i in items if i.get("status") != "completed"]
         error = None
         if failed:
@@ -272,7 +277,7 @@ class Runner:
         images = images_by_node(items[0], None) if items and not failed else {}
         return CaseResult(key=handle.key, items=items, images=images, error=error)
 
-    def _wait_item(self, item_id: int, deadline: float | None, case_key: str) -> dict[str, Any]:
+    def _wait_item(self, item_id: int, deadline: float | None, case_key: str, limit: float | None) -> dict[str, Any]:
         watch = self._watch(item_id)
         # With events we still look over REST now and then: an event can be lost on a reconnect.
         check_every = 2.0 if self.events is not None and self.events.connected else self.poll_interval
@@ -285,17 +290,17 @@ class Runner:
             now = time.monotonic()
             if status == "in_progress" and watch.started_at is None:
                 watch.started_at = now
-            if self.generation_timeout is not None and watch.started_at is not None and now - watch.started_at > self.generation_timeout:
+            if limit is not None and watch.started_at is not None and now - watch.started_at > limit:
                 self.client.send(api.cancel_queue_item(self.client.queue_id, item_id))
                 raise ServerError(
                     f"case {case_key}: queue item {item_id} ran longer than the generation timeout "
-                    f"({self.generation_timeout:g} s) and was canceled"
+                    f"({limit:g} s) and was canceled"
                 )
             if deadline is not None and now > deadline:
                 raise ServerError(f"case {case_key}: gave up waiting for queue item {item_id} (status {status})")
             wait = check_every
-            if self.generation_timeout is not None and watch.started_at is not None:
-                wait = min(wait, max(0.0, watch.started_at + self.generation_timeout - now) + 0.01)
+            if limit is not None and watch.started_at is not None:
+                wait = min(wait, max(0.0, watch.started_at + limit - now) + 0.01)
             if deadline is not None:
                 wait = min(wait, max(0.0, deadline - now) + 0.01)
             watch.changed.wait(wait)

@@ -79,8 +79,10 @@ class GenerationSession:
         board: str | None = None,
         generation_timeout: float | None = 600.0,
         use_events: bool = True,
+        use_cache: bool = True,
     ) -> None:
         self.client = client
+        self.use_cache = use_cache  # False: every node runs, none is served from the node cache
         self.runner = Runner(client, generation_timeout=generation_timeout, use_events=use_events)
         self.board_id = ensure_board(client, board) if board else None
         self.uploads = UploadCache(client)
@@ -92,25 +94,41 @@ class GenerationSession:
             self._models = InstalledModels.fetch(self.client)
         return self._models
 
+    def refresh_models(self) -> None:
+        """Read the installed models again (after installing one)."""
+        self._models = None
+
     def check_models(self, workflow: Workflow) -> None:
         """Raise the first :class:`~.models.ModelNotInstalledError` of the workflow, if any."""
         missing = missing_models(self.installed_models, workflow)
         if missing:
             raise missing[0]
 
-    def submit(self, workflow: Workflow, cases: Mapping[str, FormValues]) -> dict[str, PendingGeneration]:
-        """Enqueue several cases of one workflow at once (as few batches as the values allow)."""
+    def submit(
+        self,
+        workflow: Workflow,
+        cases: Mapping[str, FormValues],
+        *,
+        generation_timeout: float | None = None,
+    ) -> dict[str, PendingGeneration]:
+        """Enqueue several cases of one workflow at once (as few batches as the values allow).
+
+        ``generation_timeout`` (seconds a queue item may run) overrides the session's for these cases.
+        """
         self.check_models(workflow)
         inputs = form_inputs(workflow)
-        planned = [Case(key, self._field_values(workflow, inputs, values)) for key, values in cases.items()]
-        handles = self.runner.submit(lambda fixed: self._body(workflow, fixed), planned)
+        planned = [Case(key, self.field_values(workflow, inputs, values)) for key, values in cases.items()]
+        handles = self.runner.submit(
+            lambda fixed: self._body(workflow, fixed), planned, generation_timeout=generation_timeout
+        )
         return {key: PendingGeneration(self, workflow, handle) for key, handle in handles.items()}
 
     def run(self, workflow: Workflow, values: FormValues | None = None, *, timeout: float | None = None) -> GenerationResult:
         """Run one case and wait for it."""
         return self.submit(workflow, {"case": values or {}})["case"].result(timeout)
 
-    def _field_values(self, workflow: Workflow, inputs: list[FormInput], values: FormValues) -> dict[FieldKey, Any]:
+    def field_values(self, workflow: Workflow, inputs: list[FormInput], values: FormValues) -> dict[FieldKey, Any]:
+        """Checked ``{(node_id, field): value}`` of one case; image files and bytes are uploaded."""
         prepared: dict[int | str, Any] = {}
         for key, value in values.items():
             if isinstance(value, (bytes, Path)) and resolve_input(inputs, key, source=workflow.source).kind == "image":
@@ -122,7 +140,11 @@ class GenerationSession:
         # Model fields that the case does not set are resolved too: the export's keys are another machine's.
         all_models = {**workflow_model_values(workflow), **values}
         resolved = resolve_models_in_values(self.installed_models, workflow, all_models)
-        return build_enqueue_body(workflow, resolved, board=self.board_id, destination=self.runner.destination)
+        body = build_enqueue_body(workflow, resolved, board=self.board_id, destination=self.runner.destination)
+        if not self.use_cache:
+            for node in body["batch"]["graph"]["nodes"].values():
+                node["use_cache"] = False
+        return body
 
     def _download(self, workflow: Workflow, found: dict[str, NodeImages]) -> dict[str, list[OutputImage]]:
         images: dict[str, list[OutputImage]] = {}

@@ -1,0 +1,179 @@
+"""A baseline record: what one test's run produced, as fingerprints, plus the context it ran in.
+
+One JSON file per test, meant to be committed and reviewed in diffs, so the text is stable: keys
+sorted, two-space indent, a trailing newline, and writing a record that was just read gives the same
+bytes. Example (fingerprints shortened)::
+
+    {
+      "format": "pytest-invokeai-baseline",
+      "inputs": [{"index": 0, "name": "Width", "value": 64}],
+      "invokeai_version": "6.14.2",
+      "models": {"sdxl-base": "blake3:..."},
+      "outputs": {
+        "canvas_output:JbPTiAJ26r": {"images": [{"dhash": "...", ...}], "label": "Result"}
+      },
+      "test_id": "example_suite/test_noise.py::test_noise[seed=1]",
+      "version": 1,
+      "workflow": "example_suite/noise.json",
+      "workflow_content_hash": "..."
+    }
+
+Only ``outputs`` is compared; the rest tells a person what the baseline was made from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BaselineError
+from .fingerprint import Fingerprint
+
+FORMAT = "pytest-invokeai-baseline"
+FORMAT_VERSION = 1
+
+_REQUIRED_KEYS = ("format", "version", "test_id", "outputs")
+_OPTIONAL_KEYS = ("invokeai_version", "workflow", "workflow_content_hash", "inputs", "models")
+_OUTPUT_KEYS = ("images", "label")
+
+
+@dataclass
+class OutputBaseline:
+    images: list[Fingerprint]  # in the order the node produced them
+    label: str = ""  # the node's label, for people
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"images": [json.loads(image.to_json()) for image in self.images], "label": self.label}
+
+
+@dataclass
+class BaselineRecord:
+    test_id: str  # pytest node id
+    outputs: dict[str, OutputBaseline]  # keyed by output (source) node id
+    invokeai_version: str | None = None
+    workflow: str | None = None  # workflow path relative to the rootdir, posix
+    workflow_content_hash: str | None = None  # informational
+    inputs: list[dict] = field(default_factory=list)  # [{"index": 0, "name": "Width", "value": 64}, ...]
+    models: dict[str, str] = field(default_factory=dict)  # model name -> hash (environment info)
+
+    @property
+    def image_count(self) -> int:
+        return sum(len(output.images) for output in self.outputs.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "test_id": self.test_id,
+            "outputs": {node_id: output.to_dict() for node_id, output in self.outputs.items()},
+            "invokeai_version": self.invokeai_version,
+            "workflow": self.workflow,
+            "workflow_content_hash": self.workflow_content_hash,
+            "inputs": sorted((dict(item) for item in self.inputs), key=lambda item: item.get("index", -1)),
+            "models": dict(self.models),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes, *, source: str) -> BaselineRecord:
+        """Parse a record; any problem raises :class:`BaselineError` naming ``source`` and the JSON path."""
+        try:
+            # utf-8-sig: a byte order mark added by an editor is harmless; json.loads would refuse it.
+            data = json.loads(text.decode("utf-8-sig") if isinstance(text, (bytes, bytearray)) else text)
+        except UnicodeDecodeError:
+            raise _error(source, None, "not a baseline record: the file is not UTF-8 JSON text") from None
+        except json.JSONDecodeError as exc:
+            raise _error(
+                source, None, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}{_RERECORD}"
+            ) from None
+        return cls.from_dict(data, source=source)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str) -> BaselineRecord:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise _error(source, None, f'not a baseline record (expected a JSON object with "format": "{FORMAT}")')
+        version = data.get("version")
+        if version != FORMAT_VERSION:
+            newer = isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION
+            raise _error(
+                source,
+                "$.version",
+                f"baseline format version {version!r} is not supported; this pytest-invokeai reads version "
+                f"{FORMAT_VERSION}" + (" (the file was written by a newer pytest-invokeai)" if newer else _RERECORD),
+            )
+        missing = [key for key in _REQUIRED_KEYS if key not in data]
+        unknown = sorted(set(data) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS))
+        if missing or unknown:
+            problems = [f"missing {', '.join(missing)}"] if missing else []
+            problems += [f"unknown {', '.join(unknown)}"] if unknown else []
+            valid = ", ".join(sorted(_REQUIRED_KEYS + _OPTIONAL_KEYS))
+            raise _error(source, "$", f"keys do not match: {'; '.join(problems)} (valid keys: {valid})")
+        test_id = data["test_id"]
+        if not isinstance(test_id, str) or not test_id:
+            raise _error(source, "$.test_id", f"must be a non-empty string (a pytest node id), found {test_id!r}")
+        for key in ("invokeai_version", "workflow", "workflow_content_hash"):
+            if not isinstance(data.get(key), (str, type(None))):
+                raise _error(source, f"$.{key}", f"must be a string or null, found {data[key]!r}")
+        return cls(
+            test_id=test_id,
+            outputs=_outputs_from_json(data["outputs"], source),
+            invokeai_version=data.get("invokeai_version"),
+            workflow=data.get("workflow"),
+            workflow_content_hash=data.get("workflow_content_hash"),
+            inputs=_inputs_from_json(data.get("inputs", []), source),
+            models=_models_from_json(data.get("models", {}), source),
+        )
+
+
+_RERECORD = "; fix the file, or delete it and record the baseline again"
+
+
+def _error(source: str, json_path: str | None, message: str) -> BaselineError:
+    where = ": ".join(part for part in (source, json_path) if part)
+    return BaselineError(f"{where}: {message}")
+
+
+def _outputs_from_json(raw: Any, source: str) -> dict[str, OutputBaseline]:
+    if not isinstance(raw, dict):
+        raise _error(source, "$.outputs", "must be an object mapping output node ids to {images, label}")
+    outputs = {}
+    for node_id, item in raw.items():
+        where = f"$.outputs[{json.dumps(node_id, ensure_ascii=False)}]"
+        if not isinstance(item, dict) or set(item) - set(_OUTPUT_KEYS) or "images" not in item:
+            raise _error(source, where, 'must be an object {"images": [fingerprints...], "label": "..."}')
+        images, label = item["images"], item.get("label", "")
+        if not isinstance(images, list):
+            raise _error(source, f"{where}.images", "must be a list of fingerprints")
+        if not isinstance(label, str):
+            raise _error(source, f"{where}.label", f"must be a string, found {label!r}")
+        fingerprints = []
+        for position, image in enumerate(images):
+            if not isinstance(image, dict):
+                raise _error(source, f"{where}.images[{position}]", "must be a fingerprint object")
+            try:
+                fingerprints.append(Fingerprint.from_json(image))
+            except (BaselineError, TypeError, ValueError) as exc:
+                raise _error(source, f"{where}.images[{position}]", f"{exc}{_RERECORD}") from None
+        outputs[node_id] = OutputBaseline(images=fingerprints, label=label)
+    return outputs
+
+
+def _inputs_from_json(raw: Any, source: str) -> list[dict]:
+    if not isinstance(raw, list):
+        raise _error(source, "$.inputs", 'must be a list of {"index": N, "name": ..., "value": ...}')
+    for position, item in enumerate(raw):
+        index = item.get("index") if isinstance(item, dict) else None
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise _error(
+                source, f"$.inputs[{position}]", 'must be an object with "index" a whole number >= 0 (and "name", "value")'
+            )
+    return [dict(item) for item in raw]
+
+
+def _models_from_json(raw: Any, source: str) -> dict[str, str]:
+    if not isinstance(raw, dict) or not all(isinstance(value, str) for value in raw.values()):
+        raise _error(source, "$.models", "must be an object mapping model names to hash strings")
+    return dict(raw)

@@ -1,0 +1,343 @@
+"""Where baseline records, their optional PNG copies and the workflows' index maps live on disk.
+
+Layout under the store's root (``baselines/`` by default)::
+
+    baselines/
+      example_suite/test_noise.py/                      one directory per test file (its path segments)
+        test_noise_seed_1-1a2b3c4d.json                 the record of "example_suite/test_noise.py::test_noise[seed=1]"
+        test_noise_seed_1-1a2b3c4d.save_image.0.png     optional PNG copy: <stem>.<node id>.<image index>.png
+                                                        (a node id's dots are replaced: the owner stays unambiguous)
+      loose_id-5e6f7a8b.json                            a test id without "::" sits at the top
+      _profiles/<profile>/...                           the same layout, per profile (e.g. "cuda", "cpu")
+      _index_maps/example_suite/noise.json.json         index map of the workflow example_suite/noise.json
+
+A test id ``FILE::REST`` is split at its first ``::``; each ``/``-separated segment of ``FILE``
+becomes a directory and ``REST`` the file stem, every one passed through
+:func:`pytest_invokeai.names.safe_stem`. That keeps names readable where they are already safe and
+appends a hash of the original where characters were replaced, so ``..``, absolute paths, ``:``,
+Windows device names and non-ASCII text can neither escape the root nor collide. ``safe_stem``
+never yields a name starting with ``_`` other than an escaped device name (``_CON-...``), so the
+``_profiles`` and ``_index_maps`` directories cannot clash with a test's directory.
+
+A record also holds its test id, and reading checks it: should two ids ever land on one file (two ids
+that differ only in letter case, on a case-insensitive file system), that is an error, not a wrong
+comparison.
+
+Profiles hold baselines for one environment: a test reads its profile's record when there is one,
+else the default store's, and writes only to its profile. Index maps are per workflow, shared by every
+profile, in the default store. Every file is written atomically (see :mod:`pytest_invokeai.atomic`),
+so several pytest-xdist workers can write at once and a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..atomic import TEMP_SUFFIX, write_atomic
+from ..errors import BaselineError
+from ..names import safe_stem
+from ..workflow.drift import IndexMap, IndexMapError
+from .record import BaselineRecord
+
+PROFILES_DIR = "_profiles"
+INDEX_MAPS_DIR = "_index_maps"
+RECORD_SUFFIX = ".json"
+IMAGE_SUFFIX = ".png"
+_RESERVED = {PROFILES_DIR, INDEX_MAPS_DIR}
+# <record stem>.<node part>.<index>.png: the node part has no ".", so the owner of a copy is unambiguous
+# even when record stems contain dots ("t" and "t.x" side by side).
+_IMAGE_NAME = re.compile(r"(?P<stem>.+)\.(?P<node>[^.]+)\.(?P<index>\d+)\.png")
+# Written into each stored index map beside IndexMap's own keys (which ignores unknown keys), because
+# the workflow path cannot be recovered from a file name that safe_stem had to change.
+_INDEX_MAP_WORKFLOW_KEY = "workflow"
+
+
+def _split_test_id(test_id: str) -> tuple[list[str], str]:
+    """Directory segments and file stem of a test id (both made safe)."""
+    if not test_id:
+        raise ValueError("a test id must not be empty")
+    file_part, separator, rest = test_id.partition("::")
+    if not separator:
+        return [], safe_stem(test_id)
+    return [safe_stem(segment) for segment in file_part.split("/")], safe_stem(rest)
+
+
+def _segments(path_key: str) -> list[str]:
+    return [safe_stem(segment) for segment in path_key.split("/")]
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise BaselineError(f"{path}: is a directory, expected a baseline .json file") from None
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+
+
+@dataclass
+class Orphans:
+    """Stored files that no collected test uses."""
+
+    records: dict[str, Path] = field(default_factory=dict)  # test id -> record file
+    index_maps: dict[str, Path] = field(default_factory=dict)  # workflow key -> index map file
+
+    def __bool__(self) -> bool:
+        return bool(self.records or self.index_maps)
+
+
+class BaselineStore:
+    def __init__(self, root: str | Path, *, profile: str | None = None):
+        if profile is not None and (not isinstance(profile, str) or safe_stem(profile) != profile):
+            raise BaselineError(
+                f"invalid baseline profile name {profile!r}: use letters, digits, '.', '_' and '-', starting and "
+                "ending with a letter or digit, at most 100 characters, not a Windows device name (CON, NUL, COM1...); "
+                "e.g. 'cuda' or 'cpu-fp32'"
+            )
+        self.root = Path(root)
+        self.profile = profile
+
+    def __repr__(self) -> str:
+        return f"BaselineStore({str(self.root)!r}, profile={self.profile!r})"
+
+    # -- where things are ------------------------------------------------------------------
+
+    @property
+    def active_root(self) -> Path:
+        """The directory this store writes records to: the profile's when a profile is set."""
+        return self.root / PROFILES_DIR / self.profile if self.profile else self.root
+
+    def _read_roots(self) -> list[Path]:
+        """Where records are looked up, first match wins: the profile's store, then the default one."""
+        return [self.active_root, self.root] if self.profile else [self.root]
+
+    @staticmethod
+    def _record_in(base: Path, test_id: str) -> Path:
+        directories, stem = _split_test_id(test_id)
+        return base.joinpath(*directories, stem + RECORD_SUFFIX)
+
+    def record_path(self, test_id: str) -> Path:
+        return self._record_in(self.active_root, test_id)
+
+    def find(self, test_id: str) -> Path | None:
+        for base in self._read_roots():
+            path = self._record_in(base, test_id)
+            if path.is_file():
+                return path
+        return None
+
+    def profiles(self) -> list[str]:
+        base = self.root / PROFILES_DIR
+        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+
+    # -- records ---------------------------------------------------------------------------
+
+    def load(self, test_id: str) -> BaselineRecord | None:
+        path = self.find(test_id)
+        if path is None:
+            return None
+        record = BaselineRecord.from_json(_read_bytes(path), source=str(path))
+        if record.test_id != test_id:
+            raise BaselineError(
+                f"{path}: holds the baseline of test {record.test_id!r}, not of {test_id!r}; two test ids map to "
+                "this file (ids differing only in letter case on a case-insensitive file system?). Rename one test."
+            )
+        return record
+
+    def save(self, record: BaselineRecord, *, images: Mapping[str, Sequence[bytes]] | None = None) -> Path:
+        """Write ``record`` (and optional PNG copies of its images) to the active store; returns the record file."""
+        unknown = sorted(set(images or {}) - set(record.outputs))
+        if unknown:
+            raise ValueError(f"images given for node(s) {', '.join(unknown)} that are not outputs of the record")
+        path = self.record_path(record.test_id)
+        self._refuse_overwriting_another_test(path, record.test_id)
+        try:
+            # The record first: PNG copies only ever sit beside a record that owns them (see _image_copies).
+            write_atomic(path, record.to_json().encode("utf-8"))
+            written = set()
+            for node_id, pngs in (images or {}).items():
+                for index, png in enumerate(pngs):
+                    image_file = self._image_in(path, node_id, index)
+                    write_atomic(image_file, bytes(png))
+                    written.add(image_file.name)
+        except OSError as exc:
+            raise BaselineError(f"{path}: cannot write the baseline: {exc.strerror or exc}") from None
+        for stale in self._image_copies(path):
+            if stale.name not in written:
+                stale.unlink(missing_ok=True)
+        return path
+
+    def _refuse_overwriting_another_test(self, path: Path, test_id: str) -> None:
+        try:
+            stored = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return  # nothing there, or a broken file: writing a good record over it is the fix
+        other = stored.get("test_id") if isinstance(stored, dict) else None
+        if isinstance(other, str) and other != test_id:
+            raise BaselineError(
+                f"{path}: holds the baseline of test {other!r}; not overwriting it with the baseline of {test_id!r} "
+                "(two test ids map to this file: ids differing only in letter case on a case-insensitive file system?)"
+            )
+
+    def delete(self, test_id: str) -> list[Path]:
+        """Remove the active store's record of ``test_id`` and its PNG copies; returns the removed files."""
+        path = self.record_path(test_id)
+        removed = []
+        for victim in [*self._image_copies(path), path]:
+            try:
+                victim.unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(victim)
+        self._remove_empty_directories(path.parent, self.active_root)
+        return removed
+
+    def stored_test_ids(self) -> dict[str, Path]:
+        """Every record in the active store, test id -> file. A broken file raises :class:`BaselineError`."""
+        found: dict[str, Path] = {}
+        for path in self.record_files():
+            test_id = self.read_test_id(path)
+            if test_id in found:
+                raise BaselineError(f"{path}: test id {test_id!r} is also the test id of {found[test_id]}")
+            found[test_id] = path
+        return found
+
+    def record_files(self) -> list[Path]:
+        """The record files of the active store, sorted (index maps and other profiles excluded)."""
+        base = self.active_root
+        if not base.is_dir():
+            return []
+        files = []
+        for directory, subdirectories, names in os.walk(base):
+            if Path(directory) == base:
+                subdirectories[:] = [d for d in subdirectories if d not in _RESERVED]
+            files += [Path(directory, name) for name in names if _is_record_name(name)]
+        return sorted(files)
+
+    @staticmethod
+    def read_test_id(path: Path) -> str:
+        """The test id a record file holds (without checking its fingerprints)."""
+        try:
+            data = json.loads(_read_bytes(path))
+        except ValueError:
+            data = None
+        test_id = data.get("test_id") if isinstance(data, dict) else None
+        if isinstance(test_id, str) and test_id:
+            return test_id
+        BaselineRecord.from_json(_read_bytes(path), source=str(path))  # raises the precise error
+        raise BaselineError(f"{path}: not a baseline record (no test_id)")
+
+    # -- PNG copies ------------------------------------------------------------------------
+
+    @staticmethod
+    def _image_in(record_file: Path, node_id: str, index: int) -> Path:
+        stem = record_file.name[: -len(RECORD_SUFFIX)]
+        return record_file.with_name(f"{stem}.{_node_part(node_id)}.{index}{IMAGE_SUFFIX}")
+
+    def image_path(self, test_id: str, node_id: str, index: int) -> Path | None:
+        """The stored PNG copy of one baseline image, from the store whose record :meth:`load` reads."""
+        record_file = self.find(test_id)
+        if record_file is None:
+            return None
+        path = self._image_in(record_file, node_id, index)
+        return path if path.is_file() else None
+
+    @staticmethod
+    def _image_copies(record_file: Path) -> list[Path]:
+        """The PNG copies beside ``record_file`` that belong to it (whatever their node ids and indices)."""
+        directory, stem = record_file.parent, record_file.name[: -len(RECORD_SUFFIX)]
+        if not directory.is_dir():
+            return []
+        return sorted(directory / name for name in os.listdir(directory) if _image_owner(name) == stem)
+
+    # -- index maps ------------------------------------------------------------------------
+
+    def index_map_path(self, workflow_key: str) -> Path:
+        if not workflow_key:
+            raise ValueError("a workflow key must not be empty")
+        *directories, name = _segments(workflow_key)
+        return self.root.joinpath(INDEX_MAPS_DIR, *directories, name + RECORD_SUFFIX)
+
+    def load_index_map(self, workflow_key: str) -> IndexMap | None:
+        path = self.index_map_path(workflow_key)
+        if not path.is_file():
+            return None
+        return IndexMap.load(path)
+
+    def save_index_map(self, workflow_key: str, index_map: IndexMap) -> Path:
+        path = self.index_map_path(workflow_key)
+        data = {**index_map.to_json(), _INDEX_MAP_WORKFLOW_KEY: workflow_key}
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        try:
+            write_atomic(path, text.encode("utf-8"))
+        except OSError as exc:
+            raise IndexMapError(f"cannot write the index map: {exc.strerror or exc}", source=str(path)) from None
+        return path
+
+    def stored_index_maps(self) -> dict[str, Path]:
+        """Every stored index map, workflow key -> file."""
+        base = self.root / INDEX_MAPS_DIR
+        if not base.is_dir():
+            return {}
+        found: dict[str, Path] = {}
+        for directory, _, names in os.walk(base):
+            for name in names:
+                if _is_record_name(name):
+                    path = Path(directory, name)
+                    found[self._index_map_key(path, base)] = path
+        return dict(sorted(found.items()))
+
+    @staticmethod
+    def _index_map_key(path: Path, base: Path) -> str:
+        try:
+            key = json.loads(path.read_bytes()).get(_INDEX_MAP_WORKFLOW_KEY)
+        except (OSError, ValueError, AttributeError):
+            key = None
+        if isinstance(key, str) and key:
+            return key
+        # A map saved without its key (copied in by hand): the path is the key where names were safe.
+        return path.relative_to(base).as_posix()[: -len(RECORD_SUFFIX)]
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    @staticmethod
+    def _remove_empty_directories(directory: Path, stop: Path) -> None:
+        while directory != stop and stop in directory.parents:
+            try:
+                directory.rmdir()
+            except OSError:
+                return  # not empty (or already gone, or in use): leave it
+            directory = directory.parent
+
+
+def _node_part(node_id: str) -> str:
+    """``safe_stem(node_id)`` without dots (a dot gets a hash, like every other replaced character)."""
+    stem = safe_stem(node_id)
+    if "." not in stem:
+        return stem
+    return stem.replace(".", "_") + "-" + hashlib.sha256(node_id.encode("utf-8")).hexdigest()[:8]
+
+
+def _image_owner(name: str) -> str | None:
+    """The record stem a PNG copy's file name belongs to, or None for any other file."""
+    match = _IMAGE_NAME.fullmatch(name)
+    return match["stem"] if match else None
+
+
+def _is_record_name(name: str) -> bool:
+    return name.endswith(RECORD_SUFFIX) and not name.startswith(".") and not name.endswith(TEMP_SUFFIX)
+
+
+def find_orphans(store: BaselineStore, used_test_ids: Iterable[str], used_workflows: Iterable[str]) -> Orphans:
+    """Records in the active store and index maps that no collected test uses."""
+    used_tests, used_maps = set(used_test_ids), set(used_workflows)
+    return Orphans(
+        records={test_id: path for test_id, path in store.stored_test_ids().items() if test_id not in used_tests},
+        index_maps={key: path for key, path in store.stored_index_maps().items() if key not in used_maps},
+    )

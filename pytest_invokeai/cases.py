@@ -1,0 +1,214 @@
+"""Test cases of a workflow: input values by form index, matrices over them, and readable ids.
+
+A case is what one test runs: a workflow, the values of some form inputs (by index, display name
+or identity), which outputs to compare, tolerances and a timeout. A *matrix* ``{index: [values]}``
+expands into many cases, as a cartesian product (every combination) or zipped (the n-th values
+together). Ids are made from the inputs' display names, ``prompt=a cat-seed=1``, because that is
+what a person reads in a failure list.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputValueError, WorkflowError
+from .workflow.form import FormInput, form_inputs, resolve_input
+from .workflow.load import Workflow
+
+COMBINE_MODES = ("product", "zip")
+ID_VALUE_MAX = 40  # longer values are shortened in ids (the full value is in the report)
+
+InputKey = int | str
+
+
+class CaseError(WorkflowError):
+    """A case, marker or suite file that cannot be used; the message names where and what is valid."""
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """One case: what to run and how to judge it. ``workflow`` is an absolute path."""
+
+    workflow: Path
+    inputs: Mapping[InputKey, Any] = field(default_factory=dict)
+    outputs: tuple[str, ...] | None = None  # node ids or labels; None: the non-intermediate image outputs
+    tolerance: Mapping[str, Any] = field(default_factory=dict)  # {signal: max} and {output: {signal: max}}
+    timeout: float | None = None
+    models: tuple[str, ...] = ()  # models the managed server must have (installed for the run)
+    case_id: str = ""  # the id suffix ("" for an unparametrized test)
+
+
+def normalize_key(key: Any, *, where: str) -> InputKey:
+    """Input keys from Python or TOML: ints, digit strings (indices) or names."""
+    if isinstance(key, bool) or not isinstance(key, (int, str)):
+        raise InputValueError(f"{where}: an input is named by its form index or display name, got {key!r}")
+    if isinstance(key, str) and key.strip().lstrip("-").isdigit():
+        return int(key.strip())
+    return key
+
+
+def normalize_inputs(inputs: Mapping[Any, Any] | None, *, where: str) -> dict[InputKey, Any]:
+    if inputs is None:
+        return {}
+    if not isinstance(inputs, Mapping):
+        raise InputValueError(f"{where}: inputs must be a mapping {{index: value}}, got {type(inputs).__name__}")
+    return {normalize_key(k, where=where): v for k, v in inputs.items()}
+
+
+def expand_matrix(
+    matrix: Mapping[Any, Sequence[Any]], combine: str = "product", *, where: str
+) -> list[dict[InputKey, Any]]:
+    """Every combination (``product``) or the n-th values together (``zip``) of ``{index: [values]}``."""
+    if combine not in COMBINE_MODES:
+        raise InputValueError(f"{where}: combine must be one of {', '.join(COMBINE_MODES)}, got {combine!r}")
+    if not isinstance(matrix, Mapping) or not matrix:
+        raise InputValueError(f"{where}: a matrix is a non-empty mapping {{index: [values, ...]}}")
+    keys = [normalize_key(k, where=where) for k in matrix]
+    columns = []
+    for key, values in zip(keys, matrix.values(), strict=True):
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise InputValueError(f"{where}: matrix input {key!r} needs a non-empty list of values, got {values!r}")
+        columns.append(list(values))
+    if combine == "zip":
+        lengths = {len(c) for c in columns}
+        if len(lengths) > 1:
+            told = ", ".join(f"{k!r}: {len(c)}" for k, c in zip(keys, columns, strict=True))
+            raise InputValueError(f"{where}: a zipped matrix needs lists of equal length; got {told}")
+        rows = list(zip(*columns, strict=True))
+    else:
+        rows = list(itertools.product(*columns))
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def value_for_id(value: Any) -> str:
+    if isinstance(value, Path):
+        text = value.name
+    elif isinstance(value, bytes):
+        text = f"{len(value)}-bytes"
+    elif isinstance(value, float) and math.isfinite(value) and value == int(value):
+        text = str(value)
+    else:
+        text = str(value)
+    text = " ".join(text.split())  # newlines and tabs would break the terminal line
+    return text if len(text) <= ID_VALUE_MAX else text[: ID_VALUE_MAX - 1] + "…"
+
+
+def case_id(inputs: Sequence[FormInput], values: Mapping[InputKey, Any], *, source: str | None = None) -> str:
+    """``Width=64-Seed=3``: display names of the varied inputs, with their values, in the given order."""
+    parts = []
+    for key, value in values.items():
+        name = resolve_input(inputs, key, source=source).display_name if inputs else str(key)
+        parts.append(f"{name}={value_for_id(value)}")
+    return "-".join(parts)
+
+
+def matrix_cases(
+    workflow: Workflow,
+    base: CaseSpec,
+    matrix: Mapping[Any, Sequence[Any]],
+    combine: str = "product",
+    *,
+    where: str,
+) -> list[CaseSpec]:
+    """Cases of ``base`` for each row of the matrix, with ids from the workflow's display names."""
+    inputs = form_inputs(workflow)
+    cases = []
+    for row in expand_matrix(matrix, combine, where=where):
+        for key in row:  # unknown indices fail here, at collection, naming the workflow's inputs
+            resolve_input(inputs, key, source=workflow.source)
+        cases.append(
+            CaseSpec(
+                workflow=base.workflow,
+                inputs={**base.inputs, **row},
+                outputs=base.outputs,
+                tolerance=base.tolerance,
+                timeout=base.timeout,
+                models=base.models,
+                case_id=case_id(inputs, row, source=workflow.source),
+            )
+        )
+    return cases
+
+
+def unique_ids(cases: Sequence[CaseSpec]) -> list[str]:
+    """Case ids, with ``#2``, ``#3`` added where shortened values made two ids equal."""
+    seen: dict[str, int] = {}
+    ids = []
+    for case in cases:
+        count = seen.get(case.case_id, 0) + 1
+        seen[case.case_id] = count
+        ids.append(case.case_id if count == 1 else f"{case.case_id}#{count}")
+    return ids
+
+
+def check_outputs(value: Any, where: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v for v in value):
+        raise CaseError(f"{where}: a non-empty list of output node ids or labels, got {value!r}")
+    return tuple(value)
+
+
+def check_timeout(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise CaseError(f"{where}: seconds, a number > 0, got {value!r}")
+    return float(value)
+
+
+def check_models(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+        raise CaseError(f"{where}: a list of model names, got {value!r}")
+    return tuple(value)
+
+
+MARKER_KEYS = ("workflow", "inputs", "matrix", "combine", "outputs", "tolerance", "timeout", "models")
+
+
+def merge_marker_kwargs(markers: Sequence[tuple[tuple[Any, ...], Mapping[str, Any]]], *, where: str) -> dict[str, Any]:
+    """One set of marker arguments from several ``invokeai`` marks, the closest (function) first.
+
+    A class can name the workflow and its methods the inputs; a key given closer wins.
+    """
+    merged: dict[str, Any] = {}
+    for args, kwargs in markers:
+        if len(args) > 1:
+            raise CaseError(f"{where}: @pytest.mark.invokeai takes the workflow as its only positional argument")
+        given = dict(kwargs)
+        if args:
+            given.setdefault("workflow", args[0])
+        unknown = sorted(set(given) - set(MARKER_KEYS))
+        if unknown:
+            raise CaseError(
+                f"{where}: @pytest.mark.invokeai got unknown argument(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(MARKER_KEYS)}"
+            )
+        for key, value in given.items():
+            merged.setdefault(key, value)
+    return merged
+
+
+def spec_from_marker(kwargs: Mapping[str, Any], *, base_dir: Path, where: str) -> CaseSpec:
+    """The case a marker declares (without its matrix). Paths are relative to the test file's folder."""
+    workflow = kwargs.get("workflow")
+    if not isinstance(workflow, (str, Path)) or not str(workflow):
+        raise CaseError(f'{where}: @pytest.mark.invokeai needs workflow="path/to/workflow.json" (relative to the test file)')
+    tolerance = kwargs.get("tolerance") or {}
+    if not isinstance(tolerance, Mapping):
+        raise CaseError(f"{where}: tolerance must be a mapping like {{'phash': 12}}, got {tolerance!r}")
+    return CaseSpec(
+        workflow=(base_dir / workflow).resolve(),
+        inputs=normalize_inputs(kwargs.get("inputs"), where=f"{where}: inputs"),
+        outputs=check_outputs(kwargs.get("outputs"), f"{where}: outputs"),
+        tolerance=dict(tolerance),
+        timeout=check_timeout(kwargs.get("timeout"), f"{where}: timeout"),
+        models=check_models(kwargs.get("models"), f"{where}: models"),
+    )

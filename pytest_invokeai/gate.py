@@ -1,0 +1,125 @@
+"""What must hold before any case of a workflow is enqueued: its form did not drift, its models exist.
+
+Drift: the workflow's current index map (form index -> node field) is compared with the map stored
+with its baselines. If an input moved, vanished or appeared, every case of that workflow is blocked
+with the person-readable report, because values given by index would now reach other fields. Only
+update mode ``all`` or the explicit accept-drift switch rewrites the map; ``missing`` and
+``changed`` never do: accepting images made with a prompt fed into a width must be a deliberate act.
+A workflow with no stored map is like a missing baseline: written in any update mode, else blocked
+with the command that writes it.
+
+Models: the models a case declares are installed first (on a managed server only); then a model
+the workflow needs but the server lacks blocks the case as *skipped*, naming the model.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .baseline.store import BaselineStore
+from .baseline.update import UpdateMode, accepts_drift
+from .cases import CaseSpec
+from .server.models import missing_models
+from .server.session import GenerationSession
+from .workflow.drift import DriftReport, IndexMap, check_drift
+from .workflow.load import Workflow
+
+DRIFTED, SKIPPED, MISSING = "drifted", "skipped", "missing"
+
+
+class Blocked(Exception):
+    """A case that must not run. ``verdict`` says how the test ends: drifted and missing fail, skipped skips."""
+
+    def __init__(self, verdict: str, message: str) -> None:
+        super().__init__(message)
+        self.verdict = verdict
+        self.message = message
+
+
+def workflow_key(path: Path, rootdir: Path) -> str:
+    """The workflow's name in the store: its path relative to the rootdir, with forward slashes."""
+    try:
+        return path.resolve().relative_to(rootdir.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix().lstrip("/")
+
+
+@dataclass
+class DriftEvent:
+    workflow: str
+    action: str  # "blocked", "accepted", "recorded" (a new map), "missing"
+    report: DriftReport | None = None
+
+
+@dataclass
+class WorkflowGate:
+    store: BaselineStore
+    rootdir: Path
+    update_mode: UpdateMode
+    accept_drift: bool
+    session: GenerationSession | None = None
+    install_models: Callable[[tuple[str, ...]], None] | None = None  # None: the server is not ours to change
+    events: list[DriftEvent] = field(default_factory=list)
+    _checked: dict[str, Blocked | None] = field(default_factory=dict)
+    _models_ready: set[tuple[str, ...]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def update_command(self, mode: str = "missing") -> str:
+        return f"pytest --invokeai-update-baselines={mode}"
+
+    def check(self, spec: CaseSpec, workflow: Workflow) -> None:
+        """Raise :class:`Blocked` when the case must not run (the answer is kept per workflow)."""
+        key = workflow_key(spec.workflow, self.rootdir)
+        with self._lock:
+            if key not in self._checked:
+                self._checked[key] = self._drift(key, workflow)
+            blocked = self._checked[key]
+        if blocked is not None:
+            raise blocked
+        if self.session is not None:
+            self._models(spec, workflow)
+
+    def _drift(self, key: str, workflow: Workflow) -> Blocked | None:
+        current = IndexMap.from_workflow(workflow)
+        saved = self.store.load_index_map(key)
+        if saved is None:
+            if self.update_mode is UpdateMode.NONE:
+                self.events.append(DriftEvent(key, MISSING))
+                return Blocked(
+                    MISSING,
+                    f"workflow {key} has no stored index map in {self.store.root} (no baselines were recorded "
+                    f"for it yet). Record them with:\n  {self.update_command()}",
+                )
+            self.store.save_index_map(key, current)
+            self.events.append(DriftEvent(key, "recorded"))
+            return None
+        report = check_drift(workflow, saved)
+        if not report.has_drift:
+            return None
+        if accepts_drift(self.update_mode, accept_drift_flag=self.accept_drift):
+            self.store.save_index_map(key, current)
+            self.events.append(DriftEvent(key, "accepted", report))
+            return None
+        self.events.append(DriftEvent(key, "blocked", report))
+        return Blocked(
+            DRIFTED,
+            f"the form of workflow {key} changed since its baselines were recorded; values given by index "
+            f"would reach other fields, so none of its cases ran.\n{report.text()}\n"
+            "If the change is intended, fix the tests' indices, then accept the new form with "
+            f"`{self.update_command('all')}` or `pytest --invokeai-accept-drift`.",
+        )
+
+    def _models(self, spec: CaseSpec, workflow: Workflow) -> None:
+        assert self.session is not None
+        if spec.models and self.install_models is not None:
+            with self._lock:
+                if spec.models not in self._models_ready:
+                    self.install_models(spec.models)
+                    self.session.refresh_models()
+                    self._models_ready.add(spec.models)
+        missing = missing_models(self.session.installed_models, workflow)
+        if missing:
+            raise Blocked(SKIPPED, f"{workflow_key(spec.workflow, self.rootdir)}: {missing[0]}")

@@ -1,0 +1,112 @@
+"""Between pytest items and the run: which case an item declares, and running it for the item.
+
+Used by the fixtures, the suite-file items and the hooks; the only module besides ``plugin.py``,
+``fixtures.py`` and ``collect.py`` that knows about pytest objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .caserun import CaseRun
+from .cases import CaseSpec, merge_marker_kwargs, spec_from_marker
+from .gate import MISSING, SKIPPED, Blocked, workflow_key
+from .judge import Judgement
+from .report.junit import junit_properties
+from .report.results import TestProblem
+from .runstate import RunState
+from .server.models import resolve_models_in_values, workflow_model_values
+
+MARKER = "invokeai"
+CASE_PARAM = "invokeai_case"
+STATE_KEY = pytest.StashKey[RunState]()
+RUNS_KEY = pytest.StashKey[int]()
+
+
+def run_state(config: pytest.Config) -> RunState:
+    return config.stash[STATE_KEY]
+
+
+def marker_kwargs(node: pytest.Item | Any) -> dict[str, Any] | None:
+    markers = list(node.iter_markers(MARKER))
+    if not markers:
+        return None
+    return merge_marker_kwargs([(m.args, m.kwargs) for m in markers], where=node.nodeid)
+
+
+def declared_case(item: pytest.Item) -> CaseSpec | None:
+    """The case an item declares at collection (enqueued ahead), or None."""
+    spec = getattr(item, "invokeai_spec", None)  # suite-file items
+    if spec is not None:
+        return spec
+    if "invokeai_run" not in getattr(item, "fixturenames", ()):
+        return None
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and CASE_PARAM in callspec.params:
+        return callspec.params[CASE_PARAM]
+    kwargs = marker_kwargs(item)
+    if kwargs is None or "matrix" in kwargs:
+        return None
+    return spec_from_marker(kwargs, base_dir=Path(str(item.path)).parent, where=item.nodeid)
+
+
+def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | None = None) -> CaseRun:
+    """Run (or collect the pre-enqueued result of) a case for ``item``; blocked cases end the test."""
+    state = run_state(item.config)
+    test_id = item.nodeid if name is None else f"{item.nodeid}::{name}"
+    try:
+        scheduler = state.scheduler
+    except Exception as exc:  # no server: a clear failure (never a silent skip)
+        pytest.fail(f"no InvokeAI server for this test: {exc}", pytrace=False)
+    workflow = state.workflows.get(spec.workflow)
+    key = workflow_key(spec.workflow, state.rootdir)
+    try:
+        if planned and scheduler.planned(item.nodeid):
+            result = scheduler.result(item.nodeid)
+        else:
+            result = scheduler.run_now(test_id, spec)
+    except Blocked as blocked:
+        if blocked.verdict == SKIPPED:
+            state.results.skipped.append(item.nodeid)
+            pytest.skip(blocked.message)
+        state.results.problems.append(TestProblem(test_id=item.nodeid, verdict=blocked.verdict, message=blocked.message))
+        if blocked.verdict != MISSING:
+            state.results.drifted_workflows.add(key)
+        pytest.fail(blocked.message, pytrace=False)
+    return CaseRun(
+        test_id=test_id,
+        spec=spec,
+        workflow=workflow,
+        workflow_key=key,
+        result=result,
+        judge_settings=state.judge_settings,
+        on_judged=lambda judgement: record_judgement(item, judgement),
+        models=_model_hashes(state, workflow),
+    )
+
+
+def record_judgement(item: pytest.Item, judgement: Judgement) -> None:
+    state = run_state(item.config)
+    state.results.outputs.extend(judgement.outputs)
+    for output in judgement.outputs:
+        item.user_properties.extend(junit_properties(output))
+
+
+def _model_hashes(state: RunState, workflow: Any) -> Mapping[str, str]:
+    """Model name -> hash of the models the workflow uses, recorded with baselines as environment info."""
+    values = workflow_model_values(workflow)
+    if not values:
+        return {}
+    resolved = resolve_models_in_values(state.scheduler.session.installed_models, workflow, values)
+    return {str(v.get("name")): str(v.get("hash", "")) for v in resolved.values() if isinstance(v, Mapping)}
+
+
+def next_run_name(item: pytest.Item) -> str | None:
+    """Ad-hoc runs after the first in one test get their own baseline: ``test_x::run2``."""
+    count = item.stash.get(RUNS_KEY, 0) + 1
+    item.stash[RUNS_KEY] = count
+    return None if count == 1 else f"run{count}"

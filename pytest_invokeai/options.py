@@ -1,0 +1,257 @@
+"""The plugin's settings: one table of options, read from the command line, the environment and the ini.
+
+Precedence is command line, then ``PYTEST_INVOKEAI_*`` environment variables, then
+``[tool.pytest.ini_options]`` (or any pytest ini file), then the default. The table is plain data so
+that the pytest glue registers it and the CLI and tests read it without pytest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .baseline.update import UpdateMode
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # the dest, e.g. "invokeai_url"; flag = --invokeai-url, env = PYTEST_INVOKEAI_URL, ini = invokeai_url
+    help: str
+    default: Any = None
+    kind: str = "string"  # string | bool | float | int | list | choice
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "PYTEST_" + self.name.upper()
+
+    @property
+    def ini(self) -> str:
+        return self.name
+
+    def help_text(self) -> str:
+        default = self.default
+        if isinstance(default, (list, tuple)):
+            default = ", ".join(default) if default else None
+        told = "off" if self.kind == "bool" and not default else default
+        shown = f"default: {told}" if told not in (None, "") else "default: none"
+        return f"{self.help} ({shown}; env {self.env}; ini {self.ini})"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "invokeai_url",
+        "URL of a running InvokeAI server; give it several times to spread cases over several servers. "
+        "Without it a local InvokeAI is started for the run",
+        default=[],
+        kind="list",
+        metavar="URL",
+    ),
+    Option("invokeai_token", "bearer token for the server (never printed)", metavar="TOKEN"),
+    Option(
+        "invokeai_timeout",
+        "seconds one generation may run on the server before it is canceled and the test fails",
+        default=600.0,
+        kind="float",
+        metavar="SECONDS",
+    ),
+    Option("invokeai_queue", "the server's queue id", default="default", metavar="QUEUE"),
+    Option(
+        "invokeai_board",
+        "put the run's images on this board (created when missing) instead of Uncategorized",
+        metavar="NAME",
+    ),
+    Option(
+        "invokeai_cleanup",
+        "at the end of the run, delete the images, queue items and uploads this run made on the server",
+        default=False,
+        kind="bool",
+    ),
+    Option(
+        "invokeai_server_cmd",
+        "command that starts InvokeAI's web server for the managed local server (without --root)",
+        metavar="CMD",
+    ),
+    Option(
+        "invokeai_baseline_dir",
+        "where baselines and index maps are kept, relative to the rootdir",
+        default="baselines",
+        metavar="DIR",
+    ),
+    Option(
+        "invokeai_baseline_profile",
+        "a baseline profile (e.g. cuda-fp16, cpu): its own sub-store, falling back to the default store",
+        metavar="NAME",
+    ),
+    Option(
+        "invokeai_update_baselines",
+        "which baselines to write: none; missing (new ones only); changed (missing and mismatched); all "
+        "(also accepts form drift)",
+        default="none",
+        kind="choice",
+        choices=tuple(m.value for m in UpdateMode),
+        metavar="MODE",
+    ),
+    Option(
+        "invokeai_accept_drift",
+        "accept form drift: rewrite the stored index maps of drifted workflows and run their tests",
+        default=False,
+        kind="bool",
+    ),
+    Option(
+        "invokeai_results_dir",
+        "where mismatch artifacts (actual, baseline, diff images) go, relative to the rootdir",
+        default="invokeai-results",
+        metavar="DIR",
+    ),
+    Option(
+        "invokeai_report",
+        "path of the HTML report (a JSON summary is written beside it); 'none' writes no report",
+        default="invokeai-results/report.html",
+        metavar="PATH",
+    ),
+    Option(
+        "invokeai_no_cache",
+        "turn off InvokeAI's node cache for this run's generations (every node really runs)",
+        default=False,
+        kind="bool",
+    ),
+    Option(
+        "invokeai_save_images",
+        "when writing baselines, also keep PNG copies beside them (for visual diffs; makes the repo bigger)",
+        default=False,
+        kind="bool",
+    ),
+    Option(
+        "invokeai_look_ahead",
+        "how many cases to keep queued on the server ahead of the running test",
+        default=32,
+        kind="int",
+        metavar="N",
+    ),
+)
+BY_NAME = {o.name: o for o in OPTIONS}
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class OptionError(ValueError):
+    pass
+
+
+def convert(option: Option, raw: Any, where: str) -> Any:
+    """Turn a text (env or ini) or a parsed value into the option's type; errors say where it came from."""
+    if raw is None:
+        return option.default
+    try:
+        if option.kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in TRUE_WORDS:
+                return True
+            if text in FALSE_WORDS:
+                return False
+            raise ValueError(f"expected one of {', '.join(sorted(TRUE_WORDS | FALSE_WORDS - {''}))}")
+        if option.kind == "float":
+            value = float(raw)
+            if value <= 0:
+                raise ValueError("expected a number > 0")
+            return value
+        if option.kind == "int":
+            value = int(raw)
+            if value < 1:
+                raise ValueError("expected a whole number >= 1")
+            return value
+        if option.kind == "list":
+            items = raw if isinstance(raw, (list, tuple)) else str(raw).replace(",", " ").split()
+            return [str(i).strip() for i in items if str(i).strip()]
+        if option.kind == "choice":
+            text = str(raw).strip().lower()
+            if text not in option.choices:
+                raise ValueError(f"expected one of {', '.join(option.choices)}")
+            return text
+        return str(raw).strip() or option.default
+    except ValueError as exc:
+        raise OptionError(f"{where}: bad value {raw!r} for {option.flag}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one run (paths absolute)."""
+
+    urls: list[str]
+    token: str | None
+    timeout: float
+    queue: str
+    board: str | None
+    cleanup: bool
+    server_cmd: str | None
+    baseline_dir: Path
+    baseline_profile: str | None
+    update_mode: UpdateMode
+    accept_drift: bool
+    results_dir: Path
+    report: Path | None
+    no_cache: bool
+    save_images: bool
+    look_ahead: int
+    sources: dict[str, str] = field(default_factory=dict)  # option name -> "command line" | env var | "ini"
+
+
+def resolve(
+    cli: Mapping[str, Any],
+    ini: Callable[[str], Any],
+    *,
+    rootdir: Path,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from parsed command-line values (None = not given), an ini getter and the environment."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for option in OPTIONS:
+        given = cli.get(option.name)
+        if given not in (None, [], ()):
+            values[option.name], sources[option.name] = convert(option, given, "command line"), "command line"
+        elif option.env in environ:
+            values[option.name] = convert(option, environ[option.env], f"environment variable {option.env}")
+            sources[option.name] = option.env
+        else:
+            raw = ini(option.ini)
+            if raw not in (None, "", []):
+                values[option.name], sources[option.name] = convert(option, raw, f"ini option {option.ini}"), "ini"
+            else:
+                values[option.name], sources[option.name] = option.default, "default"
+
+    def path(name: str) -> Path:
+        return (rootdir / values[name]).resolve()
+
+    report = values["invokeai_report"]
+    return Settings(
+        urls=[u.rstrip("/") for u in values["invokeai_url"]],
+        token=values["invokeai_token"],
+        timeout=values["invokeai_timeout"],
+        queue=values["invokeai_queue"],
+        board=values["invokeai_board"],
+        cleanup=values["invokeai_cleanup"],
+        server_cmd=values["invokeai_server_cmd"],
+        baseline_dir=path("invokeai_baseline_dir"),
+        baseline_profile=values["invokeai_baseline_profile"],
+        update_mode=UpdateMode.parse(values["invokeai_update_baselines"]),
+        accept_drift=values["invokeai_accept_drift"],
+        results_dir=path("invokeai_results_dir"),
+        report=None if str(report).lower() == "none" else (rootdir / report).resolve(),
+        no_cache=values["invokeai_no_cache"],
+        save_images=values["invokeai_save_images"],
+        look_ahead=values["invokeai_look_ahead"],
+        sources=sources,
+    )

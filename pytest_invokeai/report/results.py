@@ -1,0 +1,144 @@
+"""What a run found, as plain data the report writers share: one record per compared output image,
+one per test-level problem (drift, server error), and the counts of a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from ..baseline.compare import Comparison
+    from .artifacts import Artifacts
+
+#: Every verdict, in the order reports list them: failures first.
+VERDICTS = ("mismatched", "missing", "error", "drifted", "new", "updated", "matched")
+#: Verdicts that fail a test.
+FAILURE_VERDICTS = frozenset({"mismatched", "missing", "error", "drifted"})
+PROBLEM_VERDICTS = ("drifted", "missing", "error")  # missing: a workflow with no stored index map
+
+
+def _check_verdict(verdict: str, valid: Sequence[str], what: str) -> None:
+    if verdict not in valid:
+        raise ValueError(f"{what} verdict {verdict!r} is not one of: {', '.join(valid)}")
+
+
+@dataclass
+class OutputResult:
+    """One compared output image of one test."""
+
+    __test__ = False  # not a pytest test class, even when imported into a test module
+
+    test_id: str
+    output: str  # output node id
+    label: str = ""  # node label, for people
+    image_index: int = 0
+    verdict: str = "matched"
+    distances: dict[str, float] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)  # signals over their threshold
+    explanation: str = ""
+    # Artifact files (absolute paths; reports link to them relative to the report's folder).
+    actual: Path | None = None
+    baseline: Path | None = None
+    diff: Path | None = None
+    side_by_side: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. {"recall command": "..."}, shown as copyable text
+
+    def __post_init__(self) -> None:
+        _check_verdict(self.verdict, VERDICTS, "output")
+
+    @property
+    def is_failure(self) -> bool:
+        return self.verdict in FAILURE_VERDICTS
+
+    @property
+    def artifact_paths(self) -> dict[str, Path | None]:
+        return {"actual": self.actual, "baseline": self.baseline, "diff": self.diff, "side_by_side": self.side_by_side}
+
+    @classmethod
+    def from_comparison(
+        cls,
+        test_id: str,
+        output: str,
+        comparison: Comparison,
+        *,
+        label: str = "",
+        image_index: int = 0,
+        verdict: str | None = None,
+        artifacts: Artifacts | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> OutputResult:
+        """A result filled from a comparison; the verdict is matched/mismatched unless given (e.g. "updated")."""
+        return cls(
+            test_id=test_id,
+            output=output,
+            label=label,
+            image_index=image_index,
+            verdict=verdict or ("matched" if comparison.match else "mismatched"),
+            distances=dict(comparison.distances),
+            thresholds=comparison.thresholds.as_dict(),
+            failed=list(comparison.failed),
+            explanation=comparison.explain(),
+            actual=artifacts.actual if artifacts else None,
+            baseline=artifacts.baseline if artifacts else None,
+            diff=artifacts.diff if artifacts else None,
+            side_by_side=artifacts.side_by_side if artifacts else None,
+            extra=dict(extra or {}),
+        )
+
+
+@dataclass
+class TestProblem:
+    """A test-level verdict with no image, e.g. drift of the form indices or a server error."""
+
+    __test__ = False
+
+    test_id: str
+    verdict: str  # "drifted" | "error"
+    message: str  # person-readable (multi-line) text, e.g. the drift report
+
+    def __post_init__(self) -> None:
+        _check_verdict(self.verdict, PROBLEM_VERDICTS, "test problem")
+
+
+def summarize(outputs: Iterable[OutputResult], problems: Iterable[TestProblem], *, orphans: Sequence[str] = ()) -> dict[str, int]:
+    """The counts of a run.
+
+    ``compared`` counts every output image checked, whatever its verdict. ``drifted`` and ``errors``
+    count output verdicts and test problems together. ``failures`` is mismatched + missing + drifted + errors.
+    ``orphaned`` counts baselines that no test used (informational, not a failure).
+    """
+    outputs = list(outputs)
+    problems = list(problems)
+    by_verdict = {verdict: 0 for verdict in VERDICTS}
+    for item in [*outputs, *problems]:
+        by_verdict[item.verdict] += 1
+    return {
+        "compared": len(outputs),
+        "matched": by_verdict["matched"],
+        "mismatched": by_verdict["mismatched"],
+        "missing": by_verdict["missing"],  # no baseline, and the update mode did not write one
+        "new": by_verdict["new"],
+        "updated": by_verdict["updated"],
+        "drifted": by_verdict["drifted"],
+        "errors": by_verdict["error"],
+        "orphaned": len(orphans),
+        "failures": sum(by_verdict[verdict] for verdict in FAILURE_VERDICTS),
+    }
+
+
+Item = TypeVar("Item", OutputResult, TestProblem)
+
+
+def ordered(items: Iterable[Item]) -> list[Item]:
+    """Failures first (in VERDICTS order); within a verdict, the order the run produced them."""
+    return sorted(items, key=lambda item: VERDICTS.index(item.verdict))
+
+
+def format_number(value: float) -> str:
+    """A distance or threshold for people and for JUnit: ``3`` rather than ``3.0``, else the shortest exact form."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)

@@ -1,0 +1,69 @@
+"""A machine-readable summary of a run, as JSON.
+
+Every key is always present (null or empty when there is nothing), so tools can read it without
+guessing; artifact paths are relative to the JSON's folder, with forward slashes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_atomic
+from .files import link_from
+from .results import OutputResult, TestProblem, ordered
+
+SUMMARY_FORMAT = "pytest-invokeai-summary"
+SUMMARY_FORMAT_VERSION = 1
+
+
+def output_record(result: OutputResult, folder: Path) -> dict[str, Any]:
+    return {
+        "test_id": result.test_id,
+        "output": result.output,
+        "label": result.label,
+        "image_index": result.image_index,
+        "verdict": result.verdict,
+        "distances": dict(result.distances),
+        "thresholds": dict(result.thresholds),
+        "failed": list(result.failed),
+        "explanation": result.explanation,
+        "artifacts": {kind: None if path is None else link_from(folder, path) for kind, path in result.artifact_paths.items()},
+        "extra": dict(result.extra),
+    }
+
+
+def summary_document(
+    outputs: Sequence[OutputResult],
+    problems: Sequence[TestProblem],
+    *,
+    summary: dict,
+    folder: Path,
+    orphans: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The summary as JSON-ready data, failures first (the order of the HTML report)."""
+    return {
+        "format": SUMMARY_FORMAT,
+        "format_version": SUMMARY_FORMAT_VERSION,
+        "summary": dict(summary),
+        "outputs": [output_record(result, folder) for result in ordered(outputs)],
+        "problems": [{"test_id": p.test_id, "verdict": p.verdict, "message": p.message} for p in ordered(problems)],
+        "orphans": list(orphans),
+    }
+
+
+def write_json_summary(
+    path: Path,
+    outputs: Sequence[OutputResult],
+    problems: Sequence[TestProblem],
+    *,
+    summary: dict,
+    orphans: Sequence[str] = (),
+) -> Path:
+    """Write the summary to ``path`` atomically; returns the path."""
+    path = Path(path)
+    document = summary_document(outputs, problems, summary=summary, folder=path.parent, orphans=orphans)
+    write_atomic(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    return path

@@ -1,0 +1,59 @@
+"""The end of a run: the HTML report with its JSON summary, and the lines of the terminal summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .report.html import write_html_report
+from .report.results import summarize
+from .report.summary import write_json_summary
+
+
+def _summary(state: Any) -> dict[str, Any]:
+    results = state.results
+    return summarize(results.outputs, results.problems, orphans=results.orphans)
+
+
+def write_reports(state: Any) -> list[Path]:
+    """Write the HTML report and the JSON summary when the run compared anything or found a problem."""
+    results = state.results
+    report = state.settings.report
+    if report is None or not (results.outputs or results.problems):
+        return []
+    summary = _summary(state)
+    html = write_html_report(report, results.outputs, results.problems, summary=summary)
+    data = write_json_summary(report.with_suffix(".json"), results.outputs, results.problems, summary=summary)
+    return [html, data]
+
+
+def summary_lines(state: Any) -> list[str]:
+    results = state.results
+    if not (results.outputs or results.problems or results.orphans or results.skipped or state.pruned):
+        return []
+    counts = _summary(state)
+    lines = [
+        "outputs compared: {compared}; matched {matched}, mismatched {mismatched}, new {new}, updated {updated}, "
+        "missing {missing}".format(**{k: counts.get(k, 0) for k in ("compared", "matched", "mismatched", "new", "updated", "missing")})
+    ]
+    if results.drifted_workflows:
+        lines.append(f"drifted workflows: {len(results.drifted_workflows)} ({', '.join(sorted(results.drifted_workflows))})")
+    else:
+        lines.append("drifted workflows: 0")
+    if results.skipped:
+        lines.append(f"skipped for a missing model: {len(results.skipped)}")
+    if state.pruned:
+        lines.append(f"pruned: {len(state.pruned)} file(s)")
+        lines += [f"  {p}" for p in state.pruned]
+    elif results.orphans:
+        lines.append(f"orphaned baselines: {len(results.orphans)} (remove with `pytest-invokeai baselines prune`)")
+        lines += [f"  {name}" for name in results.orphans[:20]]
+        if len(results.orphans) > 20:
+            lines.append(f"  ... and {len(results.orphans) - 20} more")
+    elif state.orphan_note:
+        lines.append(state.orphan_note)
+    else:
+        lines.append("orphaned baselines: 0")
+    for path in state.report_paths:
+        lines.append(f"report: {path}")
+    return lines

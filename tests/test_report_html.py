@@ -1,0 +1,290 @@
+"""The HTML report: built from real images and real comparisons, checked as text and in headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import pytest
+from helpers import require
+from report_images import blurred, noise_image, png
+
+from pytest_invokeai.baseline.compare import compare
+from pytest_invokeai.baseline.fingerprint import fingerprint
+from pytest_invokeai.report.artifacts import write_artifacts
+from pytest_invokeai.report.html import write_html_report
+from pytest_invokeai.report.results import OutputResult, TestProblem, summarize
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # the browser fixture then skips locally and fails in CI
+    expect = sync_playwright = None
+
+CHROMIUM = Path("/usr/bin/chromium")
+TITLE = "nightly <run> & \"friends\""
+ODD_ID = "test_esc[<b>&\"x'</b>]"
+ODD_LABEL = "<i>Final</i>"
+RECALL = "pytest-invokeai run wf.json --set 3='a <b>' --set 4=\"&amp;\""
+CURL = 'curl -X POST "http://127.0.0.1:9123/api/v1/queue/default/enqueue_batch" -d @body.json'
+DRIFT = "index 3 moved: was 'Prompt' (positive_prompt.value), now 'Seed'\n<script>alert(1)</script>\n  update with --update-index-map"
+SERVER_ERROR = "ServerError: 500 & the queue item failed\nTraceback <here>"
+ORPHAN = "baselines/old<1>.json"
+
+
+@dataclass
+class Run:
+    report: Path
+    outputs: list[OutputResult]
+    problems: list[TestProblem]
+    summary: dict
+    actual_pngs: dict[str, bytes] = field(default_factory=dict)  # test id -> the actual image's bytes
+
+
+def compared(results: Path, test_id: str, baseline, actual, *, verdict=None, label="", extra=None) -> tuple[OutputResult, bytes]:
+    """An output compared for real: fingerprints, comparison and artifact files."""
+    actual_png = png(actual)
+    baseline_png = None if baseline is None else png(baseline)
+    comparison = None if baseline is None else compare(fingerprint(baseline), fingerprint(actual))
+    files = write_artifacts(results, test_id, "canvas_output:abc", 0, actual_png=actual_png, baseline_png=baseline_png,
+                            comparison=comparison)
+    if comparison is None:
+        result = OutputResult(test_id, "canvas_output:abc", label=label, verdict=verdict, actual=files.actual,
+                              extra=dict(extra or {}))
+    else:
+        result = OutputResult.from_comparison(test_id, "canvas_output:abc", comparison, label=label, verdict=verdict,
+                                              artifacts=files, extra=extra)
+    return result, actual_png
+
+
+def build_run(root: Path) -> Run:
+    results = root / "results #1 100%"  # characters that mean something in a URL
+    base = noise_image(20)
+    cases = [
+        compared(results, "test_ok[0]", base, base.copy()),
+        compared(results, "test_blur[1]", base, blurred(base), extra={"recall command": RECALL, "curl": CURL}),
+        compared(results, ODD_ID, base, base.copy(), label=ODD_LABEL),
+        compared(results, "test_new", None, noise_image(21), verdict="new"),
+        compared(results, "test_updated", base, noise_image(22), verdict="updated"),
+        compared(results, "test_crop", base, base.crop((0, 0, 96, 80))),
+        compared(results, "test_err", None, noise_image(23), verdict="error"),
+    ]
+    outputs = [result for result, _ in cases]
+    assert [r.verdict for r in outputs] == ["matched", "mismatched", "matched", "new", "updated", "mismatched", "error"]
+    problems = [TestProblem("test_drift[2]", "drifted", DRIFT), TestProblem("test_down", "error", SERVER_ERROR)]
+    summary = summarize(outputs, problems, orphans=[ORPHAN])
+    report = write_html_report(root / "report" / "index.html", outputs, problems, summary=summary, title=TITLE,
+                               orphans=[ORPHAN])
+    return Run(report, outputs, problems, summary, {r.test_id: data for r, data in cases})
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Run:
+    return build_run(tmp_path_factory.mktemp("report"))
+
+
+# -- the file itself --------------------------------------------------------------------------
+
+
+def test_report_escapes_ids_labels_messages_and_extras(run):
+    text = run.report.read_text(encoding="utf-8")
+    for raw in (ODD_ID, ODD_LABEL, RECALL, DRIFT, TITLE, ORPHAN, "<script>alert(1)</script>"):
+        assert raw not in text
+    assert "test_esc[&lt;b&gt;&amp;&quot;x&#x27;&lt;/b&gt;]" in text
+    assert text.count("<script>") == 1, "only the report's own script"
+
+
+def test_failing_outputs_embed_their_original_png_and_passing_ones_a_thumbnail(run):
+    text = run.report.read_text(encoding="utf-8")
+    assert base64.b64encode(run.actual_pngs["test_blur[1]"]).decode() in text
+    assert base64.b64encode(run.actual_pngs["test_new"]).decode() not in text
+    assert text.count("data:image/jpeg;base64,") == 3  # test_ok, the odd id, test_new
+
+
+def test_report_stays_small_with_many_passing_outputs(tmp_path):
+    outputs = []
+    total_png = 0
+    for seed in range(10):
+        image = noise_image(seed, width=512, height=512)  # noise: the worst case for PNG, ~780 kB each
+        result, data = compared(tmp_path / "results", f"test_{seed}", image, image.copy())
+        outputs.append(result)
+        total_png += len(data)
+    report = write_html_report(tmp_path / "index.html", outputs, [], summary=summarize(outputs, []))
+    assert report.stat().st_size < total_png / 5
+
+
+def test_a_missing_artifact_is_reported_not_embedded(tmp_path):
+    gone = tmp_path / "results" / "t" / "out-0.actual.png"
+    result = OutputResult("t", "out", verdict="mismatched", actual=gone)
+    text = write_html_report(tmp_path / "index.html", [result], [], summary=summarize([result], [])).read_text()
+    assert "cannot read" in text and "<img" not in text
+    assert 'href="results/t/out-0.actual.png"' in text
+
+
+def test_report_is_replaced_atomically(tmp_path):
+    path = tmp_path / "index.html"
+    path.write_text("old report")
+    write_html_report(path, [], [], summary=summarize([], []))
+    assert "No output images were compared." in path.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["index.html"]
+
+
+# -- in a real browser ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require(sync_playwright is not None, "the playwright package is not installed (pip install -e .[test])")
+    executable = CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")
+    require(executable is not None, f"Chromium is not installed (looked for {CHROMIUM} and chromium on PATH)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(executable))
+        yield browser
+        browser.close()
+
+
+@dataclass
+class LoadedPage:
+    page: object
+    errors: list[str]  # console errors and uncaught exceptions
+    remote_requests: list[str]  # anything not loaded from the file itself or a data URI
+
+
+@pytest.fixture
+def page(browser, run):
+    # Clipboard permissions let the copy test read back what the button copied.
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    loaded = LoadedPage(page, [], [])
+    page.on("console", lambda message: message.type == "error" and loaded.errors.append(message.text))
+    page.on("pageerror", lambda error: loaded.errors.append(str(error)))
+
+    def offline(route):
+        url = route.request.url
+        if url.startswith(("file:", "data:")):
+            route.continue_()
+        else:
+            loaded.remote_requests.append(url)
+            route.abort()
+
+    page.route("**/*", offline)
+    page.goto(run.report.as_uri())
+    page.wait_for_load_state("load")
+    yield loaded
+    context.close()
+
+
+def listed(p) -> list[tuple[str, str]]:
+    """(verdict, test id) of every output the page lists, in page order."""
+    rows = p.locator("article.result")
+    return [(rows.nth(i).get_attribute("data-verdict"), rows.nth(i).locator(".test-id").inner_text()) for i in range(rows.count())]
+
+
+@pytest.mark.browser
+def test_report_loads_offline_with_every_image_decoded(page):
+    sizes = page.page.evaluate("Array.from(document.images).map(img => [img.complete, img.naturalWidth])")
+    # Full-size baseline, actual, diff for the two mismatches and the update; the actual alone for the
+    # error (no baseline); a thumbnail for each of the two matches and the new output.
+    assert len(sizes) == 3 * 3 + 1 + 3
+    assert all(complete and width > 0 for complete, width in sizes), sizes
+    assert page.errors == []
+    assert page.remote_requests == []
+    assert page.page.title() == TITLE
+
+
+@pytest.mark.browser
+def test_every_link_opens_an_existing_artifact(page, run):
+    urls = page.page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
+    linked = {Path(url2pathname(urlparse(url).path)) for url in urls}
+    expected = {path for result in run.outputs for path in result.artifact_paths.values() if path is not None}
+    assert linked == expected
+
+
+@pytest.mark.browser
+def test_failures_filter_hides_passing_outputs_and_shows_them_again(page):
+    p = page.page
+    rows = p.locator("article.result")
+    passing = {"test_ok[0]", ODD_ID, "test_new", "test_updated"}
+
+    def visible() -> set[str]:
+        return {rows.nth(i).locator(".test-id").inner_text() for i in range(rows.count()) if rows.nth(i).is_visible()}
+
+    everything = {test_id for _, test_id in listed(p)}
+    assert len(everything) == 7
+    assert visible() == everything
+    p.get_by_label("failures only").check()
+    assert visible() == everything - passing
+    assert p.locator("article.problem").nth(0).is_visible() and p.locator("article.problem").nth(1).is_visible()
+    assert p.locator("#filter-note").inner_text() == "4 passing output(s) hidden"
+    p.get_by_label("failures only").uncheck()
+    assert visible() == everything
+    assert page.errors == []
+
+
+@pytest.mark.browser
+def test_failures_are_listed_first(page):
+    assert listed(page.page) == [
+        ("mismatched", "test_blur[1]"),
+        ("mismatched", "test_crop"),
+        ("error", "test_err"),
+        ("new", "test_new"),
+        ("updated", "test_updated"),
+        ("matched", "test_ok[0]"),
+        ("matched", ODD_ID),
+    ]
+
+
+@pytest.mark.browser
+def test_escaped_text_renders_literally(page):
+    p = page.page
+    assert p.locator("h1").inner_text().startswith(TITLE)
+    odd = p.locator("article.result", has=p.locator(".test-id", has_text="test_esc"))
+    assert odd.locator(".test-id").inner_text() == ODD_ID
+    assert ODD_LABEL in odd.locator(".output").inner_text()
+    assert p.locator("main b, main i, main script").count() == 0, "no markup from ids, labels or messages"
+    drift = p.locator("article.problem", has=p.locator(".test-id", has_text="test_drift[2]"))
+    assert drift.locator("pre").inner_text() == DRIFT
+    assert p.locator("#orphans code").inner_text() == ORPHAN
+    assert page.errors == []
+
+
+@pytest.mark.browser
+def test_summary_bar_and_distances(page, run):
+    p = page.page
+    for key, value in run.summary.items():
+        assert p.locator(f'[data-count="{key}"] b').inner_text() == str(value)
+    assert "bad" in p.locator('[data-count="mismatched"]').get_attribute("class")
+    blur = next(r for r in run.outputs if r.test_id == "test_blur[1]")
+    row = p.locator("article.result", has=p.locator(".test-id", has_text="test_blur[1]"))
+    over = row.locator("tr.over td:first-child").all_inner_texts()
+    assert over == blur.failed and over, "the signals over their threshold are marked"
+    assert row.locator("tbody tr").count() == len(blur.distances)
+
+
+@pytest.mark.browser
+def test_extras_are_shown_verbatim_with_a_working_copy_button(page):
+    p = page.page
+    row = p.locator("article.result", has=p.locator(".test-id", has_text="test_blur[1]"))
+    items = row.locator(".copyable")
+    assert items.locator(".name").all_inner_texts() == ["recall command", "curl"]
+    assert items.locator("pre").all_inner_texts() == [RECALL, CURL]
+    button = items.nth(0).locator("button.copy")
+    button.click()
+    expect(button).to_have_text("copied")
+    assert p.evaluate("navigator.clipboard.readText()") == RECALL
+    assert page.errors == []
+
+
+@pytest.mark.browser
+def test_copy_falls_back_to_selecting_the_text_without_the_clipboard_api(page):
+    p = page.page
+    p.evaluate("Object.defineProperty(navigator, 'clipboard', {value: undefined})")
+    row = p.locator("article.result", has=p.locator(".test-id", has_text="test_blur[1]"))
+    row.locator("button.copy").nth(1).click()
+    expect(row.locator("button.copy").nth(1)).to_have_text(re.compile("copied|selected: press Ctrl\\+C"))
+    assert p.evaluate("window.getSelection().toString()") == CURL
+    assert page.errors == []
