@@ -49,6 +49,7 @@ class CaseRun:
 
         ``tolerance`` adds to the case's: ``{"phash": 12}`` for every output, ``{"Output": {...}}`` for one.
         """
+        __tracebackhide__ = True  # pytest shows the test's line and the message, not our internals
         spec = self.spec if not tolerance else replace(self.spec, tolerance={**self.spec.tolerance, **tolerance})
         judgement = judge(
             self.judge_settings(),

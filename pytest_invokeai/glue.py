@@ -15,6 +15,7 @@ import pytest
 from .caserun import CaseRun
 from .cases import CaseSpec, merge_marker_kwargs, spec_from_marker
 from .gate import MISSING, SKIPPED, Blocked, workflow_key
+from .errors import InvokeAITestError
 from .judge import Judgement
 from .report.junit import junit_properties
 from .report.results import TestProblem
@@ -69,6 +70,8 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
             result = scheduler.result(item.nodeid)
         else:
             result = scheduler.run_now(test_id, spec)
+    except InvokeAITestError as exc:  # a bad value, a failed generation: the message says it all
+        pytest.fail(str(exc), pytrace=False)
     except Blocked as blocked:
         if blocked.verdict == SKIPPED:
             state.results.skipped.append(item.nodeid)

@@ -153,6 +153,7 @@ def judge(
         stored = baseline_outputs.get(node_id)
         actual_fps = [fingerprint(img.png) for img in images]
         keep_fps: list[Fingerprint] = []
+        keep_pngs: list[bytes | None] = []
         for index, (img, actual) in enumerate(zip(images, actual_fps, strict=True)):
             baseline_fp = stored.images[index] if stored is not None and index < len(stored.images) else None
             exists = baseline_fp is not None
@@ -166,6 +167,8 @@ def judge(
             else:
                 verdict = "updated" if write else "mismatched"
             keep_fps.append(actual if write or baseline_fp is None else baseline_fp)
+            # The PNG copy must show what the kept fingerprint describes.
+            keep_pngs.append(img.png if write or baseline_fp is None else _stored_png(settings.store, test_id, node_id, index))
             changed |= write and (baseline_fp is None or baseline_fp != actual)
             baseline_png = _stored_png(settings.store, test_id, node_id, index)
             artifacts = write_artifacts(
@@ -175,7 +178,7 @@ def judge(
                 index,
                 actual_png=img.png,
                 baseline_png=baseline_png if verdict in ("mismatched", "updated") else None,
-                comparison=comparison.to_json() if comparison is not None and not comparison.match else None,
+                comparison=comparison if comparison is not None and not comparison.match else None,
             )
             explanation = comparison.explain() if comparison is not None else "no baseline"
             results.append(
@@ -215,7 +218,8 @@ def judge(
                 keep_fps += stored.images[len(images) :]
                 failures.append(f"output {label or node_id!r} ({node_id}) made {len(images)} image(s); its baseline has {extra} more")
         new_outputs[node_id] = OutputBaseline(images=keep_fps, label=label)
-        images_to_keep[node_id] = [img.png for img in images]
+        if all(png is not None for png in keep_pngs) and len(keep_pngs) == len(keep_fps):
+            images_to_keep[node_id] = [png for png in keep_pngs if png is not None]
 
     for node_id, stored in sorted(baseline_outputs.items()):
         if node_id in outputs:

@@ -18,6 +18,8 @@ from helpers import SHARED_WORKFLOWS, require
 from pytest_invokeai.errors import ServerError
 from pytest_invokeai.server.managed import ManagedServer
 
+pytest_plugins = ["pytester"]  # the plugin's own tests run pytest in a temporary project
+
 
 @pytest.fixture(scope="session")
 def shared_workflows() -> Path:

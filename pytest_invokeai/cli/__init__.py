@@ -4,7 +4,7 @@ Each command family lives in its own module with a ``register(subparsers)`` func
 parser and sets ``handler`` (a function ``args -> exit code``). To add a command, write the module
 and list it in :data:`COMMAND_MODULES`; nothing else here changes.
 
-Exit codes: 0 success, 1 the command's check failed (drift found), 2 bad input or usage,
+Exit codes: 0 success, 1 the command's check failed (drift found, images differ), 2 bad input or usage,
 3 internal error (a bug: the traceback is printed), 130 interrupted (Ctrl-C).
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from ..errors import InvokeAITestError
 from ..workflow.schema import SCHEMA_ENV
-from . import drift, graph, inputs, run, schema
+from . import baselines, compare, drift, graph, hash, inputs, run, schema
 from .common import (
     EXIT_INTERNAL_ERROR,
     EXIT_INTERRUPTED,
@@ -29,10 +29,10 @@ from .common import (
     show_warning,
 )
 
-COMMAND_MODULES = (inputs, graph, drift, run, schema)
+COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines)
 
 DESCRIPTION = """\
-Inspect InvokeAI workflows the way pytest-invokeai's tests see them.
+Inspect InvokeAI workflows and baselines the way pytest-invokeai's tests see them.
 
 WORKFLOW is a workflow exported from InvokeAI's Workflows tab (.json), or a PNG that InvokeAI
 generated from a workflow (it carries the workflow in an 'invokeai_workflow' text chunk).
@@ -48,8 +48,11 @@ examples:
   pytest-invokeai run my-workflow.json --url http://127.0.0.1:9090 --out out/
   pytest-invokeai schema fetch --url http://127.0.0.1:9090 -o my-nodes.schema.json
   pytest-invokeai --schema my-nodes.schema.json inputs my-workflow.json
+  pytest-invokeai hash out/save_image.png
+  pytest-invokeai compare baselines/suite/test_x.py/test_x.json out/save_image.png
+  pytest-invokeai baselines list --dir baselines
 
-exit codes: 0 success, 1 drift found (drift check), 2 bad input or usage (message on stderr),
+exit codes: 0 success, 1 drift found (drift check) or images differ (compare), 2 bad input or usage (message on stderr),
             3 internal error (a bug in pytest-invokeai)"""
 
 

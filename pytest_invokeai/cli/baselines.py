@@ -1,0 +1,125 @@
+"""``pytest-invokeai baselines ACTION``: look at the baseline store (records, index maps, profiles).
+
+Actions that need the test suite collected (pruning orphans, updating records) belong here too, each
+one parser in :func:`register` and one handler; they share :func:`add_store_options` and :func:`open_store`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..baseline.record import BaselineRecord
+from ..baseline.store import BaselineStore
+from ..errors import BaselineError
+from .common import EXIT_OK, EXIT_USAGE, print_error, print_json
+
+DEFAULT_DIR = Path("baselines")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "baselines",
+        help="list the stored baseline records and index maps",
+        description=(
+            "The baseline store holds one record per test (fingerprints of its output images, as JSON), "
+            "optional PNG copies, index maps of the workflows, and per-profile records under _profiles/."
+        ),
+    )
+    parser.set_defaults(command_parser=parser)
+    actions = parser.add_subparsers(title="actions", metavar="ACTION")
+
+    listing = actions.add_parser(
+        "list",
+        help="every stored record (test id, outputs, image count, file, size) and index map",
+        description=(
+            "List the records of the store (of --profile's own store when given) and the index maps. "
+            "Exit 2 when a file cannot be read (the others are still listed)."
+        ),
+    )
+    add_store_options(listing)
+    listing.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON: {dir, profile, profiles, records: [{test_id, file, bytes, images, outputs}], index_maps, errors}",
+    )
+    listing.set_defaults(handler=run_list)
+
+
+def add_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"the baseline directory (default: ./{DEFAULT_DIR})")
+    parser.add_argument("--profile", help="a baseline profile (its records are under DIR/_profiles/PROFILE)")
+
+
+def open_store(args: argparse.Namespace) -> BaselineStore:
+    if not args.dir.is_dir():
+        raise BaselineError(f"{args.dir}: no baseline directory there (name one with --dir DIR)")
+    return BaselineStore(args.dir, profile=args.profile)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    records: list[dict[str, Any]] = []
+    errors: list[str] = []
+    for path in store.record_files():
+        try:
+            record = BaselineRecord.from_json(path.read_bytes(), source=str(path))
+        except (BaselineError, OSError) as exc:
+            errors.append(str(exc))
+            continue
+        records.append(
+            {
+                "test_id": record.test_id,
+                "file": str(path),
+                "bytes": path.stat().st_size,
+                "images": record.image_count,
+                "outputs": {
+                    node_id: {"label": output.label, "images": len(output.images)}
+                    for node_id, output in record.outputs.items()
+                },
+            }
+        )
+    records.sort(key=lambda item: item["test_id"])
+    index_maps = [
+        {"workflow": key, "file": str(path), "bytes": path.stat().st_size} for key, path in store.stored_index_maps().items()
+    ]
+    listing = {
+        "dir": str(store.root),
+        "profile": store.profile,
+        "profiles": store.profiles(),
+        "records": records,
+        "index_maps": index_maps,
+        "errors": errors,
+    }
+    if args.json:
+        print_json(listing)
+    else:
+        print(format_listing(listing))
+    for message in errors:
+        print_error(message)
+    return EXIT_USAGE if errors else EXIT_OK
+
+
+def format_listing(listing: dict[str, Any]) -> str:
+    where = f"profile {listing['profile']!r} of {listing['dir']}" if listing["profile"] else listing["dir"]
+    lines = [f"records in {where}: {len(listing['records'])}"]
+    for item in listing["records"]:
+        outputs = ", ".join(
+            f"{node_id}" + (f" ({output['label']})" if output["label"] else "") + f" x{output['images']}"
+            for node_id, output in item["outputs"].items()
+        )
+        lines.append(f"  {item['test_id']}")
+        lines.append(f"      {_count(item['images'], 'image')}: {outputs}")
+        lines.append(f"      {item['file']} ({item['bytes']} bytes)")
+    lines.append(f"index maps: {len(listing['index_maps'])}")
+    for item in listing["index_maps"]:
+        lines.append(f"  {item['workflow']}")
+        lines.append(f"      {item['file']} ({item['bytes']} bytes)")
+    if listing["profiles"]:
+        lines.append(f"profiles: {', '.join(listing['profiles'])}")
+    return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
