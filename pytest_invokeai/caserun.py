@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .cases import CaseSpec
+from .errors import InvokeAITestError
 from .judge import Judgement, JudgeSettings, judge, select_outputs
 from .server.session import GenerationResult, OutputImage
 from .workflow.load import Workflow
@@ -51,15 +52,18 @@ class CaseRun:
         """
         __tracebackhide__ = True  # pytest shows the test's line and the message, not our internals
         spec = self.spec if not tolerance else replace(self.spec, tolerance={**self.spec.tolerance, **tolerance})
-        judgement = judge(
-            self.judge_settings(),
-            test_id=self.test_id,
-            spec=spec,
-            workflow=self.workflow,
-            workflow_key=self.workflow_key,
-            result=self.result,
-            models=self.models,
-        )
+        try:
+            judgement = judge(
+                self.judge_settings(),
+                test_id=self.test_id,
+                spec=spec,
+                workflow=self.workflow,
+                workflow_key=self.workflow_key,
+                result=self.result,
+                models=self.models,
+            )
+        except InvokeAITestError as exc:  # a broken baseline file, an unknown output: the message is enough
+            raise BaselineMismatch(str(exc)) from None
         self.on_judged(judgement)
         if not judgement.passed:
             raise BaselineMismatch("\n".join(judgement.failures))

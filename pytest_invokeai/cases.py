@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ from .workflow.load import Workflow
 
 COMBINE_MODES = ("product", "zip")
 ID_VALUE_MAX = 40  # longer values are shortened in ids (the full value is in the report)
+ID_ELLIPSIS = "..."  # ASCII: pytest would print a non-ASCII id character as an escape (\u2026)
+INDEX_TEXT = re.compile(r"-?[0-9]+")  # ASCII only: str.isdigit() also accepts "²", which int() refuses
 
 InputKey = int | str
 
@@ -47,17 +50,35 @@ def normalize_key(key: Any, *, where: str) -> InputKey:
     """Input keys from Python or TOML: ints, digit strings (indices) or names."""
     if isinstance(key, bool) or not isinstance(key, (int, str)):
         raise InputValueError(f"{where}: an input is named by its form index or display name, got {key!r}")
-    if isinstance(key, str) and key.strip().lstrip("-").isdigit():
+    if isinstance(key, str) and INDEX_TEXT.fullmatch(key.strip()):
         return int(key.strip())
     return key
 
 
-def normalize_inputs(inputs: Mapping[Any, Any] | None, *, where: str) -> dict[InputKey, Any]:
+def normalize_inputs(inputs: Mapping[Any, Any] | None, *, where: str, base_dir: Path | None = None) -> dict[InputKey, Any]:
+    """``{index: value}`` with index keys as ints; with ``base_dir``, image files resolved against it.
+
+    An image input takes a file: a :class:`~pathlib.Path` in Python, ``{ file = "path" }`` in TOML. A
+    relative path is relative to the test or suite file (``base_dir``), not to the current directory.
+    """
     if inputs is None:
         return {}
     if not isinstance(inputs, Mapping):
         raise InputValueError(f"{where}: inputs must be a mapping {{index: value}}, got {type(inputs).__name__}")
-    return {normalize_key(k, where=where): v for k, v in inputs.items()}
+    return {normalize_key(k, where=where): _file_value(v, base_dir, where) for k, v in inputs.items()}
+
+
+def _file_value(value: Any, base_dir: Path | None, where: str) -> Any:
+    if isinstance(value, Mapping) and set(value) == {"file"}:
+        if not isinstance(value["file"], str) or not value["file"]:
+            raise InputValueError(f"{where}: {{ file = ... }} needs a path, got {value['file']!r}")
+        value = Path(value["file"])
+    if isinstance(value, Path) and base_dir is not None:
+        path = value if value.is_absolute() else base_dir / value
+        if not path.is_file():
+            raise InputValueError(f"{where}: image file {path} does not exist")
+        return path.resolve()
+    return value
 
 
 def expand_matrix(
@@ -69,6 +90,9 @@ def expand_matrix(
     if not isinstance(matrix, Mapping) or not matrix:
         raise InputValueError(f"{where}: a matrix is a non-empty mapping {{index: [values, ...]}}")
     keys = [normalize_key(k, where=where) for k in matrix]
+    repeated = sorted({repr(k) for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise InputValueError(f"{where}: matrix input {', '.join(repeated)} is given twice (as a number and as text)")
     columns = []
     for key, values in zip(keys, matrix.values(), strict=True):
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
@@ -90,12 +114,10 @@ def value_for_id(value: Any) -> str:
         text = value.name
     elif isinstance(value, bytes):
         text = f"{len(value)}-bytes"
-    elif isinstance(value, float) and math.isfinite(value) and value == int(value):
-        text = str(value)
     else:
         text = str(value)
     text = " ".join(text.split())  # newlines and tabs would break the terminal line
-    return text if len(text) <= ID_VALUE_MAX else text[: ID_VALUE_MAX - 1] + "…"
+    return text if len(text) <= ID_VALUE_MAX else text[: ID_VALUE_MAX - len(ID_ELLIPSIS)] + ID_ELLIPSIS
 
 
 def case_id(inputs: Sequence[FormInput], values: Mapping[InputKey, Any], *, source: str | None = None) -> str:
@@ -119,12 +141,10 @@ def matrix_cases(
     inputs = form_inputs(workflow)
     cases = []
     for row in expand_matrix(matrix, combine, where=where):
-        for key in row:  # unknown indices fail here, at collection, naming the workflow's inputs
-            resolve_input(inputs, key, source=workflow.source)
         cases.append(
             CaseSpec(
                 workflow=base.workflow,
-                inputs={**base.inputs, **row},
+                inputs=override_inputs(inputs, base.inputs, row, source=f"{where} ({workflow.source})"),
                 outputs=base.outputs,
                 tolerance=base.tolerance,
                 timeout=base.timeout,
@@ -135,14 +155,43 @@ def matrix_cases(
     return cases
 
 
+def override_inputs(
+    inputs: list[FormInput], base: Mapping[InputKey, Any], override: Mapping[InputKey, Any], *, source: str
+) -> dict[InputKey, Any]:
+    """``base`` with ``override`` on top, by form input rather than by key: ``2`` replaces ``"Value"``.
+
+    Every key must name an input of the form (the error lists them), so mistakes show at collection;
+    one input named twice in ``override`` is an error, as it would set one field to two values.
+    """
+    overridden: dict[tuple[str, str], InputKey] = {}
+    for key in override:
+        found = resolve_input(inputs, key, source=source)
+        target = (found.node_id, found.field_name)
+        if target in overridden:
+            raise InputValueError(
+                f"input {found.describe()} is given twice, as {overridden[target]!r} and as {key!r}", source=source
+            )
+        overridden[target] = key
+    kept = {}
+    for key, value in base.items():
+        found = resolve_input(inputs, key, source=source)
+        if (found.node_id, found.field_name) not in overridden:
+            kept[key] = value
+    return {**kept, **override}
+
+
 def unique_ids(cases: Sequence[CaseSpec]) -> list[str]:
     """Case ids, with ``#2``, ``#3`` added where shortened values made two ids equal."""
-    seen: dict[str, int] = {}
+    taken = {case.case_id for case in cases}
+    seen: set[str] = set()
     ids = []
     for case in cases:
-        count = seen.get(case.case_id, 0) + 1
-        seen[case.case_id] = count
-        ids.append(case.case_id if count == 1 else f"{case.case_id}#{count}")
+        candidate, count = case.case_id, 1
+        while candidate in seen or (count > 1 and candidate in taken):
+            count += 1
+            candidate = f"{case.case_id}#{count}"
+        seen.add(candidate)
+        ids.append(candidate)
     return ids
 
 
@@ -184,7 +233,9 @@ def merge_marker_kwargs(markers: Sequence[tuple[tuple[Any, ...], Mapping[str, An
             raise CaseError(f"{where}: @pytest.mark.invokeai takes the workflow as its only positional argument")
         given = dict(kwargs)
         if args:
-            given.setdefault("workflow", args[0])
+            if "workflow" in given:
+                raise CaseError(f"{where}: @pytest.mark.invokeai got the workflow twice, positionally and as workflow=")
+            given["workflow"] = args[0]
         unknown = sorted(set(given) - set(MARKER_KEYS))
         if unknown:
             raise CaseError(
@@ -206,7 +257,7 @@ def spec_from_marker(kwargs: Mapping[str, Any], *, base_dir: Path, where: str) -
         raise CaseError(f"{where}: tolerance must be a mapping like {{'phash': 12}}, got {tolerance!r}")
     return CaseSpec(
         workflow=(base_dir / workflow).resolve(),
-        inputs=normalize_inputs(kwargs.get("inputs"), where=f"{where}: inputs"),
+        inputs=normalize_inputs(kwargs.get("inputs"), where=f"{where}: inputs", base_dir=base_dir),
         outputs=check_outputs(kwargs.get("outputs"), f"{where}: outputs"),
         tolerance=dict(tolerance),
         timeout=check_timeout(kwargs.get("timeout"), f"{where}: timeout"),

@@ -14,8 +14,8 @@ import pytest
 
 from .caserun import CaseRun
 from .cases import CaseSpec, merge_marker_kwargs, spec_from_marker
-from .gate import MISSING, SKIPPED, Blocked, workflow_key
 from .errors import InvokeAITestError
+from .gate import MISSING, SKIPPED, Blocked, workflow_key
 from .judge import Judgement
 from .report.junit import junit_properties
 from .report.results import TestProblem
@@ -75,7 +75,7 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
     except Blocked as blocked:
         if blocked.verdict == SKIPPED:
             state.results.skipped.append(item.nodeid)
-            pytest.skip(blocked.message)
+            raise pytest.skip.Exception(blocked.message, _use_item_location=True)  # -rs shows the test, not us
         state.results.problems.append(TestProblem(test_id=item.nodeid, verdict=blocked.verdict, message=blocked.message))
         if blocked.verdict != MISSING:
             state.results.drifted_workflows.add(key)

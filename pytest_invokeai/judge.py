@@ -200,9 +200,11 @@ def judge(
             )
             name = f"output {label or node_id!r} ({node_id}) image {index}"
             if verdict == "mismatched":
+                seen = artifacts.side_by_side or artifacts.diff
+                shown = f"  diff: {seen}\n" if seen else "  (keep PNG copies with --invokeai-save-images to get diff images)\n"
                 failures.append(
                     f"{name} does not match its baseline:\n  {explanation.replace(chr(10), chr(10) + '  ')}\n"
-                    f"  actual: {artifacts.actual}\n  diff: {artifacts.side_by_side or artifacts.diff}\n"
+                    f"  actual: {artifacts.actual}\n{shown}"
                     f"  accept it with: pytest --invokeai-update-baselines=changed {_quoted(test_id)}"
                 )
             elif verdict == "missing":

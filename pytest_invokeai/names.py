@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=,+@\[\]-]+")  # also keeps a parametrized id readable: test_a[seed=1]
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 MAX_STEM = 100  # well under every file system's 255, leaving room for suffixes and extensions
 

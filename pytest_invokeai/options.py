@@ -1,12 +1,14 @@
 """The plugin's settings: one table of options, read from the command line, the environment and the ini.
 
 Precedence is command line, then ``PYTEST_INVOKEAI_*`` environment variables, then
-``[tool.pytest.ini_options]`` (or any pytest ini file), then the default. The table is plain data so
-that the pytest glue registers it and the CLI and tests read it without pytest.
+``[tool.pytest.ini_options]`` (or any pytest ini file), then the default; an empty environment
+variable counts as unset. The table is plain data so that the pytest glue registers it and the CLI
+and tests read it without pytest.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -41,16 +43,20 @@ class Option:
         default = self.default
         if isinstance(default, (list, tuple)):
             default = ", ".join(default) if default else None
+        if isinstance(default, float):
+            default = f"{default:g}"
         told = "off" if self.kind == "bool" and not default else default
         shown = f"default: {told}" if told not in (None, "") else "default: none"
+        if self.kind == "bool":  # the flag takes no value, but env and ini need one: say which
+            return f"{self.help} ({shown}; env {self.env}=1|0; ini {self.ini} = true|false)"
         return f"{self.help} ({shown}; env {self.env}; ini {self.ini})"
 
 
 OPTIONS: tuple[Option, ...] = (
     Option(
         "invokeai_url",
-        "URL of a running InvokeAI server; give it several times to spread cases over several servers. "
-        "Without it a local InvokeAI is started for the run",
+        "URL of a running InvokeAI server; give it several times to spread cases over several servers "
+        "(in env or ini, separate the URLs with commas or spaces). Without it a local InvokeAI is started for the run",
         default=[],
         kind="list",
         metavar="URL",
@@ -77,7 +83,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "invokeai_server_cmd",
-        "command that starts InvokeAI's web server for the managed local server (without --root)",
+        "command that starts InvokeAI's web server for the managed local server (the plugin adds --root and sets the port)",
         metavar="CMD",
     ),
     Option(
@@ -114,7 +120,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "invokeai_report",
-        "path of the HTML report (a JSON summary is written beside it); 'none' writes no report",
+        "path of the HTML report, relative to the rootdir (a JSON summary is written beside it); "
+        "'none' writes no report",
         default="invokeai-results/report.html",
         metavar="PATH",
     ),
@@ -162,18 +169,19 @@ def convert(option: Option, raw: Any, where: str) -> Any:
                 return False
             raise ValueError(f"expected one of {', '.join(sorted(TRUE_WORDS | FALSE_WORDS - {''}))}")
         if option.kind == "float":
-            value = float(raw)
-            if value <= 0:
+            number = _number(raw, float)
+            if number is None or not math.isfinite(number) or number <= 0:
                 raise ValueError("expected a number > 0")
-            return value
+            return number
         if option.kind == "int":
-            value = int(raw)
-            if value < 1:
+            whole = _number(raw, int)
+            if whole is None or whole < 1:
                 raise ValueError("expected a whole number >= 1")
-            return value
+            return whole
         if option.kind == "list":
-            items = raw if isinstance(raw, (list, tuple)) else str(raw).replace(",", " ").split()
-            return [str(i).strip() for i in items if str(i).strip()]
+            # The flag is repeatable and ini lists are one item per line; any item may still hold several.
+            items = raw if isinstance(raw, (list, tuple)) else [raw]
+            return [part for item in items for part in str(item).replace(",", " ").split()]
         if option.kind == "choice":
             text = str(raw).strip().lower()
             if text not in option.choices:
@@ -182,6 +190,17 @@ def convert(option: Option, raw: Any, where: str) -> Any:
         return str(raw).strip() or option.default
     except ValueError as exc:
         raise OptionError(f"{where}: bad value {raw!r} for {option.flag}: {exc}") from None
+
+
+def _number(raw: Any, kind: type[int] | type[float]) -> Any:
+    """``raw`` as an int or float, or None when it is not one (the caller says what is valid)."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        number = kind(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if isinstance(raw, str) or number == raw else None  # int(2.5) would quietly give 2
 
 
 @dataclass(frozen=True)
@@ -222,7 +241,7 @@ def resolve(
         given = cli.get(option.name)
         if given not in (None, [], ()):
             values[option.name], sources[option.name] = convert(option, given, "command line"), "command line"
-        elif option.env in environ:
+        elif environ.get(option.env, "").strip():  # empty counts as unset, as CI templates often leave it
             values[option.name] = convert(option, environ[option.env], f"environment variable {option.env}")
             sources[option.name] = option.env
         else:
@@ -233,7 +252,7 @@ def resolve(
                 values[option.name], sources[option.name] = option.default, "default"
 
     def path(name: str) -> Path:
-        return (rootdir / values[name]).resolve()
+        return (rootdir / Path(values[name]).expanduser()).resolve()
 
     report = values["invokeai_report"]
     return Settings(
@@ -249,7 +268,7 @@ def resolve(
         update_mode=UpdateMode.parse(values["invokeai_update_baselines"]),
         accept_drift=values["invokeai_accept_drift"],
         results_dir=path("invokeai_results_dir"),
-        report=None if str(report).lower() == "none" else (rootdir / report).resolve(),
+        report=None if str(report).lower() == "none" else path("invokeai_report"),
         no_cache=values["invokeai_no_cache"],
         save_images=values["invokeai_save_images"],
         look_ahead=values["invokeai_look_ahead"],

@@ -17,6 +17,7 @@ Hooks, in the order a run meets them:
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from .fixtures import invokeai_case, invokeai_client, invokeai_run, invokeai_wor
 from .glue import CASE_PARAM, MARKER, STATE_KEY, declared_case, marker_kwargs, run_state
 from .options import OPTIONS, OptionError, resolve
 from .orphans import find_run_orphans, narrowed_by, prune
+from .progress import WaitProgress
 from .runstate import RunState
 from .server.shared import new_run_dir, release_run
 from .suitefile import is_suite_file
@@ -44,9 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("invokeai", "InvokeAI regression testing (pytest-invokeai)")
     for option in OPTIONS:
         kwargs: dict[str, Any] = {"dest": option.name, "default": None, "help": option.help_text()}
-        if option.kind == "bool":
-            kwargs["action"] = "store_const"
-            kwargs["const"] = True
+        if option.kind == "bool":  # --no-invokeai-X turns off what the environment or ini turned on
+            kwargs["action"] = argparse.BooleanOptionalAction
         elif option.kind == "list":
             kwargs["action"] = "append"
         elif option.kind == "choice":
@@ -54,7 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if option.metavar and option.kind != "bool":
             kwargs["metavar"] = option.metavar
         group.addoption(option.flag, **kwargs)
-        parser.addini(option.ini, help=option.help, type="linelist" if option.kind == "list" else "string")
+        parser.addini(option.ini, help=option.help_text(), type="linelist" if option.kind == "list" else "string")
     group.addoption(
         "--invokeai-prune",
         choices=PRUNE_MODES,
@@ -81,6 +82,9 @@ def pytest_configure(config: pytest.Config) -> None:
     run_dir = new_run_dir() if owner else Path(workerinput[RUN_DIR_INPUT])
     state = RunState(settings, rootdir=config.rootpath, run_dir=run_dir)
     state.owner = owner
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and owner:  # xdist workers have no terminal
+        state.on_waiting = WaitProgress(reporter.write_line)
     config.stash[STATE_KEY] = state
 
 
@@ -142,6 +146,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if prune_mode:
         if narrowed:
             raise pytest.UsageError(f"--invokeai-prune refuses a narrowed run ({narrowed}): it would delete baselines in use")
+        state.prune_mode = prune_mode
         state.pruned = prune(
             state.store, state.results.orphans, rootdir=state.rootdir, dry_run=prune_mode == "dry-run"
         )

@@ -29,7 +29,10 @@ def write_reports(state: Any) -> list[Path]:
 
 def summary_lines(state: Any) -> list[str]:
     results = state.results
-    if not (results.outputs or results.problems or results.orphans or results.skipped or state.pruned):
+    if state.prune_mode:
+        verb = "would delete" if state.prune_mode == "dry-run" else "deleted"
+        return [f"prune: {verb} {len(state.pruned)} file(s)", *(f"  {p}" for p in state.pruned)]
+    if not (results.outputs or results.problems or results.orphans or results.skipped):
         return []
     counts = _summary(state)
     lines = [
@@ -42,10 +45,7 @@ def summary_lines(state: Any) -> list[str]:
         lines.append("drifted workflows: 0")
     if results.skipped:
         lines.append(f"skipped for a missing model: {len(results.skipped)}")
-    if state.pruned:
-        lines.append(f"pruned: {len(state.pruned)} file(s)")
-        lines += [f"  {p}" for p in state.pruned]
-    elif results.orphans:
+    if results.orphans:
         lines.append(f"orphaned baselines: {len(results.orphans)} (remove with `pytest-invokeai baselines prune`)")
         lines += [f"  {name}" for name in results.orphans[:20]]
         if len(results.orphans) > 20:

@@ -9,6 +9,7 @@ the report.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,11 @@ class RunState:
         self.owner = False  # this process made run_dir and stops the managed server at the end
         self.used_workflows: set[Path] = set()
         self.orphan_note = ""  # why orphans were not looked for
+        self.prune_mode: str | None = None  # "delete" or "dry-run" (pytest-invokeai baselines prune)
         self.pruned: list[Path] = []
         self.report_paths: list[Path] = []
         self._planned: list[tuple[str, CaseSpec]] = []
+        self.on_waiting: Callable[[str, int, str], None] | None = None  # progress of long waits
 
     def plan(self, cases: list[tuple[str, CaseSpec]]) -> None:
         """The declared cases this process will run, in order (more may come, from xdist)."""
@@ -123,6 +126,7 @@ class RunState:
                     generation_timeout=self.settings.timeout,
                     use_cache=not self.settings.no_cache,
                 )
+                session.runner.on_waiting = self.on_waiting
                 gate = WorkflowGate(
                     store=self.store,
                     rootdir=self.rootdir,

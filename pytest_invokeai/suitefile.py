@@ -42,7 +42,11 @@ from .cases import (
     check_timeout,
     matrix_cases,
     normalize_inputs,
+    override_inputs,
+    unique_ids,
 )
+from .errors import WorkflowError
+from .workflow.form import FormInput, form_inputs
 from .workflow.load import Workflow, load_workflow
 
 SUFFIX = ".invokeai.toml"
@@ -82,17 +86,21 @@ def load_suite_file(path: Path) -> SuiteFile:
     if not isinstance(data.get("workflow"), str) or not data["workflow"].strip():
         raise SuiteFileError('needs `workflow = "path/to/workflow.json"` (relative to this file)', source=where)
     workflow_path = (path.parent / data["workflow"]).resolve()
-    workflow = load_workflow(workflow_path)
-    shared = normalize_inputs(_table(data, "inputs", where), where=f"{where}: [inputs]")
+    try:
+        workflow = load_workflow(workflow_path)
+    except WorkflowError as exc:  # the loader names the resolved path; say which line of this file led there
+        raise SuiteFileError(f"workflow = {data['workflow']!r}: {exc}", source=where) from None
+    inputs = form_inputs(workflow)
+    shared = normalize_inputs(_table(data, "inputs", where), where=f"{where}: [inputs]", base_dir=path.parent)
     base = CaseSpec(
         workflow=workflow_path,
-        inputs=shared,
+        inputs=override_inputs(inputs, {}, shared, source=f"{where}: [inputs]"),
         outputs=check_outputs(data.get("outputs"), f"{where}: outputs"),
         tolerance=_table(data, "tolerance", where),
         timeout=check_timeout(data.get("timeout"), f"{where}: timeout"),
         models=check_models(data.get("models"), f"{where}: models"),
     )
-    cases = [_case(entry, n, base, where) for n, entry in enumerate(_cases_list(data, where))]
+    cases = [_case(entry, n, base, inputs, where, path.parent) for n, entry in enumerate(_cases_list(data, where))]
     if "matrix" in data:
         matrix = dict(_table(data, "matrix", where))
         combine = matrix.pop("combine", "product")
@@ -101,7 +109,8 @@ def load_suite_file(path: Path) -> SuiteFile:
                 f"[matrix] combine must be one of {', '.join(COMBINE_MODES)}, got {combine!r}", source=where
             )
         rows = matrix_cases(workflow, base, matrix, combine, where=f"{where}: [matrix]")
-        cases += [replace(c, case_id=f"[{c.case_id}]") for c in rows]  # like a parametrized test's id
+        # Like a parametrized test's id; ids that shortened values made equal get #2, #3.
+        cases += [replace(c, case_id=f"[{i}]") for c, i in zip(rows, unique_ids(rows), strict=True)]
     if not cases:
         raise SuiteFileError("has no cases: add [[case]] tables or a [matrix]", source=where)
     ids = [c.case_id for c in cases]
@@ -125,23 +134,29 @@ def _cases_list(data: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
     return entries
 
 
-def _case(entry: dict[str, Any], number: int, base: CaseSpec, where: str) -> CaseSpec:
+def _case(
+    entry: dict[str, Any], number: int, base: CaseSpec, inputs: list[FormInput], where: str, base_dir: Path
+) -> CaseSpec:
     here = f"{where}: [[case]] #{number + 1}"
     unknown = sorted(set(entry) - CASE_KEYS)
     if unknown:
         raise SuiteFileError(f"{here}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(CASE_KEYS))}")
     case_id = entry.get("id")
-    if not isinstance(case_id, str) or not CASE_ID.match(case_id):
+    if not isinstance(case_id, str) or not CASE_ID.fullmatch(case_id):
         raise SuiteFileError(
             f"{here}: needs an `id` (letters, digits, space and _ . , = + @ -, starting with a letter or digit), "
             f"got {case_id!r}"
         )
-    inputs = normalize_inputs(entry.get("inputs", {}), where=f"{here} ({case_id})")
+    here = f"{here} ({case_id})"
+    own = normalize_inputs(entry.get("inputs", {}), where=f"{here}: inputs", base_dir=base_dir)
+    tolerance = entry.get("tolerance", {})
+    if not isinstance(tolerance, dict):
+        raise SuiteFileError(f"{here}: tolerance must be a table like {{ phash = 12 }}, got {tolerance!r}")
     return CaseSpec(
         workflow=base.workflow,
-        inputs={**base.inputs, **inputs},
+        inputs=override_inputs(inputs, base.inputs, own, source=f"{here}: inputs"),
         outputs=check_outputs(entry["outputs"], f"{here}: outputs") if "outputs" in entry else base.outputs,
-        tolerance={**base.tolerance, **entry.get("tolerance", {})},
+        tolerance={**base.tolerance, **tolerance},
         timeout=check_timeout(entry["timeout"], f"{here}: timeout") if "timeout" in entry else base.timeout,
         models=base.models,
         case_id=case_id,

@@ -62,7 +62,7 @@ def test_matrix_ids_missing_baselines_then_recorded_then_matched(project):
     recorded.stdout.fnmatch_lines(["*outputs compared: 4; matched 0, mismatched 0, new 4*"])
     stored = sorted(p.relative_to(project.path / "baselines").as_posix() for p in (project.path / "baselines").rglob("*.json"))
     assert len(stored) == 5 and "_index_maps/noise.json.json" in stored
-    record = json.loads(next((project.path / "baselines" / "test_noise.py").glob("*Value_2-Radius_1.5*")).read_text())
+    record = json.loads((project.path / "baselines" / "test_noise.py" / "test_noise[Value=2-Radius=1.5].json").read_text())
     assert record["inputs"] == [
         {"index": 0, "name": "Width", "value": 32},
         {"index": 1, "name": "Height", "value": 32},
@@ -175,7 +175,7 @@ def test_orphans_are_reported_on_a_full_run_only_and_pruned_explicitly(project):
     narrowed.stdout.fnmatch_lines(["*not checked for orphaned baselines*-k*"])
 
     dry = project.invokeai("--collect-only", "--invokeai-prune=dry-run")
-    dry.stdout.fnmatch_lines(["*pruned: 2 file(s)*"])
+    dry.stdout.fnmatch_lines(["*prune: would delete 2 file(s)*"])
     assert len(list((project.path / "baselines" / "test_noise.py").glob("*.json"))) == 4
     project.invokeai("--collect-only", "--invokeai-prune=delete")
     assert len(list((project.path / "baselines" / "test_noise.py").glob("*.json"))) == 2

@@ -7,11 +7,14 @@ one parser in :func:`register` and one handler; they share :func:`add_store_opti
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from ..baseline.record import BaselineRecord
 from ..baseline.store import BaselineStore
+from ..baseline.update import UpdateMode
 from ..errors import BaselineError
 from .common import EXIT_OK, EXIT_USAGE, print_error, print_json
 
@@ -46,10 +49,68 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     listing.set_defaults(handler=run_list)
 
+    prune = actions.add_parser(
+        "prune",
+        help="delete baselines and index maps that no collected test uses (runs pytest --collect-only)",
+        description=(
+            "Collect the suite (pytest --collect-only, nothing runs) and delete the records and index maps that no "
+            "collected test uses. A narrowed collection (-k, -m, node ids, --lf) is refused. Extra arguments (after --) go to "
+            "pytest, e.g. the test paths."
+        ),
+    )
+    prune.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    add_pytest_passthrough(prune)
+    prune.set_defaults(handler=run_prune)
+
+    update = actions.add_parser(
+        "update",
+        help="run the suite and rewrite baselines (mode changed unless --mode)",
+        description=(
+            "Run the suite with --invokeai-update-baselines=MODE. missing: write only baselines that do not exist; "
+            "changed: also rewrite mismatched ones; all: rewrite every baseline and accept form drift. "
+            "Extra arguments go to pytest (paths, -k, --invokeai-url, ...); put -- before pytest options."
+        ),
+    )
+    update.add_argument(
+        "--mode",
+        choices=[m.value for m in UpdateMode if m is not UpdateMode.NONE],
+        default="changed",
+        help="which baselines to write (default: changed)",
+    )
+    add_pytest_passthrough(update)
+    update.set_defaults(handler=run_update)
+
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"the baseline directory (default: ./{DEFAULT_DIR})")
     parser.add_argument("--profile", help="a baseline profile (its records are under DIR/_profiles/PROFILE)")
+
+
+def add_pytest_passthrough(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", type=Path, help="the baseline directory (default: the suite's setting)")
+    parser.add_argument("--profile", help="a baseline profile (default: the suite's setting)")
+    parser.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="PYTEST_ARGS", help="passed on to pytest")
+
+
+def run_pytest(args: argparse.Namespace, *plugin_args: str) -> int:
+    """Run pytest in this Python with the store options and the user's arguments; pytest's exit code."""
+    command = [sys.executable, "-m", "pytest", *plugin_args]
+    if args.dir is not None:
+        command.append(f"--invokeai-baseline-dir={args.dir}")
+    if args.profile is not None:
+        command.append(f"--invokeai-baseline-profile={args.profile}")
+    extra = list(args.pytest_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    return subprocess.call([*command, *extra])
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    return run_pytest(args, "--collect-only", "-q", f"--invokeai-prune={'dry-run' if args.dry_run else 'delete'}")
+
+
+def run_update(args: argparse.Namespace) -> int:
+    return run_pytest(args, f"--invokeai-update-baselines={args.mode}")
 
 
 def open_store(args: argparse.Namespace) -> BaselineStore:

@@ -209,6 +209,8 @@ class Runner:
             self.events = events if events.start() else None
         self._watches: dict[int, _ItemWatch] = {}
         self._lock = threading.Lock()
+        # Called as (case key, item id, status) each time a wait looks at an unfinished item: progress display.
+        self.on_waiting: Callable[[str, int, str], None] | None = None
 
     # -- enqueue ----------------------------------------------------------------------------
 
@@ -287,6 +289,8 @@ class Runner:
             status = item.get("status")
             if status in TERMINAL_STATUSES:
                 return item
+            if self.on_waiting is not None:
+                self.on_waiting(case_key, item_id, str(status))
             now = time.monotonic()
             if status == "in_progress" and watch.started_at is None:
                 watch.started_at = now

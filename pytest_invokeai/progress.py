@@ -1,0 +1,32 @@
+"""A quiet progress line for long waits: what the running test waits for, at most once per interval.
+
+Short generations show nothing (the test's dot or PASSED line is progress enough); a test that waits
+longer than ``interval`` seconds gets one line saying which queue item it waits for and its status,
+then one more per interval. It never floods a CI log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class WaitProgress:
+    def __init__(
+        self, write_line: Callable[[str], None], *, interval: float = 15.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.write_line = write_line
+        self.interval = interval
+        self.clock = clock
+        self._since: dict[str, float] = {}  # case key -> when we began waiting
+        self._shown: dict[str, float] = {}  # case key -> when we last wrote about it
+
+    def __call__(self, case_key: str, item_id: int, status: str) -> None:
+        now = self.clock()
+        start = self._since.setdefault(case_key, now)
+        last = self._shown.get(case_key, start)
+        if now - last >= self.interval:
+            self._shown[case_key] = now
+            self.write_line(
+                f"[invokeai] {case_key}: queue item {item_id} is {status.replace('_', ' ')} ({now - start:.0f} s)"
+            )
