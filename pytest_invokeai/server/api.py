@@ -198,3 +198,19 @@ def delete_board(board_id: str) -> Call:
 
 def models() -> Call:
     return Call("GET", "/api/v2/models/", "list its models", parse=lambda body: body.get("models", []))
+
+
+def install_model(source: str, *, config: dict[str, Any] | None = None, inplace: bool = True) -> Call:
+    # ``config`` overrides what the server probes (``{"name": ...}``); the answer is the install job.
+    return Call(
+        "POST", "/api/v2/models/install", f"install the model in {source}",
+        params={"source": source, "inplace": str(inplace).lower()}, json=config or {}, idempotent=False,
+    )
+
+
+def model_install_job(job_id: int) -> Call:
+    return Call("GET", f"/api/v2/models/install/{job_id}", f"report on model install job {job_id}")
+
+
+def model_install_jobs() -> Call:
+    return Call("GET", "/api/v2/models/install", "list its model install jobs")

@@ -23,7 +23,7 @@ RECIPES: dict[str, Callable[[], Path]] = {"tiny-sd15": ensure_tiny_sd15}
 def model_source(name: str) -> tuple[Path, str | None]:
     """The local source of a declared model and the name to install it under."""
     if name in RECIPES:
-        return RECIPES[name](), name
+        return RECIPES[name](), None  # the recipe names the model (as the example workflows do)
     path = Path(name).expanduser()
     if path.exists():
         return path.resolve(), None
