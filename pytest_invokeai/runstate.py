@@ -18,6 +18,7 @@ from .baseline.store import BaselineStore
 from .cases import CaseSpec
 from .gate import WorkflowGate
 from .judge import JudgeSettings
+from .errors import ServerError
 from .options import Settings
 from .report.results import OutputResult, TestProblem
 from .scheduling import CaseScheduler, WorkflowCache
@@ -91,6 +92,11 @@ class RunState:
 
     @property
     def url(self) -> str:
+        if len(self.settings.urls) > 1:
+            raise ServerError(
+                f"several --invokeai-url values given ({', '.join(self.settings.urls)}); this version runs a suite "
+                "on one server: give one URL"
+            )
         if self.settings.urls:
             return self.settings.urls[0]
         return acquire_server(self.run_dir, self.settings.server_cmd)

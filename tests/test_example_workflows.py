@@ -152,10 +152,12 @@ def session(client: InvokeAIClient) -> Iterator[GenerationSession]:
 
 
 @pytest.fixture(scope="module")
-def tiny_sd15_installed(client: InvokeAIClient) -> dict[str, Any]:
+def tiny_sd15_installed(client: InvokeAIClient, session: GenerationSession) -> dict[str, Any]:
     python = installed_python()
     require(python is not None, "InvokeAI is not installed (python -m pytest_invokeai.server.install)")
-    return install_model(client, ensure_tiny_sd15(invokeai_python=python))
+    installed = install_model(client, ensure_tiny_sd15(invokeai_python=python))
+    session.refresh_models()  # the module's session read the model list before this install
+    return installed
 
 
 def _output(session: GenerationSession, workflow: Workflow, values: dict[Any, Any] | None = None) -> Image.Image:

@@ -1,0 +1,115 @@
+"""The example suite with its committed baselines, as a user runs it.
+
+- ``pytest example_suite`` with no server options starts the managed local InvokeAI, installs the tiny
+  SD-1.5 model, and passes against ``baselines/`` (SDXL is skipped: no such model here).
+- In a copy of the project: a changed workflow value fails exactly the tests of that workflow with a
+  readable diff; a reordered form fails that workflow's tests with drift and runs none of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import require
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.server
+
+
+def run_pytest(cwd: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_INVOKEAI_")}
+    env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfs", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def outcomes(output: str) -> str:
+    return output.strip().splitlines()[-1]
+
+
+def test_example_suite_passes_on_the_managed_server_with_the_committed_baselines(tmp_path):
+    from pytest_invokeai.server.install import installed_python
+
+    require(installed_python() is not None, "the managed server needs the project's InvokeAI install")
+    report = tmp_path / "report.html"
+    result = run_pytest(
+        ROOT, "example_suite", f"--invokeai-results-dir={tmp_path}", f"--invokeai-report={report}"
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "18 passed, 1 skipped" in outcomes(output), output[-3000:]
+    assert "sd_xl_base_1.0" in output and "is not installed" in output  # the skip names the model
+    summary = json.loads(report.with_suffix(".json").read_text())["summary"]
+    assert summary["compared"] == 18 and summary["matched"] == 18, summary
+    assert "orphaned baselines: 0" in output
+
+
+@pytest.fixture
+def project_copy(tmp_path):
+    for folder in ("example_suite", "baselines"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    return tmp_path
+
+
+def edit_workflow(path: Path, edit) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def node_by_type(data: dict, node_type: str) -> dict:
+    return next(n for n in data["nodes"] if n["data"]["type"] == node_type)
+
+
+def test_a_changed_value_fails_exactly_that_workflows_tests(project_copy, invokeai_server_url):
+    def weaker_noise(data):
+        node_by_type(data, "img_noise")["data"]["inputs"]["amount"]["value"] = 0.3
+
+    edit_workflow(project_copy / "example_suite" / "workflows" / "noise-texture.json", weaker_noise)
+    result = run_pytest(project_copy, "example_suite", f"--invokeai-url={invokeai_server_url}", "-k", "not sd15 and not sdxl")
+    output = result.stdout
+    failed = sorted(line.split(" ")[1] for line in output.splitlines() if line.startswith("FAILED "))
+    assert failed == [
+        "example_suite/test_noise_texture.py::test_noise_texture[Seed=7-Blur",
+        "example_suite/test_noise_texture.py::test_noise_texture[Seed=7-Blur",
+        "example_suite/test_noise_texture.py::test_noise_texture[Seed=8-Blur",
+        "example_suite/test_noise_texture.py::test_noise_texture[Seed=8-Blur",
+        "example_suite/test_noise_texture.py::test_output_has_the_size_of_the_form",
+    ], output[-3000:]
+    assert "does not match its baseline" in output and "accept it with: pytest --invokeai-update-baselines=changed" in output
+    assert "9 passed" in outcomes(output)
+
+
+def test_a_reordered_form_fails_that_workflows_tests_with_drift(project_copy, invokeai_server_url):
+    def swap_block_x_and_y(data):
+        elements = data["form"]["elements"]
+        for element in elements.values():
+            children = element.get("data", {}).get("children", [])
+            ids = [elements[c]["data"].get("fieldIdentifier", {}).get("fieldName") for c in children]
+            if "x" in ids and "y" in ids:
+                a, b = ids.index("x"), ids.index("y")
+                children[a], children[b] = children[b], children[a]
+                return
+        raise AssertionError("no container holds Block x and Block y")
+
+    edit_workflow(project_copy / "example_suite" / "workflows" / "color-blocks.json", swap_block_x_and_y)
+    result = run_pytest(project_copy, "example_suite", f"--invokeai-url={invokeai_server_url}", "-k", "not sd15 and not sdxl")
+    output = result.stdout
+    failed = [line for line in output.splitlines() if line.startswith("FAILED ")]
+    assert len(failed) == 5 and all("color_blocks.invokeai.toml" in line for line in failed), output[-3000:]
+    assert "the form of workflow example_suite/workflows/color-blocks.json changed" in output
+    assert "Block x" in output and "Block y" in output
+    assert "drifted workflows: 1" in output
