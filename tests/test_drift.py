@@ -392,8 +392,15 @@ def test_a_saved_map_loads_back_equal_and_leaves_no_temp_file(sdxl: dict, tmp_pa
     assert set(data["inputs"][0]) == {"index", "identity", "node_id", "field_name", "node_type", "display_name", "label", "kind"}
 
 
-def test_saving_into_a_missing_directory_names_the_file(sdxl: dict, tmp_path: Path) -> None:
-    target = tmp_path / "no-such-dir" / "map.json"
+def test_saving_creates_missing_folders(sdxl: dict, tmp_path: Path) -> None:
+    target = tmp_path / "new" / "folder" / "map.json"
+    IndexMap.from_workflow(load(sdxl)).save(target)
+    assert IndexMap.load(target).to_json() == IndexMap.from_workflow(load(sdxl)).to_json()
+
+
+def test_a_failed_save_names_the_file(sdxl: dict, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    target = tmp_path / "a-file" / "map.json"
     with pytest.raises(IndexMapError, match="cannot write the index map") as info:
         IndexMap.from_workflow(load(sdxl)).save(target)
     assert str(target) in str(info.value)

@@ -23,13 +23,12 @@ Decisions:
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..atomic import write_atomic
 from ..errors import WorkflowError
 from .content_hash import content_hash
 from .form import FormInput, form_inputs
@@ -121,15 +120,9 @@ class IndexMap:
         """Write the map as JSON; atomically, so a crash never leaves half a map behind."""
         path = Path(path)
         text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
-        # A unique name beside the target (same file system, so the rename is atomic); opened with
-        # "x" rather than mkstemp so the file gets the usual permissions, not mkstemp's 0600.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
         try:
-            with tmp.open("x", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, path)
+            write_atomic(path, text.encode("utf-8"))
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise IndexMapError(f"cannot write the index map: {exc.strerror or exc}", source=str(path)) from None
 
     @classmethod
