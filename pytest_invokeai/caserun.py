@@ -48,7 +48,7 @@ class CaseRun:
     def assert_matches_baseline(self, tolerance: Mapping[str, Any] | None = None) -> Judgement:
         """Compare every covered output with the stored baseline (writing it when the update mode says so).
 
-        ``tolerance`` adds to the case's: ``{"phash": 12}`` for every output, ``{"Output": {...}}`` for one.
+        ``tolerance`` adds to the case's: ``{"phash": 0.15}`` for every output, ``{"Output": {...}}`` for one.
         """
         __tracebackhide__ = True  # pytest shows the test's line and the message, not our internals
         spec = self.spec if not tolerance else replace(self.spec, tolerance={**self.spec.tolerance, **tolerance})

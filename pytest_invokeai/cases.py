@@ -254,7 +254,7 @@ def spec_from_marker(kwargs: Mapping[str, Any], *, base_dir: Path, where: str) -
         raise CaseError(f'{where}: @pytest.mark.invokeai needs workflow="path/to/workflow.json" (relative to the test file)')
     tolerance = kwargs.get("tolerance") or {}
     if not isinstance(tolerance, Mapping):
-        raise CaseError(f"{where}: tolerance must be a mapping like {{'phash': 12}}, got {tolerance!r}")
+        raise CaseError(f"{where}: tolerance must be a mapping like {{'phash': 0.15}}, got {tolerance!r}")
     return CaseSpec(
         workflow=(base_dir / workflow).resolve(),
         inputs=normalize_inputs(kwargs.get("inputs"), where=f"{where}: inputs", base_dir=base_dir),

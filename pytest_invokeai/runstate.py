@@ -16,9 +16,9 @@ from typing import Any
 
 from .baseline.store import BaselineStore
 from .cases import CaseSpec
+from .errors import ServerError
 from .gate import WorkflowGate
 from .judge import JudgeSettings
-from .errors import ServerError
 from .options import Settings
 from .report.results import OutputResult, TestProblem
 from .scheduling import CaseScheduler, WorkflowCache

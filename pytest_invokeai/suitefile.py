@@ -8,7 +8,7 @@ A file named ``*.invokeai.toml`` beside the workflows::
     models = ["tiny-sd15"]                     # optional: models the managed server installs
 
     [tolerance]                                # optional: {signal = max} or {output = {signal = max}}
-    phash = 12
+    phash = 0.15
 
     [inputs]                                   # shared by every case, by form index (or display name)
     0 = 64
@@ -151,7 +151,7 @@ def _case(
     own = normalize_inputs(entry.get("inputs", {}), where=f"{here}: inputs", base_dir=base_dir)
     tolerance = entry.get("tolerance", {})
     if not isinstance(tolerance, dict):
-        raise SuiteFileError(f"{here}: tolerance must be a table like {{ phash = 12 }}, got {tolerance!r}")
+        raise SuiteFileError(f"{here}: tolerance must be a table like {{ phash = 0.15 }}, got {tolerance!r}")
     return CaseSpec(
         workflow=base.workflow,
         inputs=override_inputs(inputs, base.inputs, own, source=f"{here}: inputs"),

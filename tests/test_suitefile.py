@@ -46,7 +46,7 @@ def test_a_full_suite_file(project: Path) -> None:
         models = ["tiny-sd15"]
 
         [tolerance]
-        phash = 12
+        phash = 0.15
 
         [inputs]
         0 = 64
@@ -221,7 +221,7 @@ ERRORS = {
     "tolerance-not-a-table": (WORKFLOW_LINE + 'tolerance = 3\n[[case]]\nid = "a"\n', ["`tolerance` must be a table"]),
     "case-tolerance-not-a-table": (
         WORKFLOW_LINE + '[[case]]\nid = "a"\ntolerance = 12\n',
-        ["[[case]] #1 (a): tolerance must be a table like { phash = 12 }, got 12"],
+        ["[[case]] #1 (a): tolerance must be a table like { phash = 0.15 }, got 12"],
     ),
     "case-not-an-array-of-tables": (WORKFLOW_LINE + "case = 3\n", ["cases are written as [[case]] tables"]),
     "matrix-not-a-table": (WORKFLOW_LINE + "matrix = [1, 2]\n", ["`matrix` must be a table ([matrix]), got list"]),
