@@ -82,7 +82,7 @@ def test_a_full_suite_file(project: Path) -> None:
     ]
     assert [c.timeout for c in suite.cases] == [120.0, 30.0, 120.0, 120.0]
     assert [c.outputs for c in suite.cases] == [("Output",), ("save",), ("Output",), ("Output",)]
-    assert [c.tolerance for c in suite.cases] == [{"phash": 12}, {"phash": 12, "ssim": 0.1}, {"phash": 12}, {"phash": 12}]
+    assert [c.tolerance for c in suite.cases] == [{"phash": 0.15}, {"phash": 0.15, "ssim": 0.1}, {"phash": 0.15}, {"phash": 0.15}]
     assert all(c.workflow == workflow for c in suite.cases)
     assert all(c.models == ("tiny-sd15",) for c in suite.cases)
 
