@@ -138,6 +138,12 @@ OPTIONS: tuple[Option, ...] = (
         kind="bool",
     ),
     Option(
+        "invokeai_tolerance",
+        "thresholds for every output of the run, e.g. 'color=3,sharpness=0.6' (a marker's tolerance adds to them; "
+        "see docs/thresholds.md for the signals)",
+        metavar="NAME=VALUE,...",
+    ),
+    Option(
         "invokeai_look_ahead",
         "how many cases to keep queued on the server ahead of the running test",
         default=32,
@@ -223,6 +229,7 @@ class Settings:
     no_cache: bool
     save_images: bool
     look_ahead: int
+    tolerance: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # option name -> "command line" | env var | "ini"
 
 
@@ -272,5 +279,27 @@ def resolve(
         no_cache=values["invokeai_no_cache"],
         save_images=values["invokeai_save_images"],
         look_ahead=values["invokeai_look_ahead"],
+        tolerance=parse_tolerance(values["invokeai_tolerance"], sources["invokeai_tolerance"]),
         sources=sources,
     )
+
+
+def parse_tolerance(text: str | None, where: str) -> dict[str, float]:
+    """``"color=3, sharpness=0.6"`` -> ``{"color": 3.0, "sharpness": 0.6}``, names checked against the signals."""
+    if not text:
+        return {}
+    from .baseline.compare import Thresholds
+
+    overrides: dict[str, float] = {}
+    for part in str(text).replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError(f"expected NAME=VALUE, got {part.strip()!r}")
+            overrides[name.strip()] = float(value)
+            Thresholds().with_overrides(overrides)
+        except ValueError as exc:
+            raise OptionError(f"{where}: bad value {text!r} for --invokeai-tolerance: {exc}") from None
+    return overrides

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .baseline.compare import Thresholds
 from .baseline.store import BaselineStore
 from .cases import CaseSpec
 from .errors import ServerError
@@ -156,6 +157,7 @@ class RunState:
             results_dir=self.settings.results_dir,
             rootdir=self.rootdir,
             save_images=self.settings.save_images,
+            thresholds=Thresholds().with_overrides(self.settings.tolerance),
             invokeai_version=self.invokeai_version,
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -33,6 +34,7 @@ def project(pytester: pytest.Pytester, invokeai_server_url: str):
         return pytester.runpytest_subprocess(f"--invokeai-url={invokeai_server_url}", "-p", "no:cacheprovider", *args)
 
     pytester.invokeai = run  # type: ignore[attr-defined]
+    pytester.invokeai_url_arg = f"--invokeai-url={invokeai_server_url}"  # type: ignore[attr-defined]
     return pytester
 
 
@@ -93,6 +95,10 @@ def test_changed_value_fails_with_a_readable_diff_and_only_changed_mode_accepts_
 
     kept = project.invokeai("--invokeai-update-baselines=missing")  # missing never rewrites a mismatch
     kept.assert_outcomes(failed=4)
+    loose = "--invokeai-tolerance=phash=2,color=100,layout=100,sharpness=100"  # run-wide thresholds
+    project.invokeai(loose).assert_outcomes(passed=4)
+    bad = project.invokeai("--invokeai-tolerance=ssim=0.1")
+    assert bad.ret != 0 and "unknown threshold name(s): ssim" in bad.stderr.str()
     accepted = project.invokeai("--invokeai-update-baselines=changed")
     accepted.assert_outcomes(passed=4)
     accepted.stdout.fnmatch_lines(["*updated 4*"])
@@ -240,3 +246,35 @@ def test_settings_from_pyproject_and_environment(project, monkeypatch):
     bad = project.invokeai("--invokeai-timeout=soon")
     assert bad.ret != 0
     bad.stderr.fnmatch_lines(["*command line*--invokeai-timeout*"])
+
+
+def _url_args(project) -> list[str]:
+    return [project.invokeai_url_arg]
+
+
+def test_last_failed_runs_and_enqueues_only_the_failures(project):
+    project.makepyfile(test_noise=MATRIX_TEST)
+    project.invokeai("--invokeai-update-baselines=missing").assert_outcomes(passed=4)
+    record = project.path / "baselines" / "test_noise.py" / "test_noise[Value=1-Radius=0].json"
+    record.unlink()  # that one test now fails for a missing baseline
+    first = project.runpytest_subprocess(*_url_args(project))
+    first.assert_outcomes(passed=3, failed=1)
+    again = project.runpytest_subprocess(*_url_args(project), "--lf")
+    again.assert_outcomes(failed=1)  # only the failed case ran (and was enqueued)
+    again.stdout.fnmatch_lines(["*outputs compared: 1;*", "*not checked for orphaned baselines*--lf*"])
+
+
+def test_cli_prune_and_update_run_the_suite(project, invokeai_server_url):
+    project.makepyfile(test_noise=MATRIX_TEST)
+    update = project.run(
+        sys.executable, "-m", "pytest_invokeai.cli", "baselines", "update", "--mode", "missing", "--",
+        f"--invokeai-url={invokeai_server_url}", "-p", "no:cacheprovider",
+    )
+    assert update.ret == 0, update.stdout.str()
+    update.stdout.fnmatch_lines(["*new 4*"])
+    project.makepyfile(test_noise=MATRIX_TEST.replace("2: [1, 2]", "2: [1]"))
+    dry = project.run(sys.executable, "-m", "pytest_invokeai.cli", "baselines", "prune", "--dry-run")
+    dry.stdout.fnmatch_lines(["*would delete 2 file(s)*"])
+    assert len(list((project.path / "baselines" / "test_noise.py").glob("*.json"))) == 4
+    project.run(sys.executable, "-m", "pytest_invokeai.cli", "baselines", "prune")
+    assert len(list((project.path / "baselines" / "test_noise.py").glob("*.json"))) == 2
