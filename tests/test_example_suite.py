@@ -113,3 +113,21 @@ def test_a_reordered_form_fails_that_workflows_tests_with_drift(project_copy, in
     assert "the form of workflow example_suite/workflows/color-blocks.json changed" in output
     assert "Block x" in output and "Block y" in output
     assert "drifted workflows: 1" in output
+
+
+def test_xdist_workers_share_one_managed_server(tmp_path):
+    from pytest_invokeai.server.install import installed_python
+
+    require(installed_python() is not None, "the managed server needs the project's InvokeAI install")
+    report = tmp_path / "report.html"
+    result = run_pytest(
+        ROOT, "example_suite", "-n", "2", f"--invokeai-results-dir={tmp_path}", f"--invokeai-report={report}"
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "18 passed, 1 skipped" in outcomes(output), output[-3000:]
+    # Both workers' results reach the controller's report, and one server served them: the same URL.
+    summary = json.loads(report.with_suffix(".json").read_text())["summary"]
+    assert summary["matched"] == 18, summary
+    urls = {line.split("InvokeAI at ")[1].split(";")[0] for line in output.splitlines() if "InvokeAI at " in line}
+    assert len(urls) == 1, urls
