@@ -54,6 +54,9 @@ def summary_lines(state: Any) -> list[str]:
         lines.append(state.orphan_note)
     else:
         lines.append("orphaned baselines: 0")
+    if results.servers:
+        kind = "managed local InvokeAI" if state.managed else "InvokeAI"
+        lines.append(f"{kind}: {', '.join(sorted(results.servers))}")
     for path in state.report_paths:
         lines.append(f"report: {path}")
     return lines

@@ -35,6 +35,7 @@ class RunResults:
     skipped: list[str] = field(default_factory=list)  # test ids skipped for a missing model
     orphans: list[str] = field(default_factory=list)  # baseline files no collected test uses
     drifted_workflows: set[str] = field(default_factory=set)
+    servers: set[str] = field(default_factory=set)  # URLs the run's processes generated on
 
     def export(self) -> dict[str, Any]:
         return {
@@ -43,6 +44,7 @@ class RunResults:
             "skipped": list(self.skipped),
             "orphans": list(self.orphans),
             "drifted_workflows": sorted(self.drifted_workflows),
+            "servers": sorted(self.servers),
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -54,6 +56,7 @@ class RunResults:
         # Every worker collects the whole suite, so each reports the same orphans: keep one copy.
         self.orphans = sorted(set(self.orphans) | set(data.get("orphans", [])))
         self.drifted_workflows |= set(data.get("drifted_workflows", []))
+        self.servers |= set(data.get("servers", []))
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +118,7 @@ class RunState:
                     self.server_error = exc
                     raise
                 self._client = client
+                self.results.servers.add(client.base_url)
             return self._client
 
     @property
