@@ -89,8 +89,8 @@ class CaseScheduler:
 
     def run_now(self, key: str, spec: CaseSpec, timeout: float | None = None) -> GenerationResult:
         """A case not known at collection (an ad-hoc call in a test body): enqueue it now and wait."""
-        self.gate.check(spec, self.workflows.get(spec.workflow))
         workflow = self.workflows.get(spec.workflow)
+        self.gate.check(spec, workflow)
         pending = self.session.submit(workflow, {key: dict(spec.inputs)}, generation_timeout=spec.timeout)[key]
         return pending.result(timeout)
 
