@@ -55,6 +55,14 @@ def declared_case(item: pytest.Item) -> CaseSpec | None:
     return spec_from_marker(kwargs, base_dir=Path(str(item.path)).parent, where=item.nodeid)
 
 
+def marked_workflow(item: pytest.Item) -> Path | None:
+    """The workflow an item's marker names (resolved), even when it declares no case ahead."""
+    kwargs = marker_kwargs(item)
+    if not kwargs or "workflow" not in kwargs:
+        return None
+    return spec_from_marker(kwargs, base_dir=Path(str(item.path)).parent, where=item.nodeid).workflow
+
+
 def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | None = None) -> CaseRun:
     """Run (or collect the pre-enqueued result of) a case for ``item``; blocked cases end the test."""
     state = run_state(item.config)

@@ -166,11 +166,13 @@ def judge(
                 verdict = "matched"
             else:
                 verdict = "updated" if write else "mismatched"
-            keep_fps.append(actual if write or baseline_fp is None else baseline_fp)
-            # The PNG copy must show what the kept fingerprint describes.
-            keep_pngs.append(img.png if write or baseline_fp is None else _stored_png(settings.store, test_id, node_id, index))
-            changed |= write and (baseline_fp is None or baseline_fp != actual)
             baseline_png = _stored_png(settings.store, test_id, node_id, index)
+            keep_fps.append(actual if write or baseline_fp is None else baseline_fp)
+            # The PNG copy must show what the kept fingerprint describes: a new image's copy is made
+            # only with save_images, a kept image keeps the copy it has (if any).
+            new_png = img.png if settings.save_images else None
+            keep_pngs.append(new_png if write or baseline_fp is None else baseline_png)
+            changed |= write and (baseline_fp is None or baseline_fp != actual)
             artifacts = write_artifacts(
                 settings.results_dir,
                 test_id,
@@ -218,6 +220,7 @@ def judge(
                 changed = True
             else:
                 keep_fps += stored.images[len(images) :]
+                keep_pngs += [_stored_png(settings.store, test_id, node_id, i) for i in range(len(images), len(stored.images))]
                 failures.append(f"output {label or node_id!r} ({node_id}) made {len(images)} image(s); its baseline has {extra} more")
         new_outputs[node_id] = OutputBaseline(images=keep_fps, label=label)
         if all(png is not None for png in keep_pngs) and len(keep_pngs) == len(keep_fps):
@@ -230,6 +233,9 @@ def judge(
             changed = True  # the output is gone and the mode accepts changes: drop it from the record
         else:
             new_outputs[node_id] = stored
+            copies = [_stored_png(settings.store, test_id, node_id, i) for i in range(len(stored.images))]
+            if all(png is not None for png in copies):
+                images_to_keep[node_id] = [png for png in copies if png is not None]
             failures.append(
                 f"output {stored.label or node_id!r} ({node_id}) is in the baseline but this run did not compare it "
                 f"(the workflow lost the output, or it is intermediate now)"
@@ -246,8 +252,8 @@ def judge(
             inputs=recorded_inputs(workflow, spec.inputs, settings.rootdir),
             models=dict(models or {}),
         )
-        pngs = images_to_keep if settings.save_images else None
-        written = settings.store.save(new_record, images=pngs)
+        # Copies not passed here are deleted: only those that still show their kept fingerprints stay.
+        written = settings.store.save(new_record, images=images_to_keep)
     return Judgement(outputs=results, failures=failures, written=written)
 
 

@@ -29,7 +29,15 @@ from .cases import CaseError, matrix_cases, spec_from_marker, unique_ids
 from .collect import SuiteFile
 from .errors import InvokeAITestError
 from .fixtures import invokeai_case, invokeai_client, invokeai_run, invokeai_workflow  # noqa: F401 - fixtures
-from .glue import CASE_PARAM, MARKER, STATE_KEY, declared_case, marker_kwargs, run_state
+from .glue import (
+    CASE_PARAM,
+    MARKER,
+    STATE_KEY,
+    declared_case,
+    marked_workflow,
+    marker_kwargs,
+    run_state,
+)
 from .options import OPTIONS, OptionError, resolve
 from .orphans import find_run_orphans, narrowed_by, prune
 from .progress import WaitProgress
@@ -130,14 +138,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         try:
             spec = declared_case(item)
+            workflow = spec.workflow if spec is not None else marked_workflow(item)
         except InvokeAITestError:
             continue  # the test reports it when it runs
         if spec is not None:
             cases.append((item.nodeid, spec))
-    state.used_workflows = {spec.workflow for _, spec in cases}
+        if workflow is not None:  # also tests that only run ad hoc: their index maps are in use
+            state.used_workflows.add(workflow)
     if not hasattr(session.config, "workerinput"):
         state.plan(cases)  # xdist workers plan what they are handed, as they are handed it
-    narrowed = narrowed_by(session.config, session.config.stash.get(_DESELECTED, [0])[0])
+    # A file that failed to collect hides its tests: their baselines must not look orphaned.
+    narrowed = narrowed_by(session.config, session.config.stash.get(_DESELECTED, [0])[0], session.testsfailed)
     if narrowed:
         state.orphan_note = f"not checked for orphaned baselines: the run was narrowed ({narrowed})"
     else:

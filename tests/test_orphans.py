@@ -1,0 +1,196 @@
+"""Orphaned baselines (pytest_invokeai.orphans), as plain Python.
+
+``narrowed_by`` and ``find_run_orphans`` read a few attributes of pytest's config: a stand-in with
+pytest's own defaults is enough, and one test checks the attribute names on a real parsed config.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from PIL import Image
+
+from pytest_invokeai.baseline.fingerprint import fingerprint
+from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
+from pytest_invokeai.baseline.store import BaselineStore
+from pytest_invokeai.orphans import find_run_orphans, narrowed_by, prune
+from pytest_invokeai.workflow.drift import IndexMap
+from pytest_invokeai.workflow.load import load_workflow
+
+WORKFLOW = Path(__file__).parent / "data" / "gui" / "form-layout.workflow.json"
+
+
+def config(*args: str, invoked_in: Path = Path("."), **option) -> SimpleNamespace:
+    """A stand-in for pytest.Config: pytest's defaults for the options read, ``args`` as given."""
+    defaults = dict(
+        keyword="", markexpr="", lf=False, last_failed_no_failures="all", stepwise=False, stepwise_skip=False,
+        ignore=None, ignore_glob=None,
+    )
+    return SimpleNamespace(
+        option=SimpleNamespace(**{**defaults, **option}),
+        args=list(args) or [str(invoked_in)],
+        invocation_params=SimpleNamespace(dir=invoked_in),
+    )
+
+
+# -- narrowed_by ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "args", "deselected", "errors", "expected"),
+    [
+        ({}, ["tests"], 0, 0, ""),
+        ({"keyword": "Radius"}, ["tests"], 0, 0, "-k"),
+        ({"markexpr": "slow"}, ["tests"], 0, 0, "-m"),
+        ({"lf": True}, ["tests"], 0, 0, "--lf"),
+        ({"last_failed_no_failures": "none"}, ["tests"], 0, 0, ""),  # inert without --lf
+        ({"stepwise": True}, ["tests"], 0, 0, "--sw"),
+        ({"stepwise_skip": True}, ["tests"], 0, 0, "--sw"),
+        ({}, ["tests/test_a.py::test_used"], 0, 0, "node ids"),
+        ({}, ["tests"], 3, 0, "3 deselected"),
+        ({"keyword": "x"}, ["tests"], 3, 0, "-k"),  # the deselection is -k's
+        ({"keyword": "x", "markexpr": "y"}, ["t.py::a"], 0, 0, "-k, -m, node ids"),
+        ({}, ["tests"], 0, 2, "2 collection error(s)"),
+    ],
+)
+def test_narrowed_by_names_what_narrowed_the_run(option, args, deselected, errors, expected):
+    assert narrowed_by(config(*args, **option), deselected, errors) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], ""),
+        (["-k", "Radius"], "-k"),
+        (["-m", "slow"], "-m"),
+        (["--lf"], "--lf"),
+        (["--lfnf=none"], ""),
+        (["--sw"], "--sw"),
+        (["--sw-skip"], "--sw"),
+        (["test_a.py::test_x"], "node ids"),
+    ],
+)
+def test_narrowed_by_reads_the_attributes_pytest_sets(pytester, args, expected):
+    assert narrowed_by(pytester.parseconfig(*args), 0) == expected
+
+
+# -- find_run_orphans ----------------------------------------------------------------------------
+
+RECORDS = [
+    "tests/test_a.py::test_used",
+    "tests/test_a.py::test_used::run2",  # a second run inside a collected test
+    "tests/test_a.py::test_used2",  # not a run of test_used: its own (uncollected) test
+    "tests/test_a.py::test_gone",
+    "tests/sub/test_b.py::test_gone",
+    "other/test_c.py::test_x",
+]
+COLLECTED = ["tests/test_a.py::test_used", "tests/sub/test_b.py::test_kept"]
+RECORD_FILES = {
+    "tests/test_a.py::test_used2": "baselines/tests/test_a.py/test_used2.json",
+    "tests/test_a.py::test_gone": "baselines/tests/test_a.py/test_gone.json",
+    "tests/sub/test_b.py::test_gone": "baselines/tests/sub/test_b.py/test_gone.json",
+    "other/test_c.py::test_x": "baselines/other/test_c.py/test_x.json",
+}
+MAP_FILES = {
+    "noise.json": "baselines/_index_maps/noise.json.json",  # used by a collected test
+    "unused.json": "baselines/_index_maps/unused.json.json",  # the file exists, no test uses it
+    "gone.json": "baselines/_index_maps/gone.json.json",  # the workflow file was deleted
+}
+
+
+def png(color: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> SimpleNamespace:
+    """A rootdir with records of RECORDS (each with one PNG copy) and the three index maps."""
+    store = BaselineStore(tmp_path / "baselines")
+    image = png((200, 30, 30))
+    for test_id in RECORDS:
+        record = BaselineRecord(test_id=test_id, outputs={"save": OutputBaseline(images=[fingerprint(image)])})
+        store.save(record, images={"save": [image]})
+    index_map = IndexMap.from_workflow(load_workflow(WORKFLOW))
+    for key in MAP_FILES:
+        store.save_index_map(key, index_map)
+    for name in ("noise.json", "unused.json"):
+        (tmp_path / name).write_bytes(WORKFLOW.read_bytes())
+    for test_file in ("tests/test_a.py", "tests/sub/test_b.py", "other/test_c.py"):
+        (tmp_path / test_file).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / test_file).write_text("")
+    return SimpleNamespace(store=store, rootdir=tmp_path, used_workflows={tmp_path / "noise.json"})
+
+
+def orphans(project, *args: str, invoked_in: str = "", **option) -> list[str]:
+    run_config = config(*args, invoked_in=project.rootdir / invoked_in, **option)
+    return find_run_orphans(project, run_config, COLLECTED)
+
+
+def test_a_whole_project_run_reports_every_unused_record_and_map(project):
+    assert orphans(project) == sorted(
+        [*RECORD_FILES.values(), MAP_FILES["unused.json"], MAP_FILES["gone.json"]]
+    )
+
+
+def test_a_run_over_a_folder_judges_only_the_records_under_it(project):
+    under_tests = [RECORD_FILES[t] for t in ("tests/test_a.py::test_used2", "tests/test_a.py::test_gone", "tests/sub/test_b.py::test_gone")]
+    # Index maps: only the one whose workflow file is gone (tests elsewhere may use the others).
+    assert orphans(project, "tests") == sorted([*under_tests, MAP_FILES["gone.json"]])
+    assert orphans(project, "tests/sub") == sorted([RECORD_FILES["tests/sub/test_b.py::test_gone"], MAP_FILES["gone.json"]])
+    assert orphans(project, "sub", invoked_in="tests") == orphans(project, "tests/sub")  # relative to the invocation dir
+    assert orphans(project, "tests/sub/test_b.py", "other") == sorted(
+        [RECORD_FILES["tests/sub/test_b.py::test_gone"], RECORD_FILES["other/test_c.py::test_x"], MAP_FILES["gone.json"]]
+    )
+
+
+def test_ignored_paths_are_outside_the_runs_scope(project):
+    expected = sorted(
+        [RECORD_FILES[t] for t in ("tests/test_a.py::test_used2", "tests/test_a.py::test_gone", "other/test_c.py::test_x")]
+        + [MAP_FILES["gone.json"]]  # something was ignored: not a whole-project run for index maps
+    )
+    assert orphans(project, ignore=["tests/sub"]) == expected
+    assert orphans(project, ignore_glob=["tests/s*"]) == expected
+    assert orphans(project, "sub", invoked_in="tests", ignore=["sub/test_b.py"]) == [MAP_FILES["gone.json"]]
+
+
+def test_a_map_of_a_used_workflow_is_never_an_orphan(project):
+    project.used_workflows = {project.rootdir / "noise.json", project.rootdir / "unused.json"}
+    assert MAP_FILES["unused.json"] not in orphans(project)
+    project.used_workflows = set()
+    assert MAP_FILES["noise.json"] in orphans(project)
+
+
+# -- prune ---------------------------------------------------------------------------------------
+
+
+def test_prune_dry_run_deletes_nothing(project):
+    found = orphans(project, "tests/sub")
+    before = sorted(p for p in project.rootdir.rglob("*") if p.is_file())
+    listed = prune(project.store, found, rootdir=project.rootdir, dry_run=True)
+    assert listed == [project.rootdir / name for name in found]
+    assert sorted(p for p in project.rootdir.rglob("*") if p.is_file()) == before
+
+
+def test_prune_deletes_records_with_their_png_copies_and_maps(project):
+    base = project.rootdir / "baselines"
+    found = orphans(project, "tests/sub")
+    assert found == ["baselines/_index_maps/gone.json.json", "baselines/tests/sub/test_b.py/test_gone.json"]
+
+    removed = prune(project.store, found, rootdir=project.rootdir, dry_run=False)
+
+    assert sorted(removed) == sorted(
+        [
+            base / "_index_maps" / "gone.json.json",
+            base / "tests" / "sub" / "test_b.py" / "test_gone.json",
+            base / "tests" / "sub" / "test_b.py" / "test_gone.save.0.png",
+        ]
+    )
+    assert not (base / "tests" / "sub").exists()  # emptied folders go too
+    assert (base / "tests" / "test_a.py" / "test_gone.save.0.png").is_file()  # out of scope: untouched
+    assert set(project.store.stored_test_ids()) == set(RECORDS) - {"tests/sub/test_b.py::test_gone"}
+    assert set(project.store.stored_index_maps()) == {"noise.json", "unused.json"}
