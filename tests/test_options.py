@@ -29,6 +29,7 @@ NAMES = {
     "invokeai_no_cache": ("--invokeai-no-cache", "PYTEST_INVOKEAI_NO_CACHE"),
     "invokeai_save_images": ("--invokeai-save-images", "PYTEST_INVOKEAI_SAVE_IMAGES"),
     "invokeai_look_ahead": ("--invokeai-look-ahead", "PYTEST_INVOKEAI_LOOK_AHEAD"),
+    "invokeai_tolerance": ("--invokeai-tolerance", "PYTEST_INVOKEAI_TOLERANCE"),
 }
 
 
@@ -70,6 +71,7 @@ def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
     assert settings.no_cache is False
     assert settings.save_images is False
     assert settings.look_ahead == 32
+    assert settings.tolerance == {}
     assert set(settings.sources) == set(NAMES)
     assert set(settings.sources.values()) == {"default"}
 
@@ -241,3 +243,12 @@ def test_help_states_default_env_and_ini() -> None:
     assert "(default: off; env PYTEST_INVOKEAI_CLEANUP=1|0; ini invokeai_cleanup = true|false)" in (
         BY_NAME["invokeai_cleanup"].help_text()
     )
+
+
+def test_run_wide_tolerance_is_parsed_and_checked_against_the_signals(tmp_path: Path) -> None:
+    settings = settle(tmp_path, cli={"invokeai_tolerance": "color=3, sharpness=0.6"})
+    assert settings.tolerance == {"color": 3.0, "sharpness": 0.6}
+    with pytest.raises(OptionError, match=r"--invokeai-tolerance: unknown threshold name\(s\): ssim; valid names: phash, color, layout, sharpness"):
+        settle(tmp_path, cli={"invokeai_tolerance": "ssim=0.1"})
+    with pytest.raises(OptionError, match="expected NAME=VALUE, got 'color'"):
+        settle(tmp_path, cli={"invokeai_tolerance": "color"})
