@@ -168,16 +168,18 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     config = item.config
     if not hasattr(config, "workerinput"):
         return
-    handed = [item, *_handed_to_worker(item.session)]
+    state = run_state(config)
+    # Only what was handed since the last test: the queue is read each test, planning is not redone.
+    handed = [each for each in [item, *_handed_to_worker(item.session)] if not state.is_planned(each.nodeid)]
     cases = []
     for each in handed:
         try:
             spec = declared_case(each)
         except InvokeAITestError:
-            continue
+            continue  # the test reports it when it runs
         if spec is not None:
             cases.append((each.nodeid, spec))
-    run_state(config).plan(cases)
+    state.plan(cases)
 
 
 def _handed_to_worker(session: pytest.Session) -> list[pytest.Item]:

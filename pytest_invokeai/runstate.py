@@ -84,13 +84,19 @@ class RunState:
         self.pruned: list[Path] = []
         self.report_paths: list[Path] = []
         self._planned: list[tuple[str, CaseSpec]] = []
+        self._planned_keys: set[str] = set()
         self.on_waiting: Callable[[str, int, str], None] | None = None  # progress of long waits
 
     def plan(self, cases: list[tuple[str, CaseSpec]]) -> None:
         """The declared cases this process will run, in order (more may come, from xdist)."""
-        self._planned += cases
+        new = [(key, spec) for key, spec in cases if key not in self._planned_keys]
+        self._planned += new
+        self._planned_keys.update(key for key, _ in new)
         if self._scheduler is not None:
-            self._scheduler.plan(cases)
+            self._scheduler.plan(new)
+
+    def is_planned(self, key: str) -> bool:
+        return key in self._planned_keys
 
     # -- lazily built ------------------------------------------------------------------------
 

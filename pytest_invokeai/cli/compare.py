@@ -117,13 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(
             {
-                "match": comparison.match,
-                "distances": comparison.distances,
-                "thresholds": comparison.thresholds.as_dict(),
-                "failed": list(comparison.failed),
-                "identical": comparison.identical,
-                "size_mismatch": comparison.size_mismatch,
-                "explanation": comparison.explain(),
+                **comparison.to_json(),
                 "baseline": {"path": args.baseline, "output": baseline.output, "image": baseline.index},
                 "actual": args.actual,
             }
