@@ -60,7 +60,7 @@ class WorkflowGate:
     rootdir: Path
     update_mode: UpdateMode
     accept_drift: bool
-    session: GenerationSession | None = None
+    session: GenerationSession | None = None  # for check(); a scheduler passes each server's own
     install_models: Callable[[tuple[str, ...]], None] | None = None  # None: the server is not ours to change
     events: list[DriftEvent] = field(default_factory=list)
     _checked: dict[str, Blocked | None] = field(default_factory=dict)
@@ -71,7 +71,13 @@ class WorkflowGate:
         return f"pytest --invokeai-update-baselines={mode}"
 
     def check(self, spec: CaseSpec, workflow: Workflow) -> None:
-        """Raise :class:`Blocked` when the case must not run (the answer is kept per workflow)."""
+        """Raise :class:`Blocked` when the case must not run (drift, then models on the gate's session)."""
+        self.check_drift(spec, workflow)
+        if self.session is not None:
+            self.check_models(spec, workflow, self.session)
+
+    def check_drift(self, spec: CaseSpec, workflow: Workflow) -> None:
+        """Raise :class:`Blocked` when the workflow's form drifted (the answer is kept per workflow)."""
         key = workflow_key(spec.workflow, self.rootdir)
         with self._lock:
             if key not in self._checked:
@@ -79,8 +85,6 @@ class WorkflowGate:
             blocked = self._checked[key]
         if blocked is not None:
             raise blocked
-        if self.session is not None:
-            self._models(spec, workflow)
 
     def _drift(self, key: str, workflow: Workflow) -> Blocked | None:
         current = IndexMap.from_workflow(workflow)
@@ -112,14 +116,14 @@ class WorkflowGate:
             f"`{self.update_command('all')}` or `pytest --invokeai-accept-drift`.",
         )
 
-    def _models(self, spec: CaseSpec, workflow: Workflow) -> None:
-        assert self.session is not None
+    def check_models(self, spec: CaseSpec, workflow: Workflow, session: GenerationSession) -> None:
+        """Install the case's declared models (managed server only); a model still missing skips the case."""
         if spec.models and self.install_models is not None:
             with self._lock:
                 if spec.models not in self._models_ready:
                     self.install_models(spec.models)
-                    self.session.refresh_models()
+                    session.refresh_models()
                     self._models_ready.add(spec.models)
-        missing = missing_models(self.session.installed_models, workflow)
+        missing = missing_models(session.installed_models, workflow)
         if missing:
             raise Blocked(SKIPPED, f"{workflow_key(spec.workflow, self.rootdir)}: {missing[0]}")

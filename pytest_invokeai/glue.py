@@ -96,7 +96,7 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
         result=result,
         judge_settings=state.judge_settings,
         on_judged=lambda judgement: record_judgement(item, judgement),
-        models=_model_hashes(state, workflow),
+        models=_model_hashes(state, workflow, result.server),
     )
 
 
@@ -107,12 +107,12 @@ def record_judgement(item: pytest.Item, judgement: Judgement) -> None:
         item.user_properties.extend(junit_properties(output))
 
 
-def _model_hashes(state: RunState, workflow: Any) -> Mapping[str, str]:
-    """Model name -> hash of the models the workflow uses, recorded with baselines as environment info."""
+def _model_hashes(state: RunState, workflow: Any, server: str) -> Mapping[str, str]:
+    """Model name -> hash of the models the workflow uses (on the server that ran it), recorded with baselines."""
     values = workflow_model_values(workflow)
     if not values:
         return {}
-    resolved = resolve_models_in_values(state.scheduler.session.installed_models, workflow, values)
+    resolved = resolve_models_in_values(state.scheduler.session_for(server).installed_models, workflow, values)
     return {str(v.get("name")): str(v.get("hash", "")) for v in resolved.values() if isinstance(v, Mapping)}
 
 

@@ -90,6 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
     run_dir = new_run_dir() if owner else Path(workerinput[RUN_DIR_INPUT])
     state = RunState(settings, rootdir=config.rootpath, run_dir=run_dir)
     state.owner = owner
+    if workerinput is not None:  # which of several servers this worker uses (see server/pool.py)
+        state.worker = (int(str(workerinput.get("workerid", "gw0")).lstrip("gw") or 0), int(workerinput.get("workercount", 1)))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and owner:  # xdist workers have no terminal
         state.on_waiting = WaitProgress(reporter.write_line)

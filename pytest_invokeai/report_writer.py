@@ -54,9 +54,30 @@ def summary_lines(state: Any) -> list[str]:
         lines.append(state.orphan_note)
     else:
         lines.append("orphaned baselines: 0")
-    if results.servers:
-        kind = "managed local InvokeAI" if state.managed else "InvokeAI"
-        lines.append(f"{kind}: {', '.join(sorted(results.servers))}")
+    lines += server_lines(state)
     for path in state.report_paths:
         lines.append(f"report: {path}")
+    return lines
+
+
+def server_lines(state: Any) -> list[str]:
+    """Which servers ran the cases; with several, how many each ran and which went down."""
+    results = state.results
+    if not results.servers and not results.servers_down:
+        return []
+    kind = "managed local InvokeAI" if state.managed else "InvokeAI"
+    if len(results.servers | set(results.servers_down)) <= 1 and not results.servers_down:
+        return [f"{kind}: {', '.join(sorted(results.servers))}"]
+    lines = [f"{kind} servers:"]
+    for url in sorted(results.servers | set(results.server_cases) | set(results.servers_down)):
+        done = f"{results.server_cases.get(url, 0)} case(s)"
+        down = results.servers_down.get(url)
+        if down is None:
+            lines.append(f"  {url}: {done}")
+        elif url in results.server_cases or url in results.servers:
+            lines.append(f"  {url}: {done}, then {down.removeprefix(f'InvokeAI at {url} ')}")
+        else:
+            lines.append(f"  {url}: {down}")
+    if results.moved:
+        lines.append(f"  {len(results.moved)} case(s) moved to another server after theirs went down")
     return lines

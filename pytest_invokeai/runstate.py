@@ -17,15 +17,17 @@ from typing import Any
 from .baseline.compare import Thresholds
 from .baseline.store import BaselineStore
 from .cases import CaseSpec
-from .errors import ServerError
+from .errors import InvokeAITestError
 from .gate import WorkflowGate
 from .judge import JudgeSettings
 from .options import Settings
 from .report.results import OutputResult, TestProblem
 from .scheduling import CaseScheduler, WorkflowCache
 from .server.client import InvokeAIClient
+from .server.pool import Lane, assign_servers, check_agreement, connect_lanes
 from .server.session import GenerationSession
 from .server.shared import acquire_server
+from .workflow.load import Workflow
 
 
 @dataclass
@@ -36,6 +38,9 @@ class RunResults:
     orphans: list[str] = field(default_factory=list)  # baseline files no collected test uses
     drifted_workflows: set[str] = field(default_factory=set)
     servers: set[str] = field(default_factory=set)  # URLs the run's processes generated on
+    server_cases: dict[str, int] = field(default_factory=dict)  # URL -> cases it ran
+    servers_down: dict[str, str] = field(default_factory=dict)  # URL -> why it was left out or stopped being used
+    moved: list[str] = field(default_factory=list)  # cases enqueued again elsewhere after their server went down
 
     def export(self) -> dict[str, Any]:
         return {
@@ -45,6 +50,9 @@ class RunResults:
             "orphans": list(self.orphans),
             "drifted_workflows": sorted(self.drifted_workflows),
             "servers": sorted(self.servers),
+            "server_cases": dict(self.server_cases),
+            "servers_down": dict(self.servers_down),
+            "moved": list(self.moved),
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -57,6 +65,19 @@ class RunResults:
         self.orphans = sorted(set(self.orphans) | set(data.get("orphans", [])))
         self.drifted_workflows |= set(data.get("drifted_workflows", []))
         self.servers |= set(data.get("servers", []))
+        for url, count in data.get("server_cases", {}).items():
+            self.server_cases[url] = self.server_cases.get(url, 0) + count
+        self.servers_down.update(data.get("servers_down", {}))
+        self.moved += data.get("moved", [])
+
+    def note_lanes(self, lanes: list[Lane], moved: list[tuple[str, str]]) -> None:
+        """What each server did in this process, for the summary."""
+        for lane in lanes:
+            if lane.cases_done:
+                self.server_cases[lane.url] = self.server_cases.get(lane.url, 0) + lane.cases_done
+            if lane.down:
+                self.servers_down[lane.url] = lane.down
+        self.moved += [f"{key} (left {url})" for key, url in moved]
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -73,8 +94,8 @@ class RunState:
         self.results = RunResults()
         self._lock = threading.Lock()
         self._scheduler: CaseScheduler | None = None
-        self._client: InvokeAIClient | None = None
-        self._version: str | None = None
+        self._lanes: list[Lane] | None = None
+        self.worker: tuple[int, int] | None = None  # (xdist worker number, number of workers)
         self.managed = not settings.urls
         self.server_error: Exception | None = None
         self.owner = False  # this process made run_dir and stops the managed server at the end
@@ -101,58 +122,85 @@ class RunState:
     # -- lazily built ------------------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        if len(self.settings.urls) > 1:
-            raise ServerError(
-                f"several --invokeai-url values given ({', '.join(self.settings.urls)}); this version runs a suite "
-                "on one server: give one URL"
-            )
+    def urls(self) -> list[str]:
+        """The servers of the run: the ones given, or the run's managed server (started on first use)."""
         if self.settings.urls:
-            return self.settings.urls[0]
-        return acquire_server(self.run_dir, self.settings.server_cmd)
+            return list(self.settings.urls)
+        return [acquire_server(self.run_dir, self.settings.server_cmd)]
+
+    @property
+    def lanes(self) -> list[Lane]:
+        """This process's servers, connected and checked to agree (on first use)."""
+        with self._lock:
+            if self._lanes is None:
+                if self.server_error is not None:  # do not wait minutes again for every test
+                    raise self.server_error
+                lanes: list[Lane] = []
+                try:
+                    worker, workers = self.worker or (None, 0)
+                    primary, standby = assign_servers(self.urls, worker, workers)
+                    lanes, unreachable = connect_lanes(primary, standby, self._new_session)
+                    self.results.servers_down.update({url: f"not reachable at the start: {why}" for url, why in unreachable.items()})
+                    check_agreement(lanes, self._used_workflows())
+                except Exception as exc:
+                    for lane in lanes:
+                        lane.session.close()
+                        lane.session.client.close()
+                    self.server_error = exc
+                    raise
+                self._lanes = lanes
+                self.results.servers.update(lane.url for lane in lanes if not lane.standby)
+            return self._lanes
+
+    def _new_session(self, url: str) -> GenerationSession:
+        client = InvokeAIClient(url, token=self.settings.token, queue_id=self.settings.queue)
+        try:
+            client.version()  # not InvokeAI, or not up: say so before opening anything else
+            session = GenerationSession(
+                client,
+                board=self.settings.board,
+                generation_timeout=self.settings.timeout,
+                use_cache=not self.settings.no_cache,
+            )
+        except Exception:
+            client.close()
+            raise
+        session.runner.on_waiting = self.on_waiting
+        return session
+
+    def _used_workflows(self) -> list[Workflow]:
+        loaded = []
+        for path in sorted(self.used_workflows):
+            try:
+                loaded.append(self.workflows.get(path))
+            except InvokeAITestError:
+                continue  # its tests report it
+        return loaded
 
     @property
     def client(self) -> InvokeAIClient:
-        with self._lock:
-            if self._client is None:
-                if self.server_error is not None:  # do not wait minutes again for every test
-                    raise self.server_error
-                try:
-                    client = InvokeAIClient(self.url, token=self.settings.token, queue_id=self.settings.queue)
-                    self._version = client.version()
-                except Exception as exc:
-                    self.server_error = exc
-                    raise
-                self._client = client
-                self.results.servers.add(client.base_url)
-            return self._client
+        """The client of this process's first server (the only one, with one URL)."""
+        if self._scheduler is not None:
+            return self._scheduler.session.client
+        return self.lanes[0].session.client
 
     @property
     def invokeai_version(self) -> str | None:
-        self.client  # noqa: B018 - connecting reads the version
-        return self._version
+        return self.lanes[0].version
 
     @property
     def scheduler(self) -> CaseScheduler:
-        client = self.client
+        lanes = self.lanes
         with self._lock:
             if self._scheduler is None:
-                session = GenerationSession(
-                    client,
-                    board=self.settings.board,
-                    generation_timeout=self.settings.timeout,
-                    use_cache=not self.settings.no_cache,
-                )
-                session.runner.on_waiting = self.on_waiting
                 gate = WorkflowGate(
                     store=self.store,
                     rootdir=self.rootdir,
                     update_mode=self.settings.update_mode,
                     accept_drift=self.settings.accept_drift,
-                    session=session,
                     install_models=self._install_models if self.managed else None,
                 )
-                self._scheduler = CaseScheduler(session, gate, self.workflows, look_ahead=self.settings.look_ahead)
+                self._scheduler = CaseScheduler(lanes, gate, self.workflows, look_ahead=self.settings.look_ahead)
                 self._scheduler.plan(self._planned)
             return self._scheduler
 
@@ -181,11 +229,12 @@ class RunState:
     def finish(self) -> None:
         """Cancel what is still queued (the run stopped early, or look-ahead went past the end); clean up."""
         if self._scheduler is None:
+            for lane in self._lanes or []:
+                lane.session.close()
+                lane.session.client.close()
             return
-        session = self._scheduler.session
         try:
             self._scheduler.cancel()
         finally:
-            session.close(cleanup=self.settings.cleanup)
-            if self._client is not None:
-                self._client.close()
+            self._scheduler.close(cleanup=self.settings.cleanup)
+            self.results.note_lanes(self._scheduler.lanes, self._scheduler.moved)

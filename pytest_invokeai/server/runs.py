@@ -152,10 +152,11 @@ def failure_message(item: dict[str, Any]) -> str:
 class _ItemWatch:
     """What we know of one queue item while we wait for it."""
 
-    def __init__(self, item_id: int) -> None:
+    def __init__(self, item_id: int, on_finished: Callable[[int], None] | None = None) -> None:
         self.item_id = item_id
         self.changed = threading.Event()  # set on every status event; the waiter then reads the item
         self.started_at: float | None = None  # monotonic, when we first saw it in progress
+        self._on_finished = on_finished
 
     def on_event(self, name: str, data: dict[str, Any]) -> None:
         if name != STATUS_EVENT:
@@ -164,6 +165,8 @@ class _ItemWatch:
         if status == "in_progress" and self.started_at is None:
             self.started_at = time.monotonic()
         self.changed.set()
+        if status in TERMINAL_STATUSES and self._on_finished is not None:
+            self._on_finished(self.item_id)
 
 
 class CaseHandle:
@@ -211,6 +214,9 @@ class Runner:
         self._lock = threading.Lock()
         # Called as (case key, item id, status) each time a wait looks at an unfinished item: progress display.
         self.on_waiting: Callable[[str, int, str], None] | None = None
+        # Called with the item id when an event says one of our items finished (from the event thread):
+        # lets a scheduler top up a server the moment it has room, without a test waiting on it.
+        self.on_item_finished: Callable[[int], None] | None = None
 
     # -- enqueue ----------------------------------------------------------------------------
 
@@ -257,10 +263,18 @@ class Runner:
         with self._lock:
             watch = self._watches.get(item_id)
             if watch is None:
-                watch = self._watches[item_id] = _ItemWatch(item_id)
+                watch = self._watches[item_id] = _ItemWatch(item_id, self._item_finished)
                 if self.events is not None:
                     self.events.listen(item_id, watch.on_event)
         return watch
+
+    def _item_finished(self, item_id: int) -> None:
+        if self.on_item_finished is not None:
+            self.on_item_finished(item_id)
+
+    @property
+    def has_events(self) -> bool:
+        return self.events is not None and self.events.connected
 
     # -- wait -------------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ class GenerationResult:
 
     case: CaseResult
     images: dict[str, list[OutputImage]]
+    server: str = ""  # the URL of the server that made it
 
     @property
     def key(self) -> str:
@@ -68,7 +69,8 @@ class PendingGeneration:
 
     def result(self, timeout: float | None = None) -> GenerationResult:
         case = self._handle.result(timeout).raise_for_error()
-        return GenerationResult(case=case, images=self._session._download(self._workflow, case.images))
+        images = self._session._download(self._workflow, case.images)
+        return GenerationResult(case=case, images=images, server=self._session.client.base_url)
 
 
 class GenerationSession:
