@@ -55,8 +55,8 @@ class Option:
 OPTIONS: tuple[Option, ...] = (
     Option(
         "invokeai_url",
-        "URL of a running InvokeAI server (one for now; spreading cases over several is planned). "
-        "Without it a local InvokeAI is started for the run",
+        "URL of a running InvokeAI server; give it several times (or a comma-separated list in the environment "
+        "or ini) to spread the cases over several servers. Without it a local InvokeAI is started for the run",
         default=[],
         kind="list",
         metavar="URL",

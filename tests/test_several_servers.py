@@ -15,6 +15,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ from pytest_invokeai.errors import ServerError
 from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.server.managed import ManagedServer, resolve_server_command
 from pytest_invokeai.server.model_sources import install_declared_models
-from pytest_invokeai.server.pool import assign_servers
+from pytest_invokeai.server.pool import Lane, ServersDisagree, assign_servers, check_agreement
 
 pytestmark = pytest.mark.server
 
@@ -74,6 +75,20 @@ def test_a_worker_takes_several_servers_when_there_are_fewer_workers():
 
 def test_the_same_url_twice_is_one_server():
     assert assign_servers(["http://a", "http://a"], None, 0) == (["http://a"], [])
+
+
+def test_servers_of_different_versions_are_refused():
+    # A stand-in for the servers: this machine has one InvokeAI version, so two real servers always agree
+    # on it. The models half of the check runs on real servers below.
+    def lane(url: str, version: str) -> Lane:
+        session = SimpleNamespace(client=SimpleNamespace(base_url=url), installed_models=None)
+        return Lane(session=session, version=version)  # type: ignore[arg-type]
+
+    check_agreement([lane("http://a", "6.14.2"), lane("http://b", "6.14.2")], [])  # same version: fine
+    with pytest.raises(ServersDisagree) as info:
+        check_agreement([lane("http://a", "6.14.2"), lane("http://b", "6.13.0")], [])
+    assert "http://a runs 6.14.2, http://b runs 6.13.0" in str(info.value)
+    assert "nothing was enqueued" in str(info.value)
 
 
 # -- real servers ----------------------------------------------------------------------------
