@@ -22,10 +22,16 @@ import pytest
 from helpers import require
 
 from pytest_invokeai.errors import ServerError
+from pytest_invokeai.scheduling import LANE_DEPTH
 from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.server.managed import ManagedServer, resolve_server_command
 from pytest_invokeai.server.model_sources import install_declared_models
-from pytest_invokeai.server.pool import Lane, ServersDisagree, assign_servers, check_agreement
+from pytest_invokeai.server.pool import (
+    Lane,
+    ServersDisagree,
+    assign_servers,
+    check_agreement,
+)
 
 pytestmark = pytest.mark.server
 
@@ -174,6 +180,14 @@ def test_cases_spread_over_every_server_and_each_runs_once(project, servers):
     assert sorted(s for seeds in per_server for s in seeds) == list(range(12))  # none twice, none lost
     for url, seeds in zip(servers, per_server):
         result.stdout.fnmatch_lines([f"  {url}: {len(seeds)} case(s)"])  # the summary counts what the server shows
+
+    # No server idled while the other had a queue: when one finished its last case, the other held at
+    # most the few cases a server is given at a time (the rest would have gone to the idle one).
+    items = {url: our_items(url) for url in servers}
+    for idle, other in (servers, servers[::-1]):
+        done_at = max(i["completed_at"] for i in items[idle])
+        started_later = [i for i in items[other] if i["started_at"] > done_at]
+        assert len(started_later) <= LANE_DEPTH, (idle, done_at, [i["started_at"] for i in started_later])
 
     # The baselines recorded across servers match whichever server runs a case next time.
     again = project.runpytest_subprocess(*url_args(*reversed(servers)), "-p", "no:cacheprovider")
