@@ -25,7 +25,7 @@ from .workflow.load import Workflow
 
 @pytest.fixture(scope="session")
 def invokeai_client(pytestconfig: pytest.Config) -> InvokeAIClient:
-    """A client for the run's InvokeAI server (the managed one when no --invokeai-url is given)."""
+    """A client for the run's InvokeAI server (the managed one without --invokeai-url; with several, the first one up)."""
     state = run_state(pytestconfig)
     try:
         return state.client

@@ -139,6 +139,8 @@ def judge(
         )
     check_tolerance_outputs(spec.tolerance, outputs, where=where)
     record = settings.store.load(test_id)
+    inputs = recorded_inputs(workflow, spec.inputs, settings.rootdir)
+    case = {"workflow": workflow_key, "inputs": inputs, "server": result.server}
     baseline_outputs = dict(record.outputs) if record is not None else {}
     mode = settings.update_mode
     new_outputs: dict[str, OutputBaseline] = {}
@@ -198,6 +200,7 @@ def judge(
                     baseline=artifacts.baseline,
                     diff=artifacts.diff,
                     side_by_side=artifacts.side_by_side,
+                    case=case,
                 )
             )
             name = f"output {label or node_id!r} ({node_id}) image {index}"
@@ -249,7 +252,7 @@ def judge(
             invokeai_version=settings.invokeai_version,
             workflow=workflow_key,
             workflow_content_hash=content_hash(workflow),
-            inputs=recorded_inputs(workflow, spec.inputs, settings.rootdir),
+            inputs=inputs,
             models=dict(models or {}),
         )
         # Copies not passed here are deleted: only those that still show their kept fingerprints stay.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .recall.commands import add_recall_lines
 from .report.html import write_html_report
 from .report.results import summarize
 from .report.summary import write_json_summary
@@ -22,8 +23,11 @@ def write_reports(state: Any) -> list[Path]:
     if report is None or not (results.outputs or results.problems):
         return []
     summary = _summary(state)
+    # A server the run started itself is gone once the run ends: the lines then name InvokeAI's default address.
+    data_path = report.with_suffix(".json")
+    add_recall_lines(results.outputs, rootdir=state.rootdir, server_known=not state.managed, summary=data_path)
     html = write_html_report(report, results.outputs, results.problems, summary=summary)
-    data = write_json_summary(report.with_suffix(".json"), results.outputs, results.problems, summary=summary)
+    data = write_json_summary(data_path, results.outputs, results.problems, summary=summary)
     return [html, data]
 
 

@@ -239,14 +239,17 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
     comparison = compare(fingerprint(baseline), fingerprint(actual))
     files = write_artifacts(tmp_path / "results", ODD_TEST_ID, "out", 0, actual_png=png(actual),
                             baseline_png=png(baseline), comparison=comparison)
-    failing = OutputResult.from_comparison(ODD_TEST_ID, "out", comparison, artifacts=files, extra={"curl": "curl -X POST"})
+    case = {"workflow": "wf.json", "inputs": [{"index": 1, "name": "Prompt", "value": "a fox"}], "server": "http://h:9090"}
+    failing = OutputResult.from_comparison(ODD_TEST_ID, "out", comparison, artifacts=files, extra={"curl": "curl -X POST"},
+                                           case=case)
     passing = OutputResult("test_ok", "out", verdict="new", actual=files.actual)
     problems = [TestProblem("test_drift", "drifted", "index 2: was 'Prompt', now 'Seed'")]
     summary = summarize([passing, failing], problems)
     path = write_json_summary(tmp_path / "report" / "summary.json", [passing, failing], problems, summary=summary)
 
     document = json.loads(path.read_text(encoding="utf-8"))
-    assert sorted(document) == ["format", "format_version", "orphans", "outputs", "problems", "summary"]
+    assert sorted(document) == ["cases", "format", "format_version", "orphans", "outputs", "problems", "summary"]
+    assert document["cases"] == {ODD_TEST_ID: case}  # what `pytest-invokeai recall` reads; test_ok has none
     assert document["summary"] == summary
     assert [o["test_id"] for o in document["outputs"]] == [ODD_TEST_ID, "test_ok"], "failures first"
     first, second = document["outputs"]

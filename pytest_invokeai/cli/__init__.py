@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from ..errors import InvokeAITestError
 from ..workflow.schema import SCHEMA_ENV
-from . import baselines, compare, drift, graph, hash, inputs, run, schema
+from . import baselines, compare, drift, graph, hash, inputs, recall, run, schema
 from .common import (
     EXIT_INTERNAL_ERROR,
     EXIT_INTERRUPTED,
@@ -29,7 +29,7 @@ from .common import (
     show_warning,
 )
 
-COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines)
+COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines, recall)
 
 DESCRIPTION = """\
 Inspect InvokeAI workflows and baselines the way pytest-invokeai's tests see them.
@@ -51,8 +51,10 @@ examples:
   pytest-invokeai hash out/save_image.png
   pytest-invokeai compare baselines/suite/test_x.py/test_x.json out/save_image.png
   pytest-invokeai baselines list --dir baselines
+  pytest-invokeai recall 'example_suite/test_sd15.py::test_text_to_image[Prompt=a red fox in fresh snow-Seed=2]'
 
-exit codes: 0 success, 1 drift found (drift check) or images differ (compare), 2 bad input or usage (message on stderr),
+exit codes: 0 success, 1 drift found (drift check), images differ (compare) or nothing to recall (recall),
+            2 bad input or usage (message on stderr),
             3 internal error (a bug in pytest-invokeai)"""
 
 

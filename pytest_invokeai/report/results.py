@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from ..baseline.compare import Comparison
@@ -46,6 +46,9 @@ class OutputResult:
     diff: Path | None = None
     side_by_side: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)  # e.g. {"recall command": "..."}, shown as copyable text
+    # The case that made it, so it can be run or recalled again: {"workflow": path relative to the rootdir,
+    # "inputs": [{"index", "name", "value"}] as a baseline records them, "server": URL it ran on}.
+    case: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_verdict(self.verdict, VERDICTS, "output")
@@ -70,6 +73,7 @@ class OutputResult:
         verdict: str | None = None,
         artifacts: Artifacts | None = None,
         extra: dict[str, str] | None = None,
+        case: dict[str, Any] | None = None,
     ) -> OutputResult:
         """A result filled from a comparison; the verdict is matched/mismatched unless given (e.g. "updated")."""
         return cls(
@@ -87,6 +91,7 @@ class OutputResult:
             diff=artifacts.diff if artifacts else None,
             side_by_side=artifacts.side_by_side if artifacts else None,
             extra=dict(extra or {}),
+            case=dict(case or {}),
         )
 
 

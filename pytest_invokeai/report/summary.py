@@ -51,7 +51,17 @@ def summary_document(
         "outputs": [output_record(result, folder) for result in ordered(outputs)],
         "problems": [{"test_id": p.test_id, "verdict": p.verdict, "message": p.message} for p in ordered(problems)],
         "orphans": list(orphans),
+        "cases": run_cases(outputs),
     }
+
+
+def run_cases(outputs: Sequence[OutputResult]) -> dict[str, dict[str, Any]]:
+    """Test id -> its case (workflow, inputs, server), for tools that run or recall a case of this run again."""
+    cases: dict[str, dict[str, Any]] = {}
+    for result in outputs:
+        if result.case and result.test_id not in cases:
+            cases[result.test_id] = dict(result.case)
+    return cases
 
 
 def write_json_summary(

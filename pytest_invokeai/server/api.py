@@ -214,3 +214,21 @@ def model_install_job(job_id: int) -> Call:
 
 def model_install_jobs() -> Call:
     return Call("GET", "/api/v2/models/install", "list its model install jobs")
+
+
+def _check_recall_answer(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get("status"), str):
+        raise ServerError(f"not an answer of InvokeAI's recall endpoint: {_shorten(str(body))}")
+    return body
+
+
+def recall(queue_id: str, parameters: dict[str, Any]) -> Call:
+    # Setting the same parameters twice changes nothing more: safe to retry.
+    return Call(
+        "POST", f"/api/v1/recall/{segment(queue_id)}", "apply the recall parameters", json=parameters,
+        parse=_check_recall_answer,
+    )
+
+
+def recall_status(queue_id: str) -> Call:
+    return Call("GET", f"/api/v1/recall/{segment(queue_id)}", "report its recall status", parse=_check_recall_answer)

@@ -1,0 +1,102 @@
+"""The lines a person copies to recall a case: ``pytest-invokeai recall ...`` and the same request with curl.
+
+The HTML report adds them to every compared output of a case (:func:`add_recall_lines`), computed at
+report time from the case data each output carries (its workflow and input values).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import InvokeAITestError
+from ..report.results import OutputResult
+from ..workflow.load import Workflow, load_workflow
+from .cases import RecallCase, case_values
+from .mapping import map_recall
+
+DEFAULT_URL = "http://127.0.0.1:9090"  # where InvokeAI listens unless told otherwise
+DEFAULT_QUEUE = "default"  # the web UI's queue
+COMMAND_KEY = "recall in the GUI"
+CURL_KEY = "recall with curl"
+DEFAULT_SUMMARY = "invokeai-results/report.json"  # relative to the rootdir: where the plugin writes it by default
+
+
+def _relative(path: Path, rootdir: Path) -> str:
+    try:
+        return path.resolve().relative_to(rootdir.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def recall_path(queue: str = DEFAULT_QUEUE) -> str:
+    return f"/api/v1/recall/{quote(queue, safe='')}"
+
+
+def recall_command(
+    test_id: str, *, url: str | None = None, queue: str = DEFAULT_QUEUE, results: str | None = None
+) -> str:
+    parts = ["pytest-invokeai", "recall", test_id]
+    if url:
+        parts += ["--url", url]
+    if results:
+        parts += ["--results", results]
+    if queue != DEFAULT_QUEUE:
+        parts += ["--queue", queue]
+    return shlex.join(parts)
+
+
+def curl_command(body: Mapping[str, Any], *, url: str, queue: str = DEFAULT_QUEUE) -> str:
+    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return shlex.join(
+        ["curl", "-sS", "-X", "POST", url.rstrip("/") + recall_path(queue), "-H", "Content-Type: application/json", "-d", data]
+    )
+
+
+def add_recall_lines(
+    outputs: Iterable[OutputResult], *, rootdir: Path, server_known: bool, summary: Path | None = None
+) -> None:
+    """Add the recall command and curl line to each output's ``extra`` (cases that map to nothing get none).
+
+    ``server_known``: the URL each case ran on is still the place to send it (not a server the run
+    started and stopped); without it the lines use InvokeAI's default address. ``summary`` is where
+    the run's JSON summary goes: the command names it when it is not where the command looks by default.
+    """
+    results = None
+    if summary is not None and Path(summary).resolve() != (rootdir / DEFAULT_SUMMARY).resolve():
+        results = _relative(Path(summary), rootdir)
+    workflows: dict[str, Workflow] = {}
+    lines: dict[str, dict[str, str]] = {}
+    for result in outputs:
+        if not result.case or "workflow" not in result.case:
+            continue
+        if result.test_id not in lines:
+            lines[result.test_id] = _lines(result.test_id, result.case, rootdir, workflows, server_known, results)
+        result.extra.update(lines[result.test_id])
+
+
+def _lines(
+    test_id: str, data: Mapping[str, Any], rootdir: Path, workflows: dict[str, Workflow], server_known: bool,
+    results: str | None,
+) -> dict[str, str]:
+    case = RecallCase(test_id=test_id, workflow_key=data["workflow"], inputs=list(data.get("inputs", [])),
+                      origin="this run", rootdir=rootdir, server=data.get("server"))
+    try:
+        key = case.workflow_key
+        if key not in workflows:
+            workflows[key] = load_workflow(case.workflow_path)
+        values, _ = case_values(case, workflows[key])
+        mapping = map_recall(workflows[key], values)
+    except (InvokeAITestError, OSError) as exc:  # the report must be written whatever one case holds
+        return {"recall": f"not available: {exc}"}
+    if mapping.is_empty:
+        return {}
+    url = case.server if server_known and case.server else None
+    return {
+        COMMAND_KEY: recall_command(test_id, url=url, results=results),
+        CURL_KEY: curl_command(mapping.body(), url=url or DEFAULT_URL),
+    }
