@@ -8,6 +8,7 @@ are looked through: what feeds a collection is what feeds each of its items.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,18 @@ class GraphView:
     def source(self, node_id: str, field: str) -> tuple[str, str] | None:
         found = self.sources(node_id, field)
         return found[0] if found else None
+
+    def chain(self, node_id: str, field: str | None) -> Iterator[tuple[str, str]]:
+        """Walk up a pass-through chain: the node feeding ``field``, then the node feeding *its* input of the
+        same name as the output used (a LoRA loader's ``unet`` from the model loader's ``unet``), and so on.
+        Yields ``(node, output)``; stops at the chain's start or at a loop."""
+        feed = self.source(node_id, field) if field and self.has_input(node_id, field) else None
+        seen: set[str] = set()
+        while feed is not None and feed[0] not in seen:
+            seen.add(feed[0])
+            yield feed
+            current, output = feed
+            feed = self.source(current, output) if self.has_input(current, output) else None
 
     def consumers(self, node_id: str, output: str) -> list[tuple[str, str]]:
         """``(target node, input)`` of every edge out of this output, in node order."""

@@ -317,12 +317,8 @@ class _Reader:
         """The main model at the end of the unet/transformer chain, and the LoRAs and seamless nodes on it."""
         view = self.view
         handle = next((h for h in MODEL_INPUTS if view.has_input(denoise, h)), None)
-        feed = view.source(denoise, handle) if handle else None
         loras: list[tuple[Any, Any, list[FieldRef]]] = []
-        seen: set[str] = set()
-        while feed is not None and feed[0] not in seen:
-            node_id, output = feed
-            seen.add(node_id)
+        for node_id, _ in view.chain(denoise, handle):
             main = self._model_field(node_id, "main")
             if main is not None:
                 found = self._read("model", node_id, main)
@@ -335,7 +331,6 @@ class _Reader:
             for axis in ("seamless_x", "seamless_y"):
                 if view.has_input(node_id, axis):
                     self._scalar(axis, node_id, axis)
-            feed = view.source(node_id, output) if view.has_input(node_id, output) else None
         if loras:
             self.parameters["loras"] = []
             for index, (name, weight, refs) in enumerate(loras):
@@ -371,32 +366,22 @@ class _Reader:
 
     def _clip_skip(self, encoder: str) -> None:
         view = self.view
-        feed = view.source(encoder, "clip") if view.has_input(encoder, "clip") else None
-        seen: set[str] = set()
-        while feed is not None and feed[0] not in seen:
-            node_id, output = feed
-            seen.add(node_id)
+        for node_id, _ in view.chain(encoder, "clip"):
             if view.has_input(node_id, "skipped_layers"):
                 self._scalar("clip_skip", node_id, "skipped_layers")
                 return
-            feed = view.source(node_id, output) if view.has_input(node_id, output) else None
 
     def _vae(self, denoise: str) -> None:
         """A VAE chosen apart from the main model: a VAE loader, or a loader's ``vae_model`` field."""
         view = self.view
         for decoder, _ in view.consumers(denoise, "latents"):
-            feed = view.source(decoder, "vae") if view.has_input(decoder, "vae") else None
-            seen: set[str] = set()
-            while feed is not None and feed[0] not in seen:
-                node_id, output = feed
-                seen.add(node_id)
+            for node_id, _ in view.chain(decoder, "vae"):
                 name = self._model_field(node_id, "vae")
                 if name is not None:
                     found = self._read("vae_model", node_id, name)
                     if found is not None and _model_name(found.value):
                         self._set("vae_model", _model_name(found.value), [found.ref])
                     return
-                feed = view.source(node_id, output) if view.has_input(node_id, output) else None
 
     def _denoise_strength(self, denoise: str) -> None:
         view = self.view
