@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .caserun import CaseRun
 from .cases import CaseSpec, normalize_inputs, spec_from_marker
 from .glue import (
     CASE_PARAM,
@@ -19,8 +18,11 @@ from .glue import (
     run_case,
     run_state,
 )
-from .server.client import InvokeAIClient
 from .workflow.load import Workflow
+
+if TYPE_CHECKING:  # imported when a case runs (see runstate.py: collection stays light)
+    from .caserun import CaseRun
+    from .server.client import InvokeAIClient
 
 
 @pytest.fixture(scope="session")

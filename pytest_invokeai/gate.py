@@ -18,14 +18,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .baseline.store import BaselineStore
 from .baseline.update import UpdateMode, accepts_drift
 from .cases import CaseSpec
-from .server.models import missing_models
-from .server.session import GenerationSession
 from .workflow.drift import DriftReport, IndexMap, check_drift
 from .workflow.load import Workflow
+
+if TYPE_CHECKING:  # the server side is imported when a case runs, not when pytest collects
+    from .server.session import GenerationSession
 
 DRIFTED, SKIPPED, MISSING = "drifted", "skipped", "missing"
 
@@ -124,6 +126,8 @@ class WorkflowGate:
                     self.install_models(spec.models)
                     session.refresh_models()
                     self._models_ready.add(spec.models)
+        from .server.models import missing_models
+
         missing = missing_models(session.installed_models, workflow)
         if missing:
             raise Blocked(SKIPPED, f"{workflow_key(spec.workflow, self.rootdir)}: {missing[0]}")

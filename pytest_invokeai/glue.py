@@ -8,23 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .caserun import CaseRun
 from .cases import CaseSpec, merge_marker_kwargs, spec_from_marker
 from .errors import InvokeAITestError
 from .gate import MISSING, SKIPPED, Blocked, workflow_key
-from .judge import Judgement
-from .report.junit import junit_properties
 from .report.results import TestProblem
-from .runstate import RunState
-from .server.models import resolve_models_in_values, workflow_model_values
+
+if TYPE_CHECKING:  # imported when a case runs (see runstate.py: collection stays light)
+    from .caserun import CaseRun
+    from .judge import Judgement
+    from .runstate import RunState
 
 MARKER = "invokeai"
 CASE_PARAM = "invokeai_case"
-STATE_KEY = pytest.StashKey[RunState]()
+STATE_KEY = pytest.StashKey["RunState"]()
 RUNS_KEY = pytest.StashKey[int]()
 
 
@@ -65,6 +65,8 @@ def marked_workflow(item: pytest.Item) -> Path | None:
 
 def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | None = None) -> CaseRun:
     """Run (or collect the pre-enqueued result of) a case for ``item``; blocked cases end the test."""
+    from .caserun import CaseRun
+
     state = run_state(item.config)
     test_id = item.nodeid if name is None else f"{item.nodeid}::{name}"
     try:
@@ -101,6 +103,8 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
 
 
 def record_judgement(item: pytest.Item, judgement: Judgement) -> None:
+    from .report.junit import junit_properties
+
     state = run_state(item.config)
     state.results.outputs.extend(judgement.outputs)
     for output in judgement.outputs:
@@ -109,6 +113,8 @@ def record_judgement(item: pytest.Item, judgement: Judgement) -> None:
 
 def _model_hashes(state: RunState, workflow: Any, server: str) -> Mapping[str, str]:
     """Model name -> hash of the models the workflow uses (on the server that ran it), recorded with baselines."""
+    from .server.models import resolve_models_in_values, workflow_model_values
+
     values = workflow_model_values(workflow)
     if not values:
         return {}

@@ -24,7 +24,6 @@ from typing import Any
 
 import pytest
 
-from . import report_writer
 from .cases import CaseError, matrix_cases, spec_from_marker, unique_ids
 from .collect import SuiteFile
 from .errors import InvokeAITestError
@@ -147,7 +146,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             cases.append((item.nodeid, spec))
         if workflow is not None:  # also tests that only run ad hoc: their index maps are in use
             state.used_workflows.add(workflow)
-    if not hasattr(session.config, "workerinput"):
+    if not hasattr(session.config, "workerinput") and not session.config.option.collectonly:
         state.plan(cases)  # xdist workers plan what they are handed, as they are handed it
     # A file that failed to collect hides its tests: their baselines must not look orphaned.
     narrowed = narrowed_by(session.config, session.config.stash.get(_DESELECTED, [0])[0], session.testsfailed)
@@ -205,6 +204,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput"):
         config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(state.results.export())
         return
+    from . import report_writer  # the report side is imported only when a run ends
+
     state.report_paths = report_writer.write_reports(state)
 
 
@@ -219,6 +220,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = config.stash.get(STATE_KEY, None)
     if state is None:
         return
+    from . import report_writer
+
     lines = report_writer.summary_lines(state)
     if not lines:
         return

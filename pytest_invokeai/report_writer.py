@@ -5,10 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .recall.commands import add_recall_lines
-from .report.html import write_html_report
 from .report.results import summarize
-from .report.summary import write_json_summary
 
 
 def _summary(state: Any) -> dict[str, Any]:
@@ -22,6 +19,11 @@ def write_reports(state: Any) -> list[Path]:
     report = state.settings.report
     if report is None or not (results.outputs or results.problems):
         return []
+    # Imported here: a run that compared nothing (--collect-only, say) does not load images or the recall mapping.
+    from .recall.commands import add_recall_lines
+    from .report.html import write_html_report
+    from .report.summary import write_json_summary
+
     summary = _summary(state)
     # A server the run started itself is gone once the run ends: the lines then name InvokeAI's default address.
     data_path = report.with_suffix(".json")

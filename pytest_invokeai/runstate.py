@@ -12,22 +12,24 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .baseline.compare import Thresholds
 from .baseline.store import BaselineStore
 from .cases import CaseSpec
 from .errors import InvokeAITestError
-from .gate import WorkflowGate
-from .judge import JudgeSettings
 from .options import Settings
 from .report.results import OutputResult, TestProblem
-from .scheduling import CaseScheduler, WorkflowCache
-from .server.client import InvokeAIClient
-from .server.pool import Lane, assign_servers, check_agreement, connect_lanes
-from .server.session import GenerationSession
-from .server.shared import acquire_server
+from .workflow.cache import WorkflowCache
 from .workflow.load import Workflow
+
+# The server side, the scheduler and the judge (httpx, Socket.IO, numpy, PIL) are imported when the
+# first case runs: collecting a suite of thousands of cases must not pay for them.
+if TYPE_CHECKING:
+    from .judge import JudgeSettings
+    from .scheduling import CaseScheduler
+    from .server.client import InvokeAIClient
+    from .server.pool import Lane
+    from .server.session import GenerationSession
 
 
 @dataclass
@@ -126,6 +128,8 @@ class RunState:
         """The servers of the run: the ones given, or the run's managed server (started on first use)."""
         if self.settings.urls:
             return list(self.settings.urls)
+        from .server.shared import acquire_server
+
         return [acquire_server(self.run_dir, self.settings.server_cmd)]
 
     @property
@@ -135,6 +139,8 @@ class RunState:
             if self._lanes is None:
                 if self.server_error is not None:  # do not wait minutes again for every test
                     raise self.server_error
+                from .server.pool import assign_servers, check_agreement, connect_lanes
+
                 lanes: list[Lane] = []
                 try:
                     worker, workers = self.worker or (None, 0)
@@ -153,6 +159,9 @@ class RunState:
             return self._lanes
 
     def _new_session(self, url: str) -> GenerationSession:
+        from .server.client import InvokeAIClient
+        from .server.session import GenerationSession
+
         client = InvokeAIClient(url, token=self.settings.token, queue_id=self.settings.queue)
         try:
             client.version()  # not InvokeAI, or not up: say so before opening anything else
@@ -193,6 +202,9 @@ class RunState:
         lanes = self.lanes
         with self._lock:
             if self._scheduler is None:
+                from .gate import WorkflowGate
+                from .scheduling import CaseScheduler
+
                 gate = WorkflowGate(
                     store=self.store,
                     rootdir=self.rootdir,
@@ -209,6 +221,9 @@ class RunState:
         return self._scheduler is not None
 
     def judge_settings(self) -> JudgeSettings:
+        from .baseline.compare import Thresholds
+        from .judge import JudgeSettings
+
         return JudgeSettings(
             store=self.store,
             update_mode=self.settings.update_mode,

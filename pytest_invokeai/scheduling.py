@@ -23,7 +23,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from .cases import CaseSpec
@@ -32,7 +31,8 @@ from .gate import Blocked, WorkflowGate
 from .server.client import ConnectionBroken
 from .server.pool import Lane
 from .server.session import GenerationResult, GenerationSession, PendingGeneration
-from .workflow.load import Workflow, load_workflow
+from .workflow.cache import WorkflowCache
+from .workflow.load import Workflow
 
 # Cases of ours one server holds at a time when there are several: one running, the next ones waiting,
 # so the server never waits on our enqueue; few enough that the last cases of a run do not queue up
@@ -42,21 +42,6 @@ FEEDER_TICK = 0.5  # seconds between top-ups when no event wakes the feeder
 REST_REFRESH = 2.0  # seconds between REST status reads per server (events can be lost on a reconnect)
 
 Started = tuple[Lane, PendingGeneration]
-
-
-class WorkflowCache:
-    """Each workflow file is parsed once per process."""
-
-    def __init__(self, loader: Callable[[Path], Workflow] = load_workflow) -> None:
-        self._loader = loader
-        self._loaded: dict[Path, Workflow] = {}
-        self._lock = threading.Lock()
-
-    def get(self, path: Path) -> Workflow:
-        with self._lock:
-            if path not in self._loaded:
-                self._loaded[path] = self._loader(path)
-            return self._loaded[path]
 
 
 class CaseScheduler:

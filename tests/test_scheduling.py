@@ -174,7 +174,8 @@ def test_a_result_asked_again_is_enqueued_again(setup):
 
 def test_cancel_cancels_what_is_still_pending(setup):
     s = setup(look_ahead=9, use_cache=False)
-    s.scheduler.plan([(f"case{i}", case(s.project, 1000 + i)) for i in range(10)])
+    # 512x512: each item takes long enough that most are still queued when the cancel comes, even on a busy machine.
+    s.scheduler.plan([(f"case{i}", case(s.project, 1000 + i, {0: 512, 1: 512})) for i in range(10)])
     s.scheduler.result("case0", timeout=60)  # enqueues all ten; waits for the first only
 
     s.scheduler.cancel()

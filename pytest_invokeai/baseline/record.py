@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BaselineError
-from .fingerprint import Fingerprint
+
+if TYPE_CHECKING:  # numpy and PIL load when a record's fingerprints are read, not when the store is opened
+    from .fingerprint import Fingerprint
 
 FORMAT = "pytest-invokeai-baseline"
 FORMAT_VERSION = 1
@@ -149,6 +151,8 @@ def _outputs_from_json(raw: Any, source: str) -> dict[str, OutputBaseline]:
             raise _error(source, f"{where}.images", "must be a list of fingerprints")
         if not isinstance(label, str):
             raise _error(source, f"{where}.label", f"must be a string, found {label!r}")
+        from .fingerprint import Fingerprint
+
         fingerprints = []
         for position, image in enumerate(images):
             if not isinstance(image, dict):

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from ..errors import ServerError
 from ..locks import file_lock
-from .managed import ManagedServer
 
 SERVER_FILE = "server.json"
 ERROR_FILE = "server-error.txt"
@@ -41,6 +40,10 @@ def acquire_server(run_dir: Path, command: str | None = None) -> str:
         failed = run_dir / ERROR_FILE
         if failed.exists():  # another worker already tried: do not spend minutes failing again
             raise ServerError(failed.read_text())
+        from .managed import (
+            ManagedServer,  # httpx and friends load only when a server is started
+        )
+
         try:
             server = ManagedServer(command, log_path=run_dir / "invokeai.log").start()
         except ServerError as exc:
