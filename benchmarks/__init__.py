@@ -1,0 +1,1 @@
+"""Benchmarks of pytest-invokeai against a real InvokeAI: ``python benchmarks/run.py`` (see README.md here)."""
