@@ -72,7 +72,7 @@ def server_lines(state: Any) -> list[str]:
     if not results.servers and not results.servers_down:
         return []
     kind = "managed local InvokeAI" if state.managed else "InvokeAI"
-    if len(results.servers | set(results.servers_down)) <= 1 and not results.servers_down:
+    if len(results.servers) <= 1 and not results.servers_down:
         return [f"{kind}: {', '.join(sorted(results.servers))}"]
     lines = [f"{kind} servers:"]
     for url in sorted(results.servers | set(results.server_cases) | set(results.servers_down)):

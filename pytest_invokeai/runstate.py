@@ -158,13 +158,14 @@ class RunState:
                 self.results.servers.update(lane.url for lane in lanes if not lane.standby)
             return self._lanes
 
-    def _new_session(self, url: str) -> GenerationSession:
+    def _new_session(self, url: str) -> tuple[GenerationSession, str]:
+        """A session on the server at ``url``, and the server's InvokeAI version."""
         from .server.client import InvokeAIClient
         from .server.session import GenerationSession
 
         client = InvokeAIClient(url, token=self.settings.token, queue_id=self.settings.queue)
         try:
-            client.version()  # not InvokeAI, or not up: say so before opening anything else
+            version = client.version()  # not InvokeAI, or not up: say so before opening anything else
             session = GenerationSession(
                 client,
                 board=self.settings.board,
@@ -175,7 +176,7 @@ class RunState:
             client.close()
             raise
         session.runner.on_waiting = self.on_waiting
-        return session
+        return session, version
 
     def _used_workflows(self) -> list[Workflow]:
         loaded = []

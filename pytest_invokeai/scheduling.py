@@ -167,7 +167,8 @@ class CaseScheduler:
                 try:
                     lane.session.runner.cancel()
                 except ConnectionBroken as exc:
-                    lane.mark_down(str(exc))
+                    with self._lock:
+                        self._take_down(lane, exc)
 
     def close(self, *, cleanup: bool = False) -> None:
         """Stop the feeder and every server's session (a server that went down is only let go)."""
@@ -255,11 +256,17 @@ class CaseScheduler:
 
     def _next_keys(self, limit: int, end: int) -> list[str]:
         """Up to ``limit`` cases that may share one batch: moved ones first, then the window's next."""
+        return self._next_homeless(limit) or self._next_in_window(limit, end)
+
+    def _next_homeless(self, limit: int) -> list[str]:
+        """Moved cases still to come (a test ahead will ask for them), as one batch."""
         self._homeless = [k for k in self._homeless if self._position[k] >= self._current and k not in self._started]
-        if self._homeless:
-            keys = self._take_group(self._homeless, limit)
-            del self._homeless[: len(keys)]
-            return keys
+        keys = self._take_group(self._homeless, limit)
+        del self._homeless[: len(keys)]
+        return keys
+
+    def _next_in_window(self, limit: int, end: int) -> list[str]:
+        """The next cases from the cursor (not past ``end``) that may share one batch; the cursor moves past them."""
         keys = self._take_group(self._order[self._cursor : end], limit)
         self._cursor += len(keys)
         return keys
@@ -279,25 +286,15 @@ class CaseScheduler:
 
     def _fill(self, position: int) -> None:
         """One server: enqueue the window in chunks (as few batches as the values allow)."""
-        while self._homeless:  # moved here from a server that went down: they go first
-            keys = self._next_keys(self.look_ahead, 0)
-            if not keys:
-                break
+        while keys := self._next_homeless(self.look_ahead):  # moved here from a server that went down: first
             self._enqueue(keys)
         if position < self._cursor and self._queued_ahead(position) >= self.look_ahead // 2:
             return
         end = min(len(self._order), position + 1 + self.look_ahead)
         if self._cursor < position:  # the tests in between did not ask (skipped by a mark): do not run them
             self._cursor = position
-        group: list[str] = []
-        for key in self._order[self._cursor : end]:
-            if group and not self._same_batch(group[0], key):
-                self._enqueue(group)
-                group = []
-            group.append(key)
-        if group:
-            self._enqueue(group)
-        self._cursor = max(self._cursor, end)
+        while keys := self._next_in_window(self.look_ahead, end):
+            self._enqueue(keys)
 
     def _same_batch(self, first: str, key: str) -> bool:
         a, b = self._specs[first], self._specs[key]

@@ -401,6 +401,20 @@ def test_a_profile_reads_its_own_records_then_the_default_ones_and_writes_its_ow
     assert default.profiles() == ["cuda-fp16"]
 
 
+def test_visible_test_ids_are_what_a_lookup_finds_profile_first_broken_files_left_out(tmp_path: Path) -> None:
+    default, cuda = BaselineStore(tmp_path), BaselineStore(tmp_path, profile="cuda-fp16")
+    default.save(make_record("suite.py::shared", version="default"))
+    only_default = default.save(make_record("suite.py::only_default", version="default"))
+    own_path = cuda.save(make_record("suite.py::shared", version="cuda"))
+    broken = tmp_path / "suite.py" / "broken.json"
+    broken.write_text("{not json")
+
+    assert cuda.visible_test_ids() == {"suite.py::shared": own_path, "suite.py::only_default": only_default}
+    assert set(default.visible_test_ids()) == {"suite.py::shared", "suite.py::only_default"}
+    with pytest.raises(BaselineError, match="broken.json"):  # the strict listing still names it
+        default.stored_test_ids()
+
+
 def test_a_profiles_png_copies_come_with_the_record_it_reads(tmp_path: Path) -> None:
     default, cpu = BaselineStore(tmp_path), BaselineStore(tmp_path, profile="cpu")
     default.save(make_record("t.py::a"), images={"grid": [b"default-a"]})

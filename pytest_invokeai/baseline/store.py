@@ -208,6 +208,18 @@ class BaselineStore:
             found[test_id] = path
         return found
 
+    def visible_test_ids(self) -> dict[str, Path]:
+        """Every test id a lookup finds, test id -> file: the profile's records first, then the default store's,
+        as :meth:`find` reads them. Broken files are left out (:meth:`stored_test_ids` names them)."""
+        found: dict[str, Path] = {}
+        for base in self._read_roots():
+            for path in BaselineStore(base).record_files():
+                try:
+                    found.setdefault(self.read_test_id(path), path)
+                except BaselineError:
+                    continue
+        return found
+
     def record_files(self) -> list[Path]:
         """The record files of the active store, sorted (index maps and other profiles excluded)."""
         base = self.active_root

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ServerError
+from ..options import BY_NAME, convert
 from ..recall.apply import DROPPED, GUI_APPLIED, RecallOutcome, Row, send_recall
 from ..recall.cases import SOURCES, CaseLookup, CaseNotFound, RecallCase, case_values
 from ..recall.commands import DEFAULT_QUEUE, DEFAULT_SUMMARY, DEFAULT_URL, curl_command
@@ -18,8 +19,8 @@ from ..server.client import InvokeAIClient
 from ..workflow.load import load_workflow
 from .common import EXIT_CHECK_FAILED, EXIT_OK, print_json
 
-URL_ENV = "PYTEST_INVOKEAI_URL"
-TOKEN_ENV = "PYTEST_INVOKEAI_TOKEN"
+URL_OPTION = BY_NAME["invokeai_url"]  # the plugin's own settings, read the plugin's way
+TOKEN_ENV = BY_NAME["invokeai_token"].env
 SUMMARY_NAME = Path(DEFAULT_SUMMARY).name  # a --results folder holds the summary under this name
 VALUE_WIDTH = 44  # characters of a value shown in the table (--json has them whole)
 FOOTNOTE = "* stored by the server, but the InvokeAI 6.14 web UI does not set a field from it"
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("case", metavar="CASE", help="test id, a unique part of one, or a baseline record .json")
-    parser.add_argument("--url", help=f"the InvokeAI server (default: ${URL_ENV}, else {DEFAULT_URL})")
+    parser.add_argument("--url", help=f"the InvokeAI server (default: ${URL_OPTION.env}, else {DEFAULT_URL})")
     parser.add_argument("--token", help=f"bearer token for a server that needs one (default: ${TOKEN_ENV}; never printed)")
     parser.add_argument("--queue", default=DEFAULT_QUEUE,
                         help="the queue id of the request (default: default, the web UI's; InvokeAI 6.14 sends the update "
@@ -106,9 +107,9 @@ def _refused_values(message: str, mapping: RecallMapping) -> str:
 
 
 def _first_env_url() -> str | None:
-    # The plugin's variable may list several servers (comma or space separated): recall goes to the first.
-    parts = os.environ.get(URL_ENV, "").replace(",", " ").split()
-    return parts[0] if parts else None
+    # The plugin's variable may list several servers: recall goes to the first.
+    urls = convert(URL_OPTION, os.environ.get(URL_OPTION.env, ""), URL_OPTION.env)
+    return urls[0] if urls else None
 
 
 # -- text -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..server import api
 from ..server.client import InvokeAIClient
+from ..server.uploads import upload_image
 from .mapping import RecallMapping
 
 #: What the InvokeAI 6.14 web UI sets when ``recall_parameters_updated`` arrives (its socket handler);
@@ -67,8 +68,7 @@ def send_recall(client: InvokeAIClient, mapping: RecallMapping, *, queue: str, u
     uploaded: dict[str, str] = {}
     if upload:
         for key, path in mapping.local_images.items():
-            record = client.send(api.upload_image(path.read_bytes(), path.name))
-            uploaded[key] = record["image_name"]
+            uploaded[key] = upload_image(client, path, intermediate=False)  # the web UI shows it as a reference
     body = mapping.body(uploaded)
     answer = client.send(api.recall(queue, body))
     models = _models_by_key(client) if any(k in body for k in ("model", *LIST_PARAMETERS)) else {}

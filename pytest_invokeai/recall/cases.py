@@ -119,16 +119,8 @@ class CaseLookup:
     def _stored_ids(self) -> dict[str, Path]:
         if not self.baseline_dir.is_dir():
             return {}
-        store = BaselineStore(self.baseline_dir, profile=self.profile)
-        found = {}
-        roots = [store.active_root, store.root] if self.profile else [store.root]
-        for root in roots:  # the profile's own records win, as in a test run
-            for path in BaselineStore(root).record_files() if root.is_dir() else []:
-                try:
-                    found.setdefault(store.read_test_id(path), path)
-                except BaselineError:
-                    continue  # a broken record: `pytest-invokeai baselines list` names it
-        return found
+        # The profile's own records win, as in a test run; a broken record is left out (`baselines list` names it).
+        return BaselineStore(self.baseline_dir, profile=self.profile).visible_test_ids()
 
     def _from_store(self, test_id: str, path: Path) -> RecallCase:
         return _record_case(BaselineRecord.from_json(path.read_bytes(), source=str(path)), path, self.rootdir)

@@ -11,10 +11,10 @@ import shlex
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from ..errors import InvokeAITestError
 from ..report.results import OutputResult
+from ..server import api
 from ..workflow.load import Workflow, load_workflow
 from .cases import RecallCase, case_values
 from .mapping import map_recall
@@ -33,10 +33,6 @@ def _relative(path: Path, rootdir: Path) -> str:
         return path.resolve().as_posix()
 
 
-def recall_path(queue: str = DEFAULT_QUEUE) -> str:
-    return f"/api/v1/recall/{quote(queue, safe='')}"
-
-
 def recall_command(
     test_id: str, *, url: str | None = None, queue: str = DEFAULT_QUEUE, results: str | None = None
 ) -> str:
@@ -51,9 +47,10 @@ def recall_command(
 
 
 def curl_command(body: Mapping[str, Any], *, url: str, queue: str = DEFAULT_QUEUE) -> str:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    call = api.recall(queue, dict(body))  # the same request the recall command sends
+    data = json.dumps(call.json, ensure_ascii=False, separators=(",", ":"))
     return shlex.join(
-        ["curl", "-sS", "-X", "POST", url.rstrip("/") + recall_path(queue), "-H", "Content-Type: application/json", "-d", data]
+        ["curl", "-sS", "-X", call.method, url.rstrip("/") + call.path, "-H", "Content-Type: application/json", "-d", data]
     )
 
 

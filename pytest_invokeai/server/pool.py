@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from ..errors import ServerError
 from ..workflow.load import Workflow
+from . import api
+from .events import TERMINAL_STATUSES
 from .models import missing_models
 from .session import GenerationSession
 
@@ -98,11 +100,9 @@ class Lane:
             ids = [i for ids in self.outstanding.values() for i in ids]
         if not ids:
             return
-        from . import api  # the REST call is the only one the lane makes itself
-
         items = self.session.client.send(api.queue_items_by_ids(self.session.client.queue_id, ids))
         for item in items:
-            if item.get("status") in ("completed", "failed", "canceled"):
+            if item.get("status") in TERMINAL_STATUSES:
                 self.item_finished(int(item["item_id"]))
 
     def mark_down(self, reason: str) -> list[str]:
@@ -113,20 +113,19 @@ class Lane:
             self.outstanding.clear()
         return held
 
-    def describe(self) -> dict[str, object]:
-        return {"url": self.url, "version": self.version, "cases": self.cases_done, "down": self.down}
-
 
 def connect_lanes(
-    urls: Sequence[str], standby: Sequence[str], connect: Callable[[str], GenerationSession]
+    urls: Sequence[str], standby: Sequence[str], connect: Callable[[str], tuple[GenerationSession, str]]
 ) -> tuple[list[Lane], dict[str, str]]:
-    """Connect to every server; ``(lanes, unreachable)`` where unreachable maps URL -> reason."""
+    """Connect to every server; ``(lanes, unreachable)`` where unreachable maps URL -> reason.
+
+    ``connect(url)`` returns the server's session and its InvokeAI version.
+    """
     lanes: list[Lane] = []
     unreachable: dict[str, str] = {}
     for url in [*urls, *standby]:
         try:
-            session = connect(url)
-            version = session.client.version()
+            session, version = connect(url)
         except ServerError as exc:
             unreachable[url] = str(exc)
             continue

@@ -296,7 +296,7 @@ class Runner:
     def _wait_item(self, item_id: int, deadline: float | None, case_key: str, limit: float | None) -> dict[str, Any]:
         watch = self._watch(item_id)
         # With events we still look over REST now and then: an event can be lost on a reconnect.
-        check_every = 2.0 if self.events is not None and self.events.connected else self.poll_interval
+        check_every = 2.0 if self.has_events else self.poll_interval
         while True:
             watch.changed.clear()  # before reading: an event that comes after the read wakes the wait below
             item = self.client.queue_item(item_id)  # also catches a completion that came before we listened
