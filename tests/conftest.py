@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import SHARED_WORKFLOWS, require
+from helpers import GUI_EXPORTS, require
 
 from pytest_invokeai.errors import ServerError
 from pytest_invokeai.server.managed import ManagedServer
@@ -22,9 +22,9 @@ pytest_plugins = ["pytester"]  # the plugin's own tests run pytest in a temporar
 
 
 @pytest.fixture(scope="session")
-def shared_workflows() -> Path:
-    require(SHARED_WORKFLOWS.is_dir(), f"the shared workflows are not at {SHARED_WORKFLOWS}")
-    return SHARED_WORKFLOWS
+def gui_exports() -> Path:
+    """Real workflows exported from the InvokeAI web UI (tests/data/exports)."""
+    return GUI_EXPORTS
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-#: Real workflows exported from the InvokeAI GUI; the repo is cloned with ``shared/`` beside it.
-SHARED_WORKFLOWS = Path(__file__).resolve().parents[2] / "shared" / "workflows"
+#: Real workflows exported from the InvokeAI web UI (MIT, licence and origin beside them).
+GUI_EXPORTS = Path(__file__).resolve().parent / "data" / "exports"
 
 
 def in_ci() -> bool:

@@ -3,7 +3,7 @@
 Expected values are written by hand from the workflows' forms:
 - form-layout (tests/data/gui): #0 Width (64), #1 Height (48), #2 Value (the seed, 7), #3 Amount (0.25),
   #4 Radius (2.5), #5 Board;
-- sdxl-text-to-image (shared): #0 Model, #1 positive prompt, #2 negative prompt, #3 Width, #4 Height,
+- sdxl-text-to-image (tests/data/exports): #0 Model, #1 positive prompt, #2 negative prompt, #3 Width, #4 Height,
   #5 Steps, #6 CFG Scale, #7 Scheduler, #8 Board.
 """
 
@@ -42,10 +42,10 @@ def form_layout() -> Workflow:
 
 
 @pytest.fixture(scope="module")
-def sdxl(shared_workflows: Path) -> Workflow:
+def sdxl(gui_exports: Path) -> Workflow:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FormWarning)
-        return load_workflow(shared_workflows / "sdxl-text-to-image.json")
+        return load_workflow(gui_exports / "sdxl-text-to-image.json")
 
 
 # -- expanding a matrix ---------------------------------------------------------------------

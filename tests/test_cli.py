@@ -34,8 +34,8 @@ def assert_clean_error(result: subprocess.CompletedProcess[str], *fragments: str
 
 
 @pytest.fixture
-def sdxl_path(shared_workflows: Path) -> Path:
-    return shared_workflows / "sdxl-text-to-image.json"
+def sdxl_path(gui_exports: Path) -> Path:
+    return gui_exports / "sdxl-text-to-image.json"
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import SHARED_WORKFLOWS
+from helpers import GUI_EXPORTS
 from PIL import Image
 
 pytestmark = pytest.mark.server
@@ -37,7 +37,7 @@ def test_run_starts_a_local_server_when_no_url_is_given(tmp_path: Path) -> None:
 
 
 def test_run_names_a_model_the_server_does_not_have(invokeai_server_url: str, tmp_path: Path) -> None:
-    result = cli("run", SHARED_WORKFLOWS / "sdxl-text-to-image.json", "--url", invokeai_server_url, "--out", tmp_path)
+    result = cli("run", GUI_EXPORTS / "sdxl-text-to-image.json", "--url", invokeai_server_url, "--out", tmp_path)
     assert result.returncode == 2
     assert "juggernautXL_v9Rundiffusionphoto2" in result.stderr and "Traceback" not in result.stderr
 

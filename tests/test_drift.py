@@ -22,13 +22,13 @@ STATUS_KEYS = {"unchanged", "moved", "missing", "new", "changed"}
 
 
 @pytest.fixture
-def sdxl(shared_workflows: Path) -> dict:
-    return json.loads((shared_workflows / "sdxl-text-to-image.json").read_text())
+def sdxl(gui_exports: Path) -> dict:
+    return json.loads((gui_exports / "sdxl-text-to-image.json").read_text())
 
 
 @pytest.fixture
-def flux(shared_workflows: Path) -> dict:
-    return json.loads((shared_workflows / "flux-image-to-image.json").read_text())
+def flux(gui_exports: Path) -> dict:
+    return json.loads((gui_exports / "flux-image-to-image.json").read_text())
 
 
 def load(doc: dict):

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SHARED_WORKFLOWS
+from helpers import GUI_EXPORTS
 
 from pytest_invokeai.errors import InputValueError
 from pytest_invokeai.workflow.form import (
@@ -43,9 +43,7 @@ def _load_quietly(path: Path) -> tuple[Workflow, list[FormInput]]:
 
 @pytest.fixture(scope="module")
 def sdxl() -> Workflow:
-    if not SHARED_WORKFLOWS.is_dir():
-        pytest.fail(f"the shared workflows are not at {SHARED_WORKFLOWS} (clone the repo next to shared/)")
-    return load_workflow(SHARED_WORKFLOWS / "sdxl-text-to-image.json")
+    return load_workflow(GUI_EXPORTS / "sdxl-text-to-image.json")
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +93,7 @@ def test_sdxl_values_and_labels(sdxl: Workflow) -> None:
 
 
 def test_flux_order_matches_the_form() -> None:
-    workflow = load_workflow(SHARED_WORKFLOWS / "flux-image-to-image.json")
+    workflow = load_workflow(GUI_EXPORTS / "flux-image-to-image.json")
     # Read by hand from flux-image-to-image.json, as above.
     loader = "f8d9d7c8-9ed7-4bd7-9e42-ab0e89bfac90"
     expected = [
@@ -522,7 +520,7 @@ def test_collect_values_missing_index_lists_the_inputs(sdxl: Workflow) -> None:
     with pytest.raises(InputValueError) as excinfo:
         collect_values(sdxl, {9: "x"})
     assert str(excinfo.value) == (
-        f"{SHARED_WORKFLOWS / 'sdxl-text-to-image.json'}: there is no form input #9; valid inputs: "
+        f"{GUI_EXPORTS / 'sdxl-text-to-image.json'}: there is no form input #9; valid inputs: "
         "#0 'Model' (sdxl_model_loader:PwBr7RXRsy.model) [model]; "
         "#1 'positive prompt' (positive_prompt:kjUMdcg0zO.value) [string]; "
         "#2 'negative prompt' (484ecc77-b7a0-4e19-b793-cc313f20fbe6.value) [string]; "

@@ -138,8 +138,8 @@ def test_the_verdict_is_kept_per_workflow(project):
     assert [(e.workflow, e.action) for e in g.events] == [("noise.json", "missing")]
 
 
-def test_a_missing_model_skips_the_case_naming_the_model(tmp_path, shared_workflows, invokeai_server_url):
-    shutil.copy(shared_workflows / "sdxl-text-to-image.json", tmp_path / "sdxl.json")
+def test_a_missing_model_skips_the_case_naming_the_model(tmp_path, gui_exports, invokeai_server_url):
+    shutil.copy(gui_exports / "sdxl-text-to-image.json", tmp_path / "sdxl.json")
     installs: list[tuple[str, ...]] = []
     with InvokeAIClient(invokeai_server_url) as client, GenerationSession(client, use_events=False) as session:
         g = gate(tmp_path, UpdateMode.MISSING, session=session, install_models=installs.append)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import SHARED_WORKFLOWS
+from helpers import GUI_EXPORTS
 
 from pytest_invokeai.errors import InputValueError, WorkflowError
 from pytest_invokeai.workflow.generators import Mt19937, generator_values
@@ -66,8 +66,8 @@ def test_workflow_is_not_mutated(name):
 
 @pytest.fixture(scope="module")
 def sdxl():
-    workflow = load_workflow(SHARED_WORKFLOWS / "sdxl-text-to-image.json")
-    item = json.loads((SHARED_WORKFLOWS / "sdxl-text-to-image.queue-item.json").read_text())
+    workflow = load_workflow(GUI_EXPORTS / "sdxl-text-to-image.json")
+    item = json.loads((GUI_EXPORTS / "sdxl-text-to-image.queue-item.json").read_text())
     return workflow, build_enqueue_body(workflow)["batch"]["graph"], item["session"]["graph"]
 
 

@@ -88,8 +88,8 @@ def error_of(source, **kwargs) -> WorkflowError:
 # -- real exports --------------------------------------------------------------------------
 
 
-def test_real_sdxl_export_loads_and_migrates(shared_workflows: Path) -> None:
-    wf = load_workflow(shared_workflows / "sdxl-text-to-image.json")
+def test_real_sdxl_export_loads_and_migrates(gui_exports: Path) -> None:
+    wf = load_workflow(gui_exports / "sdxl-text-to-image.json")
     assert wf.name == "sdxl-text-to-image"
     assert wf.original_version == "3.0.0"
     assert wf.document.meta.version == "4.0.0"
@@ -98,14 +98,14 @@ def test_real_sdxl_export_loads_and_migrates(shared_workflows: Path) -> None:
     assert wf.node("noise:f4Bv4UWa22").data.type == "noise"
 
 
-def test_real_flux_export_loads(shared_workflows: Path) -> None:
-    wf = load_workflow(shared_workflows / "flux-image-to-image.json")
+def test_real_flux_export_loads(gui_exports: Path) -> None:
+    wf = load_workflow(gui_exports / "flux-image-to-image.json")
     assert wf.document.meta.version == "4.0.0"
     assert wf.form.rootElementId in wf.form.elements
 
 
-def test_unknown_keys_are_kept(shared_workflows: Path) -> None:
-    raw = json.loads((shared_workflows / "sdxl-text-to-image.json").read_text())
+def test_unknown_keys_are_kept(gui_exports: Path) -> None:
+    raw = json.loads((gui_exports / "sdxl-text-to-image.json").read_text())
     raw["a_future_key"] = {"kept": True}
     raw["nodes"][0]["data"]["a_future_node_key"] = 5
     out = load_workflow(raw).to_json_dict()

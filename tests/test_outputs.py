@@ -9,12 +9,12 @@ from pathlib import Path
 from pytest_invokeai.server.outputs import images_by_node
 
 
-def real_item(shared_workflows: Path) -> dict:
-    return json.loads((shared_workflows / "sdxl-text-to-image.queue-item.json").read_text())
+def real_item(gui_exports: Path) -> dict:
+    return json.loads((gui_exports / "sdxl-text-to-image.queue-item.json").read_text())
 
 
-def test_the_real_queue_items_image_comes_from_its_l2i_node(shared_workflows: Path) -> None:
-    found = images_by_node(real_item(shared_workflows))
+def test_the_real_queue_items_image_comes_from_its_l2i_node(gui_exports: Path) -> None:
+    found = images_by_node(real_item(gui_exports))
     # Read by hand from the file: only canvas_output:JbPTiAJ26r (an l2i, not intermediate) outputs an image.
     assert list(found) == ["canvas_output:JbPTiAJ26r"]
     node = found["canvas_output:JbPTiAJ26r"]
@@ -24,8 +24,8 @@ def test_the_real_queue_items_image_comes_from_its_l2i_node(shared_workflows: Pa
     ]
 
 
-def test_a_node_that_ran_several_times_lists_every_image(shared_workflows: Path) -> None:
-    item = real_item(shared_workflows)
+def test_a_node_that_ran_several_times_lists_every_image(gui_exports: Path) -> None:
+    item = real_item(gui_exports)
     session = item["session"]
     session["source_prepared_mapping"]["canvas_output:JbPTiAJ26r"] = ["p1", "p2"]
     first = session["results"].pop("551347fe-1cc9-4958-b387-287479279ce9")

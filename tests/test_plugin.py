@@ -187,8 +187,8 @@ def test_orphans_are_reported_on_a_full_run_only_and_pruned_explicitly(project):
     assert len(list((project.path / "baselines" / "test_noise.py").glob("*.json"))) == 2
 
 
-def test_missing_model_skips_with_the_model_named(project, shared_workflows):
-    shutil.copy(shared_workflows / "sdxl-text-to-image.json", project.path / "sdxl.json")
+def test_missing_model_skips_with_the_model_named(project, gui_exports):
+    shutil.copy(gui_exports / "sdxl-text-to-image.json", project.path / "sdxl.json")
     project.makepyfile(
         test_sdxl="""
 import pytest

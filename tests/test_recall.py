@@ -117,11 +117,11 @@ def test_model_free_workflows_map_nothing_and_say_why(name):
     assert {item.reason for item in mapping.inputs} == {NO_DENOISE}
 
 
-# -- real exported workflows (../shared/workflows) -------------------------------------------
+# -- real exported workflows (tests/data/exports) ---------------------------------------------
 
 
-def test_shared_sdxl_prompts_come_from_the_string_nodes_feeding_the_encoders(shared_workflows):
-    mapping = map_recall(load_workflow(shared_workflows / "sdxl-text-to-image.json"))
+def test_exported_sdxl_prompts_come_from_the_string_nodes_feeding_the_encoders(gui_exports):
+    mapping = map_recall(load_workflow(gui_exports / "sdxl-text-to-image.json"))
     # pos_cond:o9T4cKV8xt has prompt "" of its own: the string node "Positive Prompt" feeds it.
     assert mapping.body() == {
         "positive_prompt": "deep space, high quality, colorful", "negative_prompt": "earth, star war, blurry",
@@ -140,8 +140,8 @@ def test_shared_sdxl_prompts_come_from_the_string_nodes_feeding_the_encoders(sha
     ]
 
 
-def test_shared_flux_image_to_image(shared_workflows):
-    mapping = map_recall(load_workflow(shared_workflows / "flux-image-to-image.json"))
+def test_exported_flux_image_to_image(gui_exports):
+    mapping = map_recall(load_workflow(gui_exports / "flux-image-to-image.json"))
     assert mapping.body() == {  # flux_model_loader f8d9d7c8, flux_text_encoder nodes, flux_denoise_meta 9c773392
         "positive_prompt": "good looking girl", "negative_prompt": "naked, adult", "model": "flux1-schnell",
         "vae_model": "FLUX.1-schnell_ae", "steps": 10, "cfg_scale": 1, "guidance": 4,

@@ -74,8 +74,8 @@ def test_a_model_given_by_name_comes_back_as_the_servers_key(client, tiny_sd15):
     assert outcome.answer["updated_count"] == len(outcome.sent)
 
 
-def test_models_the_server_lacks_are_dropped_not_refused(client, shared_workflows):
-    mapping = map_recall(load_workflow(shared_workflows / "sdxl-text-to-image.json"))
+def test_models_the_server_lacks_are_dropped_not_refused(client, gui_exports):
+    mapping = map_recall(load_workflow(gui_exports / "sdxl-text-to-image.json"))
     outcome = send_recall(client, mapping, queue="default")
     assert "model" not in outcome.answer["parameters"]
     assert [(row.parameter, row.status, row.note) for row in outcome.dropped] == [

@@ -170,8 +170,8 @@ def test_truncated_empty_and_missing_images_are_refused_with_their_names(tmp_pat
 
 
 @pytest.mark.server
-def test_a_model_that_is_not_installed_is_named_with_what_is_installed(client: InvokeAIClient, shared_workflows: Path) -> None:
-    exported = json.loads((shared_workflows / SDXL_WORKFLOW).read_text())
+def test_a_model_that_is_not_installed_is_named_with_what_is_installed(client: InvokeAIClient, gui_exports: Path) -> None:
+    exported = json.loads((gui_exports / SDXL_WORKFLOW).read_text())
     (loader,) = [n for n in exported["nodes"] if n["data"]["type"] == "sdxl_model_loader"]
     value = loader["data"]["inputs"]["model"]["value"]
     installed_sdxl = sorted(m["name"] for m in client.send(api.models()) if (m["base"], m["type"]) == ("sdxl", "main"))
@@ -184,8 +184,8 @@ def test_a_model_that_is_not_installed_is_named_with_what_is_installed(client: I
 
 
 @pytest.mark.server
-def test_missing_models_of_a_workflow(client: InvokeAIClient, shared_workflows: Path) -> None:
-    workflow = load_workflow(shared_workflows / SDXL_WORKFLOW)
+def test_missing_models_of_a_workflow(client: InvokeAIClient, gui_exports: Path) -> None:
+    workflow = load_workflow(gui_exports / SDXL_WORKFLOW)
     missing = missing_models(client, workflow)
     assert [(m.node_id, m.field_name, m.model_name) for m in missing] == [
         ("sdxl_model_loader:PwBr7RXRsy", "model", "juggernautXL_v9Rundiffusionphoto2")
@@ -253,8 +253,8 @@ def test_a_value_that_names_no_model_is_refused(value: Any) -> None:
         DOUBLE.resolve(value, field=("n", "model"))
 
 
-def test_resolve_models_in_values_rewrites_only_model_fields(shared_workflows: Path) -> None:
-    workflow = load_workflow(shared_workflows / SDXL_WORKFLOW)
+def test_resolve_models_in_values_rewrites_only_model_fields(gui_exports: Path) -> None:
+    workflow = load_workflow(gui_exports / SDXL_WORKFLOW)
     loader = "sdxl_model_loader:PwBr7RXRsy"
     exported = workflow.node(loader).data.inputs["model"].value
     values = {(loader, "model"): {**exported, "submodel_type": None}, ("some_node", "model"): "untouched", ("noise", "seed"): 4}

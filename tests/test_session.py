@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import SHARED_WORKFLOWS
+from helpers import GUI_EXPORTS
 from PIL import Image
 
 from pytest_invokeai.server.client import InvokeAIClient
@@ -102,7 +102,7 @@ def test_an_image_input_takes_a_file_and_uploads_it_once(client: InvokeAIClient,
 
 
 def test_a_workflow_whose_model_is_not_installed_names_it(client: InvokeAIClient) -> None:
-    workflow = load_workflow(SHARED_WORKFLOWS / "sdxl-text-to-image.json")
+    workflow = load_workflow(GUI_EXPORTS / "sdxl-text-to-image.json")
     with GenerationSession(client) as session, pytest.raises(ModelNotInstalledError) as info:
         session.submit(workflow, {"case": {1: "a cat"}})
     assert info.value.model_name == "juggernautXL_v9Rundiffusionphoto2"

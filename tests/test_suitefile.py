@@ -138,8 +138,8 @@ def test_the_workflow_path_is_relative_to_the_suite_file(project: Path) -> None:
     assert suite.cases[0].workflow == project / "workflows" / "form-layout.json"
 
 
-def test_long_matrix_values_that_shorten_alike_get_numbered_ids(project: Path, shared_workflows: Path) -> None:
-    shutil.copy(shared_workflows / "sdxl-text-to-image.json", project / "workflows" / "sdxl.json")
+def test_long_matrix_values_that_shorten_alike_get_numbered_ids(project: Path, gui_exports: Path) -> None:
+    shutil.copy(gui_exports / "sdxl-text-to-image.json", project / "workflows" / "sdxl.json")
     path = write(
         project,
         """
