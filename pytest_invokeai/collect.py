@@ -1,4 +1,9 @@
-"""Suite files as pytest items: ``*.invokeai.toml`` is collected, each case is a test."""
+"""Suite files as pytest items: ``*.invokeai.toml`` is collected, each case is a test.
+
+A suite file that cannot be used (invalid TOML, an unknown key, a broken workflow) becomes one test
+named after the file that fails with what is wrong, rather than a collection error: pytest stops the
+whole run at a collection error, and one broken file must not keep the rest of the suite from running.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import pytest
 from .cases import CaseSpec
 from .errors import InvokeAITestError
 from .glue import run_case
-from .suitefile import load_suite_file
+from .suitefile import SuiteFileError, load_suite_file
 
 
 class SuiteFile(pytest.File):
@@ -18,7 +23,8 @@ class SuiteFile(pytest.File):
         try:
             suite = load_suite_file(self.path)
         except InvokeAITestError as exc:
-            raise self.CollectError(str(exc)) from None
+            yield UnusableSuiteFile.from_parent(self, name=self.path.name, error=str(exc))
+            return
         for spec in suite.cases:
             yield SuiteCase.from_parent(self, name=spec.case_id, spec=spec)
 
@@ -39,3 +45,25 @@ class SuiteCase(pytest.Item):
 
     def reportinfo(self) -> tuple[Any, int, str]:
         return self.path, 0, f"{self.path.name}::{self.name}"
+
+
+class UnusableSuiteFile(pytest.Item):
+    """Stands for the cases of a suite file that cannot be loaded, and fails with the reason."""
+
+    def __init__(self, *, error: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+        # Its cases are unknown: every baseline stored under the file stays in use (not orphaned, not pruned).
+        self.invokeai_unlisted = f"{self.parent.nodeid}::" if self.parent is not None else ""
+        self.add_marker("invokeai")
+
+    def runtest(self) -> None:
+        raise SuiteFileError(f"{self.error}\n(none of this suite file's cases ran)")
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, SuiteFileError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Any, int, str]:
+        return self.path, 0, self.path.name

@@ -6,7 +6,9 @@ with the person-readable report, because values given by index would now reach o
 update mode ``all`` or the explicit accept-drift switch rewrites the map; ``missing`` and
 ``changed`` never do: accepting images made with a prompt fed into a width must be a deliberate act.
 A workflow with no stored map is like a missing baseline: written in any update mode, else blocked
-with the command that writes it.
+with the command that writes it. An unreadable map (empty, cut short, binary) fails every case of its
+workflow, naming the file; writing a new one is accepting the form as it is now, so only the modes
+that accept drift do it, keeping the old bytes as ``<name>.broken`` beside it.
 
 Models: the models a case declares are installed first (on a managed server only); then a model
 the workflow needs but the server lacks blocks the case as *skipped*, naming the model.
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .baseline.store import BaselineStore
+from .baseline.store import BaselineStore, UnreadableIndexMap
 from .baseline.update import UpdateMode, accepts_drift
 from .cases import CaseSpec
 from .workflow.drift import DriftReport, IndexMap, check_drift
@@ -52,8 +54,9 @@ def workflow_key(path: Path, rootdir: Path) -> str:
 @dataclass
 class DriftEvent:
     workflow: str
-    action: str  # "blocked", "accepted", "recorded" (a new map), "missing"
+    action: str  # "blocked", "accepted", "recorded" (a new map), "missing", "unreadable", "replaced"
     report: DriftReport | None = None
+    kept_as: Path | None = None  # "replaced": where the unreadable map's bytes went
 
 
 @dataclass
@@ -64,8 +67,9 @@ class WorkflowGate:
     accept_drift: bool
     session: GenerationSession | None = None  # for check(); a scheduler passes each server's own
     install_models: Callable[[tuple[str, ...]], None] | None = None  # None: the server is not ours to change
+    on_replaced: Callable[[Path, Path], None] | None = None  # an unreadable map was replaced (its file, kept bytes)
     events: list[DriftEvent] = field(default_factory=list)
-    _checked: dict[str, Blocked | None] = field(default_factory=dict)
+    _checked: dict[str, Exception | None] = field(default_factory=dict)
     _models_ready: set[tuple[str, ...]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -88,9 +92,12 @@ class WorkflowGate:
         if blocked is not None:
             raise blocked
 
-    def _drift(self, key: str, workflow: Workflow) -> Blocked | None:
+    def _drift(self, key: str, workflow: Workflow) -> Exception | None:
         current = IndexMap.from_workflow(workflow)
-        saved = self.store.load_index_map(key)
+        try:
+            saved = self.store.load_index_map(key)
+        except UnreadableIndexMap as exc:
+            return self._unreadable_map(key, current, exc)
         if saved is None:
             if self.update_mode is UpdateMode.NONE:
                 self.events.append(DriftEvent(key, MISSING))
@@ -116,6 +123,24 @@ class WorkflowGate:
             f"would reach other fields, so none of its cases ran.\n{report.text()}\n"
             "If the change is intended, fix the tests' indices, then accept the new form with "
             f"`{self.update_command('all')}` or `pytest --invokeai-accept-drift`.",
+        )
+
+    def _unreadable_map(self, key: str, current: IndexMap, exc: UnreadableIndexMap) -> Exception | None:
+        """Replace the map (keeping its bytes) when the run accepts drift; else every case of the workflow fails."""
+        if accepts_drift(self.update_mode, accept_drift_flag=self.accept_drift):
+            kept = self.store.set_aside(exc.path)
+            self.store.save_index_map(key, current)
+            self.events.append(DriftEvent(key, "replaced", kept_as=kept))
+            if self.on_replaced is not None:
+                self.on_replaced(exc.path, kept)
+            return None
+        self.events.append(DriftEvent(key, "unreadable"))
+        return UnreadableIndexMap(
+            exc.path,
+            f"{exc.problem}; it is the index map of workflow {key}, so none of its cases ran. It guards the tests' "
+            "input indices against form changes: check that they still point at the right inputs, then write a new "
+            f"map with `{self.update_command('all')}` or `pytest --invokeai-accept-drift` (the broken file is kept as "
+            f"{exc.path.name}.broken)",
         )
 
     def check_models(self, spec: CaseSpec, workflow: Workflow, session: GenerationSession) -> None:

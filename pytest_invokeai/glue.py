@@ -73,9 +73,9 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
         scheduler = state.scheduler
     except Exception as exc:  # no server: a clear failure (never a silent skip)
         pytest.fail(f"no InvokeAI server for this test: {exc}", pytrace=False)
-    workflow = state.workflows.get(spec.workflow)
     key = workflow_key(spec.workflow, state.rootdir)
     try:
+        workflow = state.workflows.get(spec.workflow)  # a broken workflow file fails this test, naming it
         if planned and scheduler.planned(item.nodeid):
             result = scheduler.result(item.nodeid)
         else:
@@ -107,6 +107,8 @@ def record_judgement(item: pytest.Item, judgement: Judgement) -> None:
 
     state = run_state(item.config)
     state.results.outputs.extend(judgement.outputs)
+    if judgement.replaced is not None:
+        state.note_replaced(*judgement.replaced)
     for output in judgement.outputs:
         item.user_properties.extend(junit_properties(output))
 

@@ -5,6 +5,10 @@ Each output image gets a verdict: ``matched``; ``mismatched`` (fails; artifacts 
 the mode wrote one); ``missing`` (no baseline and mode ``none``: fails, naming the command that
 writes it). Decisions are per output: a ``missing`` update never rewrites a mismatched output of
 the same test. The record is written only when something in it changed.
+
+An unreadable record (empty, cut short, binary, another test's) fails the test naming the file, unless
+the mode rewrites baselines that exist (``changed``, ``all``): then it counts as no baseline, and the
+new record replaces it, the old bytes kept as ``<name>.broken`` beside it (:attr:`Judgement.replaced`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from .baseline.compare import Thresholds, compare
 from .baseline.fingerprint import Fingerprint, fingerprint
 from .baseline.record import BaselineRecord, OutputBaseline
-from .baseline.store import BaselineStore
+from .baseline.store import BaselineStore, UnreadableBaseline, relative_name
 from .baseline.update import UpdateMode, should_write
 from .cases import CaseError, CaseSpec
 from .report.artifacts import write_artifacts
@@ -45,6 +49,7 @@ class Judgement:
     outputs: list[OutputResult]
     failures: list[str]  # one paragraph per failed output, for the test's failure message
     written: Path | None = None
+    replaced: tuple[Path, Path] | None = None  # (unreadable record, where its bytes were kept) when it was rewritten
 
     @property
     def passed(self) -> bool:
@@ -138,7 +143,7 @@ def judge(
             "outputs to compare with outputs=[...]"
         )
     check_tolerance_outputs(spec.tolerance, outputs, where=where)
-    record = settings.store.load(test_id)
+    record, unreadable = _load_record(settings, test_id)
     inputs = recorded_inputs(workflow, spec.inputs, settings.rootdir)
     case = {"workflow": workflow_key, "inputs": inputs, "server": result.server}
     baseline_outputs = dict(record.outputs) if record is not None else {}
@@ -245,7 +250,7 @@ def judge(
             )
 
     written = None
-    if changed or (mode is UpdateMode.ALL and record is None):
+    if changed or (mode is UpdateMode.ALL and record is None) or unreadable is not None:
         new_record = BaselineRecord(
             test_id=test_id,
             outputs=new_outputs,
@@ -255,9 +260,27 @@ def judge(
             inputs=inputs,
             models=dict(models or {}),
         )
+        replaced = (unreadable, settings.store.set_aside(unreadable)) if unreadable is not None else None
         # Copies not passed here are deleted: only those that still show their kept fingerprints stay.
         written = settings.store.save(new_record, images=images_to_keep)
-    return Judgement(outputs=results, failures=failures, written=written)
+        if replaced is not None:
+            note = f"{relative_name(replaced[0], settings.rootdir)} (kept as {replaced[1].name})"
+            for each in results:
+                each.extra["replaced unreadable baseline"] = note
+    else:
+        replaced = None
+    return Judgement(outputs=results, failures=failures, written=written, replaced=replaced)
+
+
+def _load_record(settings: JudgeSettings, test_id: str) -> tuple[BaselineRecord | None, Path | None]:
+    """The stored record, or (None, its file) when it is unreadable and this mode rewrites it."""
+    try:
+        return settings.store.load(test_id), None
+    except UnreadableBaseline as exc:
+        rewrites = settings.update_mode in (UpdateMode.CHANGED, UpdateMode.ALL)
+        if not rewrites or exc.path != settings.store.record_path(test_id):
+            raise
+        return None, exc.path
 
 
 def _stored_png(store: BaselineStore, test_id: str, node_id: str, index: int) -> bytes | None:

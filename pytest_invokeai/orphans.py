@@ -6,16 +6,22 @@ test's baseline an orphan). A run over some folders or files judges only the bas
 under them, less what ``--ignore``/``--ignore-glob`` kept out. xdist is no obstacle: every worker
 collects the whole suite. Orphans are only reported; ``pytest-invokeai baselines prune``
 (``pytest --collect-only --invokeai-prune=delete``) removes them.
+
+The same scan finds the files that cannot be used (empty, cut short, binary, another test's record):
+they are listed as unreadable, never as orphans, so pruning never deletes one (its test may still be
+there). A test whose cases could not be listed (a suite file or a matrix that failed to load) keeps
+every baseline under its id: ``unlisted`` holds those test id prefixes.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .baseline.store import BaselineStore
+from .baseline.store import INDEX_MAPS_DIR, RECORD_SUFFIX, BaselineStore, relative_name
 from .gate import workflow_key
 
 
@@ -64,31 +70,60 @@ def _ignores_any(config: Any) -> bool:
     return bool(getattr(config.option, "ignore", None) or getattr(config.option, "ignore_glob", None))
 
 
-def find_run_orphans(state: Any, config: Any, collected_ids: Iterable[str]) -> list[str]:
+@dataclass
+class RunScan:
+    orphans: list[str] = field(default_factory=list)  # files (relative to the rootdir) no collected test uses
+    unreadable: dict[str, str] = field(default_factory=dict)  # file (relative to the rootdir) -> what is wrong
+
+
+def find_run_orphans(state: Any, config: Any, collected_ids: Iterable[str], unlisted: Iterable[str] = ()) -> list[str]:
     """Files (relative to the rootdir) of baselines and index maps in the run's scope that nothing uses."""
+    return scan_run(state, config, collected_ids, unlisted).orphans
+
+
+def scan_run(state: Any, config: Any, collected_ids: Iterable[str], unlisted: Iterable[str] = ()) -> RunScan:
+    """The orphans and the unreadable files among the baselines and index maps in the run's scope."""
     store: BaselineStore = state.store
     rootdir: Path = state.rootdir
     scope = _scope(config)
     collected = set(collected_ids)
+    prefixes = tuple(unlisted)
     orphans: list[Path] = []
-    for test_id, path in store.stored_test_ids().items():
+    unreadable: dict[Path, str] = {}
+    records = store.scan_records()
+    for test_id, path in records.found.items():
         test_file = (rootdir / test_id.split("::")[0]).resolve()
         if not _inside(test_file, scope) or _ignored(test_file, config):
             continue
         # Second runs in one test are stored as "<test id>::runN" (and named ones as "<test id>::<name>").
-        if test_id in collected or any(test_id.startswith(c + "::") for c in collected):
+        if test_id in collected or test_id.startswith(prefixes) or any(test_id.startswith(c + "::") for c in collected):
             continue
         orphans.append(path)
+    for path, problem in records.unreadable.items():
+        # Its test id is unknown: where it lies tells the test file (exactly, where no name needed escaping).
+        test_file = rootdir.joinpath(*path.parent.relative_to(store.active_root).parts)
+        if _inside(test_file.resolve(), scope) and not _ignored(test_file, config):
+            unreadable[path] = problem
     used_maps = {workflow_key(w, rootdir) for w in state.used_workflows}
     # A workflow may serve tests anywhere in the project: only a run over the whole rootdir, ignoring
-    # nothing (or a deleted workflow file) can call its index map unused.
+    # nothing (or a deleted workflow file) can call its index map unused; and only when every test's
+    # workflow is known (a suite file that failed to load may be the one that uses it).
     whole_project = _inside(rootdir.resolve(), scope) and not _ignores_any(config)
-    for key, path in store.stored_index_maps().items():
+    maps_judged = whole_project and not prefixes
+    maps = store.scan_index_maps()
+    for key, path in maps.found.items():
         if key in used_maps:
             continue
-        if whole_project or not (rootdir / key).exists():
+        if maps_judged or not (rootdir / key).exists():
             orphans.append(path)
-    return sorted(_relative(p, rootdir) for p in orphans)
+    for path, problem in maps.unreadable.items():
+        key = path.relative_to(store.root / INDEX_MAPS_DIR).as_posix().removesuffix(RECORD_SUFFIX)  # exact where safe
+        if whole_project or key in used_maps:
+            unreadable[path] = problem
+    return RunScan(
+        orphans=sorted(relative_name(p, rootdir) for p in orphans),
+        unreadable={relative_name(p, rootdir): why for p, why in sorted(unreadable.items())},
+    )
 
 
 def prune(store: BaselineStore, orphans: Iterable[str], *, rootdir: Path, dry_run: bool) -> list[Path]:
@@ -105,10 +140,3 @@ def prune(store: BaselineStore, orphans: Iterable[str], *, rootdir: Path, dry_ru
             path.unlink()
             removed.append(path)
     return removed
-
-
-def _relative(path: Path, rootdir: Path) -> str:
-    try:
-        return path.resolve().relative_to(rootdir.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()

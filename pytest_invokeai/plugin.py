@@ -6,7 +6,8 @@ Hooks, in the order a run meets them:
 - ``pytest_configure``: resolve settings (command line > ``PYTEST_INVOKEAI_*`` > ini), make the
   run's :class:`~.runstate.RunState`. Nothing connects yet.
 - ``pytest_collect_file``: ``*.invokeai.toml`` suite files.
-- ``pytest_generate_tests``: a marker's ``matrix`` becomes one test per row, ids from display names.
+- ``pytest_generate_tests``: a marker's ``matrix`` becomes one test per row, ids from display names
+  (a marker or matrix that cannot be used leaves one test that ``pytest_runtest_setup`` fails).
 - ``pytest_collection_finish``: plan the selected cases in test order (after ``-k``, ``-m``, ``--lf``)
   and note orphaned baselines when the run covers them all.
 - ``pytest_runtest_protocol`` (xdist workers): plan the tests this worker has been handed.
@@ -38,7 +39,7 @@ from .glue import (
     run_state,
 )
 from .options import OPTIONS, OptionError, resolve
-from .orphans import find_run_orphans, narrowed_by, prune
+from .orphans import narrowed_by, prune, scan_run
 from .progress import WaitProgress
 from .runstate import RunState
 from .server.shared import new_run_dir, release_run
@@ -121,8 +122,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         workflow = run_state(metafunc.config).workflows.get(base.workflow)
         cases = matrix_cases(workflow, base, kwargs["matrix"], kwargs.get("combine", "product"), where=where)
     except InvokeAITestError as exc:
-        raise pytest.Collector.CollectError(str(exc)) from None
+        # Not a collection error: pytest would stop the whole run. The test stays one item that fails at setup.
+        run_state(metafunc.config).case_errors[metafunc.definition.nodeid] = str(exc)
+        return
     metafunc.parametrize(CASE_PARAM, cases, ids=unique_ids(cases))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test whose marker or matrix could not be used fails with the reason before its fixtures start."""
+    state = item.config.stash.get(STATE_KEY, None)
+    error = state.case_errors.get(item.nodeid) if state is not None else None
+    if error is not None:
+        pytest.fail(f"{error}\n(none of this test's cases ran)", pytrace=False)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
@@ -136,7 +148,12 @@ _DESELECTED = pytest.StashKey[list[int]]()
 def pytest_collection_finish(session: pytest.Session) -> None:
     state = run_state(session.config)
     cases = []
+    unlisted = []  # test id prefixes of tests whose cases could not be listed: their baselines stay in use
     for item in session.items:
+        if getattr(item, "invokeai_unlisted", ""):
+            unlisted.append(item.invokeai_unlisted)
+        elif item.nodeid in state.case_errors:
+            unlisted.append(item.nodeid + "[")
         try:
             spec = declared_case(item)
             workflow = spec.workflow if spec is not None else marked_workflow(item)
@@ -153,7 +170,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if narrowed:
         state.orphan_note = f"not checked for orphaned baselines: the run was narrowed ({narrowed})"
     else:
-        state.results.orphans = find_run_orphans(state, session.config, [i.nodeid for i in session.items])
+        scan = scan_run(state, session.config, [i.nodeid for i in session.items], unlisted)
+        state.results.orphans, state.results.unreadable = scan.orphans, scan.unreadable
     prune_mode = session.config.getoption("invokeai_prune")
     if prune_mode:
         if narrowed:

@@ -5,19 +5,42 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .report.results import summarize
+from .baseline.store import INDEX_MAPS_DIR
+from .report.results import TestProblem, summarize
 
 
 def _summary(state: Any) -> dict[str, Any]:
     results = state.results
-    return summarize(results.outputs, results.problems, orphans=results.orphans)
+    return summarize(results.outputs, _problems(results), orphans=results.orphans)
+
+
+def _problems(results: Any) -> list[TestProblem]:
+    """The tests' problems, and each unreadable baseline file (by its path) that the run did not replace."""
+    return [*results.problems, *(TestProblem(test_id=name, verdict="error", message=text) for name, text in _unreadable(results))]
+
+
+def _unreadable(results: Any) -> list[tuple[str, str]]:
+    """(file, what is wrong and what to do) for each unreadable baseline file still there."""
+    return [
+        (name, f"{name}: {why}; {UNREADABLE_ADVICE_MAP if f'/{INDEX_MAPS_DIR}/' in f'/{name}' else UNREADABLE_ADVICE}")
+        for name, why in sorted(results.unreadable.items())
+        if name not in results.replaced
+    ]
+
+
+UNREADABLE_ADVICE = "re-record it with --invokeai-update-baselines=changed (or all), which keeps the broken file as *.broken"
+UNREADABLE_ADVICE_MAP = (
+    "write a new index map with --invokeai-update-baselines=all or --invokeai-accept-drift once the tests' input indices "
+    "are checked (the broken file is kept as *.broken)"
+)
 
 
 def write_reports(state: Any) -> list[Path]:
     """Write the HTML report and the JSON summary when the run compared anything or found a problem."""
     results = state.results
     report = state.settings.report
-    if report is None or not (results.outputs or results.problems):
+    problems = _problems(results)
+    if report is None or not (results.outputs or problems):
         return []
     # Imported here: a run that compared nothing (--collect-only, say) does not load images or the recall mapping.
     from .recall.commands import add_recall_lines
@@ -28,8 +51,8 @@ def write_reports(state: Any) -> list[Path]:
     # A server the run started itself is gone once the run ends: the lines then name InvokeAI's default address.
     data_path = report.with_suffix(".json")
     add_recall_lines(results.outputs, rootdir=state.rootdir, server_known=not state.managed, summary=data_path)
-    html = write_html_report(report, results.outputs, results.problems, summary=summary)
-    data = write_json_summary(data_path, results.outputs, results.problems, summary=summary)
+    html = write_html_report(report, results.outputs, problems, summary=summary)
+    data = write_json_summary(data_path, results.outputs, problems, summary=summary)
     return [html, data]
 
 
@@ -37,8 +60,12 @@ def summary_lines(state: Any) -> list[str]:
     results = state.results
     if state.prune_mode:
         verb = "would delete" if state.prune_mode == "dry-run" else "deleted"
-        return [f"prune: {verb} {len(state.pruned)} file(s)", *(f"  {p}" for p in state.pruned)]
-    if not (results.outputs or results.problems or results.orphans or results.skipped):
+        lines = [f"prune: {verb} {len(state.pruned)} file(s)", *(f"  {p}" for p in state.pruned)]
+        if results.unreadable:
+            lines.append(f"prune: left {len(results.unreadable)} unreadable file(s) alone (their tests may still use them):")
+            lines += [f"  {name}: {why}" for name, why in sorted(results.unreadable.items())]
+        return lines
+    if not (results.outputs or results.problems or results.orphans or results.skipped or results.unreadable or results.replaced):
         return []
     counts = _summary(state)
     lines = [
@@ -60,6 +87,11 @@ def summary_lines(state: Any) -> list[str]:
         lines.append(state.orphan_note)
     else:
         lines.append("orphaned baselines: 0")
+    unreadable = _unreadable(results)
+    if unreadable:
+        lines.append(f"unreadable baselines: {len(unreadable)}")
+        lines += [f"  {text}" for _, text in unreadable]
+    lines += [f"replaced unreadable baseline {name} (kept as {kept})" for name, kept in sorted(results.replaced.items())]
     lines += server_lines(state)
     for path in state.report_paths:
         lines.append(f"report: {path}")

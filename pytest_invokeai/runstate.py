@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .baseline.store import BaselineStore
+from .baseline.store import BaselineStore, relative_name
 from .cases import CaseSpec
 from .errors import InvokeAITestError
 from .options import Settings
@@ -38,6 +38,8 @@ class RunResults:
     problems: list[TestProblem] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # test ids skipped for a missing model
     orphans: list[str] = field(default_factory=list)  # baseline files no collected test uses
+    unreadable: dict[str, str] = field(default_factory=dict)  # baseline file -> what is wrong with it
+    replaced: dict[str, str] = field(default_factory=dict)  # unreadable baseline file rewritten -> where its bytes went
     drifted_workflows: set[str] = field(default_factory=set)
     servers: set[str] = field(default_factory=set)  # URLs the run's processes generated on
     server_cases: dict[str, int] = field(default_factory=dict)  # URL -> cases it ran
@@ -50,6 +52,8 @@ class RunResults:
             "problems": [asdict(p) for p in self.problems],
             "skipped": list(self.skipped),
             "orphans": list(self.orphans),
+            "unreadable": dict(self.unreadable),
+            "replaced": dict(self.replaced),
             "drifted_workflows": sorted(self.drifted_workflows),
             "servers": sorted(self.servers),
             "server_cases": dict(self.server_cases),
@@ -65,6 +69,8 @@ class RunResults:
         self.skipped += data.get("skipped", [])
         # Every worker collects the whole suite, so each reports the same orphans: keep one copy.
         self.orphans = sorted(set(self.orphans) | set(data.get("orphans", [])))
+        self.unreadable.update(data.get("unreadable", {}))
+        self.replaced.update(data.get("replaced", {}))
         self.drifted_workflows |= set(data.get("drifted_workflows", []))
         self.servers |= set(data.get("servers", []))
         for url, count in data.get("server_cases", {}).items():
@@ -102,6 +108,7 @@ class RunState:
         self.server_error: Exception | None = None
         self.owner = False  # this process made run_dir and stops the managed server at the end
         self.used_workflows: set[Path] = set()
+        self.case_errors: dict[str, str] = {}  # test id -> why its marker or matrix could not be used
         self.orphan_note = ""  # why orphans were not looked for
         self.prune_mode: str | None = None  # "delete" or "dry-run" (pytest-invokeai baselines prune)
         self.pruned: list[Path] = []
@@ -212,6 +219,7 @@ class RunState:
                     update_mode=self.settings.update_mode,
                     accept_drift=self.settings.accept_drift,
                     install_models=self._install_models if self.managed else None,
+                    on_replaced=self.note_replaced,
                 )
                 self._scheduler = CaseScheduler(lanes, gate, self.workflows, look_ahead=self.settings.look_ahead)
                 self._scheduler.plan(self._planned)
@@ -234,6 +242,10 @@ class RunState:
             thresholds=Thresholds().with_overrides(self.settings.tolerance),
             invokeai_version=self.invokeai_version,
         )
+
+    def note_replaced(self, broken: Path, kept: Path) -> None:
+        """An unreadable baseline or index map was rewritten; ``kept`` holds its old bytes."""
+        self.results.replaced[relative_name(broken, self.rootdir)] = relative_name(kept, self.rootdir)
 
     def _install_models(self, names: tuple[str, ...]) -> None:
         from .server.model_sources import install_declared_models

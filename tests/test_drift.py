@@ -414,7 +414,8 @@ def _valid_map_json(doc: dict) -> dict:
     ("make", "message"),
     [
         (lambda m: None, "no such index map file"),
-        (lambda m: "{not json", "not valid JSON: Expecting property name enclosed in double quotes at line 1, column 2"),
+        (lambda m: "{not json", "not valid JSON (line 1, column 2): Expecting property name enclosed in double quotes"),
+        (lambda m: "", "is empty"),
         (lambda m: [], "not an index map"),
         (lambda m: {**m, "format": "something else"}, "not an index map"),
         (lambda m: {**m, "format_version": 99}, "unknown index map format_version 99; this pytest-invokeai reads version 1"),
@@ -424,7 +425,7 @@ def _valid_map_json(doc: dict) -> dict:
         (lambda m: {**m, "inputs": [{**m["inputs"][0], "kind": 3}]}, "kind must be a string, found 3"),
         (lambda m: {**m, "inputs": [m["inputs"][0], {**m["inputs"][1], "index": 0}]}, "index 0 appears twice in the map"),
     ],
-    ids=["missing", "not-json", "not-object", "other-format", "future-version", "no-inputs", "entry-lacks-keys",
+    ids=["missing", "not-json", "empty", "not-object", "other-format", "future-version", "no-inputs", "entry-lacks-keys",
          "bad-index", "bad-kind", "duplicate-index"],
 )
 def test_an_unreadable_map_names_the_file_and_the_problem(sdxl: dict, tmp_path: Path, make, message: str) -> None:

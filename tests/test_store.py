@@ -18,7 +18,7 @@ from PIL import Image
 
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
-from pytest_invokeai.baseline.store import BaselineStore, find_orphans
+from pytest_invokeai.baseline.store import BaselineStore, UnreadableBaseline, UnreadableIndexMap, find_orphans
 from pytest_invokeai.baseline.update import UpdateMode, accepts_drift, should_write
 from pytest_invokeai.errors import BaselineError, InvokeAITestError
 from pytest_invokeai.workflow.drift import IndexMap, MapEntry
@@ -129,7 +129,7 @@ def _drop_first_fingerprint_field(data: dict) -> dict:
     [
         (_set(("format",), "something-else"), ['not a baseline record', '"format": "pytest-invokeai-baseline"']),
         (_set(("version",), 99), ["$.version", "99", "reads version 1", "newer"]),
-        (_set(("version",), 0), ["$.version", "reads version 1", "record the baseline again"]),
+        (_set(("version",), 0), ["$.version", "reads version 1", "re-record it with --invokeai-update-baselines=changed"]),
         (_drop("outputs"), ["missing outputs", "valid keys"]),
         (_set(("thresholds",), {}), ["unknown thresholds", "valid keys"]),
         (_set(("test_id",), 7), ["$.test_id", "non-empty string"]),
@@ -157,36 +157,82 @@ def test_hand_broken_records_are_errors_naming_the_file_and_the_place(tmp_path: 
 
 
 @pytest.mark.parametrize(
-    ("content", "fragment"),
+    ("content", "problem"),
     [
-        (b'{"format": "pytest-invokeai-baseline", "version": 1,\n  "test_id": ', "not valid JSON"),
-        (b"", "not valid JSON"),
-        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        (b'{"format": "pytest-invokeai-baseline", "version": 1,\n  "test_id": ', "not valid JSON (line 2, column 14): Expecting value"),
+        (b"", "is empty"),
+        (b"  \n", "is empty"),
+        (b"\xff\xfe\x00garbage", "is not UTF-8 JSON text (binary data?)"),
         (b"[1, 2]", "not a baseline record"),
     ],
 )
-def test_unreadable_record_files_are_errors_naming_the_file(tmp_path: Path, content: bytes, fragment: str) -> None:
+def test_unreadable_record_files_name_the_file_and_what_is_wrong_and_scans_go_on(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
     store = BaselineStore(tmp_path)
+    good = store.save(make_record("example_suite/test_noise.py::test_good"))
     path = store.record_path(NOISE_ID)
-    path.parent.mkdir(parents=True)
     path.write_bytes(content)
-    with pytest.raises(BaselineError, match=re.escape(str(path)) + ".*" + fragment):
+    with pytest.raises(UnreadableBaseline) as caught:
         store.load(NOISE_ID)
-    with pytest.raises(BaselineError, match=re.escape(str(path))):
-        store.stored_test_ids()
+    assert caught.value.path == path
+    assert str(caught.value).startswith(f"{path}: {problem}")
+    assert "re-record it with --invokeai-update-baselines=changed (or all)" in str(caught.value)
+    assert f"{path.name}.broken" in str(caught.value)
+    scan = store.scan_records()  # lists the broken file and goes on
+    assert scan.found == {"example_suite/test_noise.py::test_good": good}
+    assert list(scan.unreadable) == [path] and scan.unreadable[path].startswith(problem)
+    assert store.stored_test_ids() == scan.found
 
 
-def test_a_file_holding_another_tests_record_is_neither_read_nor_overwritten(tmp_path: Path) -> None:
+def test_a_record_written_by_a_newer_version_is_not_unreadable_but_says_to_upgrade(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    path = store.save(make_record())
+    path.write_text(path.read_text().replace('"version": 1', '"version": 2'))
+    with pytest.raises(BaselineError, match="newer pytest-invokeai: upgrade") as caught:
+        store.load(NOISE_ID)
+    assert not isinstance(caught.value, UnreadableBaseline)  # an update mode must not replace it
+
+
+def test_a_file_holding_another_tests_record_is_unreadable_and_never_overwritten_by_save(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path)
     path = store.record_path(NOISE_ID)
     path.parent.mkdir(parents=True)
-    path.write_text(make_record("example_suite/test_noise.py::TEST_NOISE[seed=1]").to_json())
-    with pytest.raises(BaselineError, match="holds the baseline of test 'example_suite/test_noise.py::TEST_NOISE"):
+    other = "example_suite/test_noise.py::test_other"
+    path.write_text(make_record(other).to_json())
+    with pytest.raises(UnreadableBaseline) as caught:
         store.load(NOISE_ID)
+    assert str(caught.value).startswith(f"{path}: holds the record of test_id '{other}', not '{NOISE_ID}'")
+    assert store.scan_records().unreadable == {path: f"holds the record of test_id '{other}', whose record belongs in {store.record_path(other)}"}
     before = path.read_bytes()
     with pytest.raises(BaselineError, match="not overwriting"):
         store.save(make_record())
     assert path.read_bytes() == before
+
+
+def test_two_test_ids_on_one_file_are_a_collision_not_a_broken_file(tmp_path: Path) -> None:
+    # A case-insensitive file system maps TEST_NOISE and test_noise to one file; a symbolic link does the same here.
+    store = BaselineStore(tmp_path)
+    upper = "example_suite/test_noise.py::TEST_NOISE[seed=1]"
+    path = store.save(make_record(upper))
+    store.record_path(NOISE_ID).symlink_to(path)
+    with pytest.raises(BaselineError, match="two test ids map to this file") as caught:
+        store.load(NOISE_ID)
+    assert not isinstance(caught.value, UnreadableBaseline)
+
+
+def test_set_aside_keeps_the_bytes_and_never_overwrites_a_kept_file(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    path = store.record_path(NOISE_ID)
+    path.parent.mkdir(parents=True)
+    kept = []
+    for content in (b"first", b"second", b"third"):
+        path.write_bytes(content)
+        kept.append(store.set_aside(path))
+        assert not path.exists()
+    assert [p.name for p in kept] == [f"{path.name}.broken", f"{path.name}.broken.1", f"{path.name}.broken.2"]
+    assert [p.read_bytes() for p in kept] == [b"first", b"second", b"third"]
+    assert store.scan_records().unreadable == {} and store.stored_test_ids() == {}  # kept files are not records
 
 
 # -- where records go -------------------------------------------------------------------------
@@ -411,8 +457,7 @@ def test_visible_test_ids_are_what_a_lookup_finds_profile_first_broken_files_lef
 
     assert cuda.visible_test_ids() == {"suite.py::shared": own_path, "suite.py::only_default": only_default}
     assert set(default.visible_test_ids()) == {"suite.py::shared", "suite.py::only_default"}
-    with pytest.raises(BaselineError, match="broken.json"):  # the strict listing still names it
-        default.stored_test_ids()
+    assert list(default.scan_records().unreadable) == [broken]  # the scan still names it
 
 
 def test_a_profiles_png_copies_come_with_the_record_it_reads(tmp_path: Path) -> None:
@@ -476,6 +521,21 @@ def test_a_corrupt_index_map_is_an_error_naming_the_file(tmp_path: Path) -> None
     path.write_text('{"format": "pytest-invokeai index map", "format_version": 1, "inputs": [{"index": -1}]}')
     with pytest.raises(InvokeAITestError, match=re.escape(str(path)) + r".*\$\.inputs\[0\]"):
         store.load_index_map("wf.json")
+
+
+def test_unreadable_index_maps_are_named_by_the_scan_and_left_out_of_the_good_ones(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    good = store.save_index_map("good.json", make_index_map())
+    empty, cut = store.index_map_path("empty.json"), store.index_map_path("cut.json")
+    empty.write_bytes(b"")
+    cut.write_bytes(good.read_bytes()[:40])
+    with pytest.raises(UnreadableIndexMap) as caught:
+        store.load_index_map("empty.json")
+    assert caught.value.path == empty and str(caught.value) == f"{empty}: is empty"
+    scan = store.scan_index_maps()
+    assert scan.found == {"good.json": good} == store.stored_index_maps()
+    assert scan.unreadable[empty] == "is empty"
+    assert scan.unreadable[cut].startswith("not valid JSON (line ")
 
 
 # -- orphans ----------------------------------------------------------------------------------

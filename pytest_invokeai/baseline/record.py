@@ -81,41 +81,12 @@ class BaselineRecord:
 
     @classmethod
     def from_json(cls, text: str | bytes, *, source: str) -> BaselineRecord:
-        """Parse a record; any problem raises :class:`BaselineError` naming ``source`` and the JSON path."""
-        try:
-            # utf-8-sig: a byte order mark added by an editor is harmless; json.loads would refuse it.
-            data = json.loads(text.decode("utf-8-sig") if isinstance(text, (bytes, bytearray)) else text)
-        except UnicodeDecodeError:
-            raise _error(source, None, "not a baseline record: the file is not UTF-8 JSON text") from None
-        except json.JSONDecodeError as exc:
-            raise _error(
-                source, None, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}{_RERECORD}"
-            ) from None
-        return cls.from_dict(data, source=source)
+        """Parse a record; any problem raises :class:`RecordError` naming ``source`` and the JSON path."""
+        return cls.from_dict(parse_json(text, source=source), source=source)
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str) -> BaselineRecord:
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise _error(source, None, f'not a baseline record (expected a JSON object with "format": "{FORMAT}")')
-        version = data.get("version")
-        if version != FORMAT_VERSION:
-            newer = isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION
-            raise _error(
-                source,
-                "$.version",
-                f"baseline format version {version!r} is not supported; this pytest-invokeai reads version "
-                f"{FORMAT_VERSION}" + (" (the file was written by a newer pytest-invokeai)" if newer else _RERECORD),
-            )
-        missing = [key for key in _REQUIRED_KEYS if key not in data]
-        unknown = sorted(set(data) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS))
-        if missing or unknown:
-            problems = [f"missing {', '.join(missing)}"] if missing else []
-            problems += [f"unknown {', '.join(unknown)}"] if unknown else []
-            valid = ", ".join(sorted(_REQUIRED_KEYS + _OPTIONAL_KEYS))
-            raise _error(source, "$", f"keys do not match: {'; '.join(problems)} (valid keys: {valid})")
-        test_id = data["test_id"]
-        if not isinstance(test_id, str) or not test_id:
-            raise _error(source, "$.test_id", f"must be a non-empty string (a pytest node id), found {test_id!r}")
+        test_id = check_header(data, source=source)
         for key in ("invokeai_version", "workflow", "workflow_content_hash"):
             if not isinstance(data.get(key), (str, type(None))):
                 raise _error(source, f"$.{key}", f"must be a string or null, found {data[key]!r}")
@@ -130,12 +101,60 @@ class BaselineRecord:
         )
 
 
-_RERECORD = "; fix the file, or delete it and record the baseline again"
+class RecordError(BaselineError):
+    """A record that cannot be read. ``problem`` is the message without the file's name (for listings);
+    ``newer`` marks a record written by a newer pytest-invokeai (readable after an upgrade: not broken)."""
+
+    def __init__(self, source: str, json_path: str | None, problem: str, *, newer: bool = False) -> None:
+        self.problem = f"{json_path}: {problem}" if json_path else problem
+        self.newer = newer
+        super().__init__(f"{source}: {self.problem}" if source else self.problem)
 
 
-def _error(source: str, json_path: str | None, message: str) -> BaselineError:
-    where = ": ".join(part for part in (source, json_path) if part)
-    return BaselineError(f"{where}: {message}")
+def parse_json(text: str | bytes, *, source: str) -> Any:
+    """The JSON document of a record file; an empty, binary or malformed file raises :class:`RecordError`."""
+    if not text.strip():
+        raise _error(source, None, "is empty")
+    try:
+        # utf-8-sig: a byte order mark added by an editor is harmless; json.loads would refuse it.
+        return json.loads(text.decode("utf-8-sig") if isinstance(text, (bytes, bytearray)) else text)
+    except UnicodeDecodeError:
+        raise _error(source, None, "is not UTF-8 JSON text (binary data?)") from None
+    except json.JSONDecodeError as exc:
+        raise _error(source, None, f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+
+
+def check_header(data: Any, *, source: str) -> str:
+    """Check what marks a record (format, version, keys, test id) without reading its fingerprints; the test id.
+
+    Cheap enough for a scan of the whole store at collection (the fingerprints need numpy)."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise _error(source, None, f'not a baseline record (expected a JSON object with "format": "{FORMAT}")')
+    version = data.get("version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION
+        raise _error(
+            source,
+            "$.version",
+            f"baseline format version {version!r} is not supported; this pytest-invokeai reads version "
+            f"{FORMAT_VERSION}" + (" (the file was written by a newer pytest-invokeai: upgrade to read it)" if newer else ""),
+            newer=newer,
+        )
+    missing = [key for key in _REQUIRED_KEYS if key not in data]
+    unknown = sorted(set(data) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS))
+    if missing or unknown:
+        problems = [f"missing {', '.join(missing)}"] if missing else []
+        problems += [f"unknown {', '.join(unknown)}"] if unknown else []
+        valid = ", ".join(sorted(_REQUIRED_KEYS + _OPTIONAL_KEYS))
+        raise _error(source, "$", f"keys do not match: {'; '.join(problems)} (valid keys: {valid})")
+    test_id = data["test_id"]
+    if not isinstance(test_id, str) or not test_id:
+        raise _error(source, "$.test_id", f"must be a non-empty string (a pytest node id), found {test_id!r}")
+    return test_id
+
+
+def _error(source: str, json_path: str | None, message: str, *, newer: bool = False) -> RecordError:
+    return RecordError(source, json_path, message, newer=newer)
 
 
 def _outputs_from_json(raw: Any, source: str) -> dict[str, OutputBaseline]:
@@ -160,7 +179,7 @@ def _outputs_from_json(raw: Any, source: str) -> dict[str, OutputBaseline]:
             try:
                 fingerprints.append(Fingerprint.from_json(image))
             except (BaselineError, TypeError, ValueError) as exc:
-                raise _error(source, f"{where}.images[{position}]", f"{exc}{_RERECORD}") from None
+                raise _error(source, f"{where}.images[{position}]", str(exc)) from None
         outputs[node_id] = OutputBaseline(images=fingerprints, label=label)
     return outputs
 

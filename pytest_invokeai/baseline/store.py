@@ -23,6 +23,13 @@ A record also holds its test id, and reading checks it: should two ids ever land
 that differ only in letter case, on a case-insensitive file system), that is an error, not a wrong
 comparison.
 
+A file that cannot be used (empty, cut short, binary, hand-broken, or holding another test's record
+that does not belong there) is *unreadable*: reading it raises :class:`UnreadableBaseline` (for an
+index map :class:`UnreadableIndexMap`), naming the file and what is wrong, and the scans
+(:meth:`BaselineStore.scan_records`, :meth:`BaselineStore.scan_index_maps`) list it beside the good
+files instead of stopping. Whoever rewrites such a file first keeps its bytes with
+:meth:`BaselineStore.set_aside` (``<name>.broken`` beside it): nothing the user had is lost.
+
 Profiles hold baselines for one environment: a test reads its profile's record when there is one,
 else the default store's, and writes only to its profile. Index maps are per workflow, shared by every
 profile, in the default store. Every file is written atomically (see :mod:`pytest_invokeai.atomic`),
@@ -43,7 +50,7 @@ from ..atomic import TEMP_SUFFIX, write_atomic
 from ..errors import BaselineError
 from ..names import safe_stem
 from ..workflow.drift import IndexMap, IndexMapError
-from .record import BaselineRecord
+from .record import BaselineRecord, RecordError, check_header, parse_json
 
 PROFILES_DIR = "_profiles"
 INDEX_MAPS_DIR = "_index_maps"
@@ -56,6 +63,35 @@ _IMAGE_NAME = re.compile(r"(?P<stem>.+)\.(?P<node>[^.]+)\.(?P<index>\d+)\.png")
 # Written into each stored index map beside IndexMap's own keys (which ignores unknown keys), because
 # the workflow path cannot be recovered from a file name that safe_stem had to change.
 _INDEX_MAP_WORKFLOW_KEY = "workflow"
+BROKEN_SUFFIX = ".broken"  # an unreadable file's bytes, kept beside the file that replaced it
+
+
+class UnreadableBaseline(BaselineError):
+    """A baseline record file that cannot be used; rewriting it (update modes changed, all) is the fix.
+
+    ``problem`` says what is wrong without the file's name (for listings)."""
+
+    def __init__(self, path: Path, problem: str, *, advice: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}; {advice}")
+
+
+class UnreadableIndexMap(IndexMapError):
+    """A stored index map that cannot be used (see :class:`UnreadableBaseline`)."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(problem, source=str(path))
+
+
+@dataclass
+class StoreScan:
+    """The files of one kind in a store: the good ones by key (test id or workflow), and the unreadable ones."""
+
+    found: dict[str, Path] = field(default_factory=dict)
+    unreadable: dict[Path, str] = field(default_factory=dict)  # file -> what is wrong with it
 
 
 def _split_test_id(test_id: str) -> tuple[list[str], str]:
@@ -139,16 +175,56 @@ class BaselineStore:
     # -- records ---------------------------------------------------------------------------
 
     def load(self, test_id: str) -> BaselineRecord | None:
+        """The record of ``test_id`` (the profile's, else the default store's), or None when there is none.
+
+        A file that cannot be used raises :class:`UnreadableBaseline`; one written by a newer pytest-invokeai,
+        or shared by two test ids on a case-insensitive file system, raises :class:`BaselineError`."""
         path = self.find(test_id)
         if path is None:
             return None
-        record = BaselineRecord.from_json(_read_bytes(path), source=str(path))
+        try:
+            record = BaselineRecord.from_json(_read_bytes(path), source=str(path))
+        except RecordError as exc:
+            if exc.newer:
+                raise
+            raise UnreadableBaseline(path, exc.problem, advice=self._rerecord_advice(path)) from None
         if record.test_id != test_id:
-            raise BaselineError(
-                f"{path}: holds the baseline of test {record.test_id!r}, not of {test_id!r}; two test ids map to "
-                "this file (ids differing only in letter case on a case-insensitive file system?). Rename one test."
-            )
+            if any(_same_file(self._record_in(base, record.test_id), path) for base in self._read_roots()):
+                raise BaselineError(
+                    f"{path}: holds the baseline of test {record.test_id!r}, not of {test_id!r}; two test ids map to "
+                    "this file (ids differing only in letter case on a case-insensitive file system?). Rename one test."
+                )
+            problem = f"holds the record of test_id {record.test_id!r}, not {test_id!r}"
+            raise UnreadableBaseline(path, problem, advice=self._rerecord_advice(path))
         return record
+
+    def _rerecord_advice(self, path: Path) -> str:
+        if self.active_root in path.parents:
+            return (
+                "re-record it with --invokeai-update-baselines=changed (or all), which keeps the broken file as "
+                f"{path.name}{BROKEN_SUFFIX}"
+            )
+        # A profile's run read the default store's record: it writes only its own.
+        return "re-record it in the default store (without a baseline profile) with --invokeai-update-baselines=changed (or all)"
+
+    def set_aside(self, path: Path) -> Path:
+        """Move an unreadable file out of the way before it is rewritten: its bytes go to ``<name>.broken``
+        beside it (``.broken.1``, ``.broken.2``... when that exists); returns where they went."""
+        data = _read_bytes(path)
+        for number in range(10_000):
+            kept = path.with_name(path.name + BROKEN_SUFFIX + (f".{number}" if number else ""))
+            try:
+                with kept.open("xb") as out:  # never over an older kept file
+                    out.write(data)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise BaselineError(f"{path}: cannot keep the unreadable file as {kept.name}: {exc.strerror or exc}") from None
+            path.unlink(missing_ok=True)  # only now: the bytes are safe beside it
+            return kept
+        raise BaselineError(f"{path}: cannot keep the unreadable file: {path.name}{BROKEN_SUFFIX}.* are all taken")
 
     def save(self, record: BaselineRecord, *, images: Mapping[str, Sequence[bytes]] | None = None) -> Path:
         """Write ``record`` (and optional PNG copies of its images) to the active store; returns the record file."""
@@ -199,14 +275,30 @@ class BaselineStore:
         return removed
 
     def stored_test_ids(self) -> dict[str, Path]:
-        """Every record in the active store, test id -> file. A broken file raises :class:`BaselineError`."""
-        found: dict[str, Path] = {}
+        """Every readable record in the active store, test id -> file (:meth:`scan_records` also names the others)."""
+        return self.scan_records().found
+
+    def scan_records(self) -> StoreScan:
+        """The active store's records: test id -> file, and the files that cannot be used, with what is wrong.
+
+        Reads only what marks a record (format, version, test id), not its fingerprints. A record that holds
+        a test id whose file is elsewhere is unreadable here: it cannot be the baseline of the test it stands for."""
+        scan = StoreScan()
         for path in self.record_files():
-            test_id = self.read_test_id(path)
-            if test_id in found:
-                raise BaselineError(f"{path}: test id {test_id!r} is also the test id of {found[test_id]}")
-            found[test_id] = path
-        return found
+            try:
+                test_id = check_header(parse_json(_read_bytes(path), source=""), source="")
+            except RecordError as exc:
+                scan.unreadable[path] = exc.problem
+                continue
+            except BaselineError as exc:  # the file cannot be read at all
+                scan.unreadable[path] = str(exc).removeprefix(f"{path}: ")
+                continue
+            expected = self._record_in(self.active_root, test_id)
+            if expected != path and not _same_file(expected, path):
+                scan.unreadable[path] = f"holds the record of test_id {test_id!r}, whose record belongs in {expected}"
+                continue
+            scan.found[test_id] = path
+        return scan
 
     def visible_test_ids(self) -> dict[str, Path]:
         """Every test id a lookup finds, test id -> file: the profile's records first, then the default store's,
@@ -235,15 +327,7 @@ class BaselineStore:
     @staticmethod
     def read_test_id(path: Path) -> str:
         """The test id a record file holds (without checking its fingerprints)."""
-        try:
-            data = json.loads(_read_bytes(path))
-        except ValueError:
-            data = None
-        test_id = data.get("test_id") if isinstance(data, dict) else None
-        if isinstance(test_id, str) and test_id:
-            return test_id
-        BaselineRecord.from_json(_read_bytes(path), source=str(path))  # raises the precise error
-        raise BaselineError(f"{path}: not a baseline record (no test_id)")
+        return check_header(parse_json(_read_bytes(path), source=str(path)), source=str(path))
 
     # -- PNG copies ------------------------------------------------------------------------
 
@@ -277,10 +361,14 @@ class BaselineStore:
         return self.root.joinpath(INDEX_MAPS_DIR, *directories, name + RECORD_SUFFIX)
 
     def load_index_map(self, workflow_key: str) -> IndexMap | None:
+        """The stored map of a workflow, or None; a file that cannot be used raises :class:`UnreadableIndexMap`."""
         path = self.index_map_path(workflow_key)
         if not path.is_file():
             return None
-        return IndexMap.load(path)
+        try:
+            return IndexMap.load(path)
+        except IndexMapError as exc:
+            raise UnreadableIndexMap(path, _map_problem(exc)) from None
 
     def save_index_map(self, workflow_key: str, index_map: IndexMap) -> Path:
         path = self.index_map_path(workflow_key)
@@ -293,17 +381,28 @@ class BaselineStore:
         return path
 
     def stored_index_maps(self) -> dict[str, Path]:
-        """Every stored index map, workflow key -> file."""
+        """Every readable stored index map, workflow key -> file (:meth:`scan_index_maps` also names the others)."""
+        return self.scan_index_maps().found
+
+    def scan_index_maps(self) -> StoreScan:
+        """The stored index maps: workflow key -> file, and the files that cannot be used, with what is wrong."""
         base = self.root / INDEX_MAPS_DIR
+        scan = StoreScan()
         if not base.is_dir():
-            return {}
-        found: dict[str, Path] = {}
+            return scan
         for directory, _, names in os.walk(base):
             for name in names:
                 if _is_record_name(name):
                     path = Path(directory, name)
-                    found[self._index_map_key(path, base)] = path
-        return dict(sorted(found.items()))
+                    try:
+                        IndexMap.load(path)
+                    except IndexMapError as exc:
+                        scan.unreadable[path] = _map_problem(exc)
+                        continue
+                    scan.found[self._index_map_key(path, base)] = path
+        scan.found = dict(sorted(scan.found.items()))
+        scan.unreadable = dict(sorted(scan.unreadable.items()))
+        return scan
 
     @staticmethod
     def _index_map_key(path: Path, base: Path) -> str:
@@ -326,6 +425,25 @@ class BaselineStore:
             except OSError:
                 return  # not empty (or already gone, or in use): leave it
             directory = directory.parent
+
+
+def relative_name(path: Path, rootdir: Path) -> str:
+    """How listings name a store file: relative to the rootdir where it is inside it, with forward slashes."""
+    try:
+        return path.resolve().relative_to(rootdir.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
+def _map_problem(exc: IndexMapError) -> str:
+    return ": ".join(part for part in (exc.json_path, exc.message) if part)
 
 
 def _node_part(node_id: str) -> str:

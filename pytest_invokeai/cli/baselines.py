@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..baseline.record import BaselineRecord
+from ..baseline.record import BaselineRecord, RecordError
 from ..baseline.store import BaselineStore
 from ..baseline.update import UpdateMode
 from ..errors import BaselineError
@@ -38,14 +38,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="every stored record (test id, outputs, image count, file, size) and index map",
         description=(
             "List the records of the store (of --profile's own store when given) and the index maps. "
-            "Exit 2 when a file cannot be read (the others are still listed)."
+            "Files that cannot be used (empty, cut short, binary, another test's record) are listed as unreadable, "
+            "with what is wrong; exit 2 when there is one (the others are still listed)."
         ),
     )
     add_store_options(listing)
     listing.add_argument(
         "--json",
         action="store_true",
-        help="print JSON: {dir, profile, profiles, records: [{test_id, file, bytes, images, outputs}], index_maps, errors}",
+        help="print JSON: {dir, profile, profiles, records: [{test_id, file, bytes, images, outputs}], index_maps, "
+        "unreadable: [{file, problem}], errors}",
     )
     listing.set_defaults(handler=run_list)
 
@@ -54,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="delete baselines and index maps that no collected test uses (runs pytest --collect-only)",
         description=(
             "Collect the suite (pytest --collect-only, nothing runs) and delete the records and index maps that no "
-            "collected test uses. A narrowed collection (-k, -m, node ids, --lf) is refused. Extra arguments (after --) go to "
+            "collected test uses. Unreadable files are listed, never deleted. A narrowed collection (-k, -m, node ids, --lf) is refused. Extra arguments (after --) go to "
             "pytest, e.g. the test paths."
         ),
     )
@@ -122,12 +124,16 @@ def open_store(args: argparse.Namespace) -> BaselineStore:
 def run_list(args: argparse.Namespace) -> int:
     store = open_store(args)
     records: list[dict[str, Any]] = []
-    errors: list[str] = []
-    for path in store.record_files():
+    scan = store.scan_records()
+    unreadable = dict(scan.unreadable)
+    for path in scan.found.values():
         try:
-            record = BaselineRecord.from_json(path.read_bytes(), source=str(path))
-        except (BaselineError, OSError) as exc:
-            errors.append(str(exc))
+            record = BaselineRecord.from_json(path.read_bytes(), source="")  # the fingerprints too
+        except RecordError as exc:
+            unreadable[path] = exc.problem
+            continue
+        except OSError as exc:
+            unreadable[path] = f"cannot read the file: {exc.strerror or exc}"
             continue
         records.append(
             {
@@ -142,24 +148,25 @@ def run_list(args: argparse.Namespace) -> int:
             }
         )
     records.sort(key=lambda item: item["test_id"])
-    index_maps = [
-        {"workflow": key, "file": str(path), "bytes": path.stat().st_size} for key, path in store.stored_index_maps().items()
-    ]
+    maps = store.scan_index_maps()
+    unreadable.update(maps.unreadable)
+    index_maps = [{"workflow": key, "file": str(path), "bytes": path.stat().st_size} for key, path in maps.found.items()]
     listing = {
         "dir": str(store.root),
         "profile": store.profile,
         "profiles": store.profiles(),
         "records": records,
         "index_maps": index_maps,
-        "errors": errors,
+        "unreadable": [{"file": str(path), "problem": problem} for path, problem in sorted(unreadable.items())],
+        "errors": [f"{path}: {problem}" for path, problem in sorted(unreadable.items())],
     }
     if args.json:
         print_json(listing)
     else:
         print(format_listing(listing))
-    for message in errors:
+    for message in listing["errors"]:
         print_error(message)
-    return EXIT_USAGE if errors else EXIT_OK
+    return EXIT_USAGE if unreadable else EXIT_OK
 
 
 def format_listing(listing: dict[str, Any]) -> str:
@@ -177,6 +184,14 @@ def format_listing(listing: dict[str, Any]) -> str:
     for item in listing["index_maps"]:
         lines.append(f"  {item['workflow']}")
         lines.append(f"      {item['file']} ({item['bytes']} bytes)")
+    if listing["unreadable"]:
+        lines.append(
+            f"unreadable: {len(listing['unreadable'])} (a test run rewrites a record with --invokeai-update-baselines=changed, "
+            "an index map with =all; the broken file is kept as *.broken)"
+        )
+        for item in listing["unreadable"]:
+            lines.append(f"  {item['file']}")
+            lines.append(f"      {item['problem']}")
     if listing["profiles"]:
         lines.append(f"profiles: {', '.join(listing['profiles'])}")
     return "\n".join(lines)

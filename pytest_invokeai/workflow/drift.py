@@ -135,15 +135,15 @@ class IndexMap:
         except IsADirectoryError:
             raise IndexMapError("is a directory, expected an index map .json file", source=source) from None
         except UnicodeDecodeError:
-            raise IndexMapError("not an index map: the file is not UTF-8 JSON text", source=source) from None
+            raise IndexMapError("is not UTF-8 JSON text (binary data?)", source=source) from None
         except OSError as exc:
             raise IndexMapError(f"cannot read the index map: {exc.strerror}", source=source) from None
+        if not text.strip():
+            raise IndexMapError("is empty", source=source)
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise IndexMapError(
-                f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", source=source
-            ) from None
+            raise IndexMapError(f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", source=source) from None
         return cls.from_json(data, source=source)
 
     @classmethod
