@@ -39,9 +39,9 @@ def write_reports(state: Any) -> list[Path]:
     """Write the HTML report and the JSON summary when the run compared anything or found a problem."""
     results = state.results
     report = state.settings.report
-    problems = _problems(results)
-    if report is None or not (results.outputs or problems):
+    if report is None or not (results.outputs or results.problems):
         return []
+    problems = _problems(results)
     # Imported here: a run that compared nothing (--collect-only, say) does not load images or the recall mapping.
     from .recall.commands import add_recall_lines
     from .report.html import write_html_report

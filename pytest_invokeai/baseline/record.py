@@ -117,7 +117,10 @@ def parse_json(text: str | bytes, *, source: str) -> Any:
         raise _error(source, None, "is empty")
     try:
         # utf-8-sig: a byte order mark added by an editor is harmless; json.loads would refuse it.
-        return json.loads(text.decode("utf-8-sig") if isinstance(text, (bytes, bytearray)) else text)
+        decoded = text.decode("utf-8-sig") if isinstance(text, (bytes, bytearray)) else text
+        if "\x00" in decoded:  # valid UTF-8, but no text file holds NUL
+            raise UnicodeDecodeError("utf-8", b"\x00", 0, 1, "NUL byte")
+        return json.loads(decoded)
     except UnicodeDecodeError:
         raise _error(source, None, "is not UTF-8 JSON text (binary data?)") from None
     except json.JSONDecodeError as exc:
