@@ -150,8 +150,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     cases = []
     unlisted = []  # test id prefixes of tests whose cases could not be listed: their baselines stay in use
     for item in session.items:
-        if getattr(item, "invokeai_unlisted", ""):
-            unlisted.append(item.invokeai_unlisted)
+        prefix = getattr(item, "invokeai_unlisted", "")  # a suite file that failed to load
+        if prefix:
+            unlisted.append(prefix)
         elif item.nodeid in state.case_errors:
             unlisted.append(item.nodeid + "[")
         try:

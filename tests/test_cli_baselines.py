@@ -285,6 +285,29 @@ def test_list_reports_a_broken_file_and_still_lists_the_others(store_dir: Path) 
     assert len(json.loads(result.stdout)["records"]) == 2
 
 
+def test_list_names_unreadable_records_and_index_maps_and_what_is_wrong(store_dir: Path) -> None:
+    empty_map = store_dir / "_index_maps" / "suite" / "empty.json.json"
+    empty_map.write_bytes(b"")
+    misplaced = store_dir / "suite" / "test_a.py" / "test_three.json"
+    misplaced.write_bytes((store_dir / "suite" / "test_a.py" / "test_one.json").read_bytes())
+    result = cli("baselines", "list", "--dir", store_dir, "--json")
+    assert result.returncode == EXIT_USAGE and "Traceback" not in result.stderr
+    listing = json.loads(result.stdout)
+    assert listing["unreadable"] == [
+        {"file": str(empty_map), "problem": "is empty"},
+        {
+            "file": str(misplaced),
+            "problem": "holds the record of test_id 'suite/test_a.py::test_one', whose record belongs in "
+            f"{store_dir / 'suite' / 'test_a.py' / 'test_one.json'}",
+        },
+    ]
+    assert [m["workflow"] for m in listing["index_maps"]] == ["suite/noise.json"]  # the good ones still listed
+    assert len(listing["records"]) == 2
+    assert f"{empty_map}: is empty" in result.stderr
+    text = cli("baselines", "list", "--dir", store_dir).stdout
+    assert "unreadable: 2" in text and f"  {empty_map}\n      is empty" in text
+
+
 def test_list_errors(tmp_path: Path, store_dir: Path) -> None:
     assert_clean_error(cli("baselines", "list", "--dir", tmp_path / "nowhere"), str(tmp_path / "nowhere"), "--dir")
     assert_clean_error(cli("baselines", "list", "--dir", store_dir, "--profile", "../up"), "'../up'", "letters, digits")

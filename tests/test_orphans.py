@@ -16,7 +16,7 @@ from PIL import Image
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import BaselineStore
-from pytest_invokeai.orphans import find_run_orphans, narrowed_by, prune
+from pytest_invokeai.orphans import find_run_orphans, narrowed_by, prune, scan_run
 from pytest_invokeai.workflow.drift import IndexMap
 from pytest_invokeai.workflow.load import load_workflow
 
@@ -194,3 +194,31 @@ def test_prune_deletes_records_with_their_png_copies_and_maps(project):
     assert (base / "tests" / "test_a.py" / "test_gone.save.0.png").is_file()  # out of scope: untouched
     assert set(project.store.stored_test_ids()) == set(RECORDS) - {"tests/sub/test_b.py::test_gone"}
     assert set(project.store.stored_index_maps()) == {"noise.json", "unused.json"}
+
+
+# -- unreadable files ----------------------------------------------------------------------------
+
+
+def test_unreadable_files_are_listed_never_orphaned_so_never_pruned(project):
+    base = project.rootdir / "baselines"
+    (base / "tests" / "test_a.py" / "test_gone.json").write_bytes(b"")  # an uncollected test's record, broken
+    (base / "_index_maps" / "unused.json.json").write_text("{")
+    scan = scan_run(project, config(invoked_in=project.rootdir), COLLECTED)
+    assert scan.unreadable == {
+        "baselines/_index_maps/unused.json.json": "not valid JSON (line 1, column 2): Expecting property name enclosed in double quotes",
+        "baselines/tests/test_a.py/test_gone.json": "is empty",
+    }
+    assert not set(scan.unreadable) & set(scan.orphans)
+    assert RECORD_FILES["tests/test_a.py::test_used2"] in scan.orphans  # the scan went on
+    removed = prune(project.store, scan.orphans, rootdir=project.rootdir, dry_run=False)
+    assert all((project.rootdir / name).is_file() for name in scan.unreadable)
+    assert not {project.rootdir / name for name in scan.unreadable} & set(removed)
+    # Out of the run's scope: a record under other folders; a map of a workflow this run does not use.
+    assert scan_run(project, config("other", invoked_in=project.rootdir), COLLECTED).unreadable == {}
+
+
+def test_a_test_whose_cases_could_not_be_listed_keeps_every_baseline_under_its_id(project):
+    scan = scan_run(project, config(invoked_in=project.rootdir), COLLECTED, unlisted=["tests/test_a.py::"])  # e.g. a suite file that failed to load
+    assert scan.orphans == sorted(
+        [RECORD_FILES["tests/sub/test_b.py::test_gone"], RECORD_FILES["other/test_c.py::test_x"], MAP_FILES["gone.json"]]
+    )  # the unused map may be its workflow's: only the map of a deleted workflow is an orphan

@@ -148,11 +148,11 @@ combine = "zip"
     project.invokeai("-k", "seed").assert_outcomes(passed=1)
 
 
-def test_bad_suite_file_is_a_collection_error_naming_file_and_key(project):
+def test_bad_suite_file_fails_as_one_test_naming_file_and_key(project):
     project.makefile(".invokeai.toml", broken='workflow = "noise.json"\ncolour = 1\n')
     result = project.invokeai()
     result.stdout.fnmatch_lines(["*broken.invokeai.toml*unknown key(s) colour*"])
-    assert result.ret != 0
+    result.assert_outcomes(failed=1)  # a test, not a collection error that would stop the run
 
 
 def test_a_value_out_of_bounds_fails_the_test_naming_the_input_and_the_bounds(project):
@@ -163,11 +163,11 @@ def test_a_value_out_of_bounds_fails_the_test_naming_the_input_and_the_bounds(pr
     assert "Traceback" not in result.stdout.str() and "site-packages" not in result.stdout.str()
 
 
-def test_unknown_index_in_a_matrix_is_a_collection_error_listing_inputs(project):
+def test_unknown_index_in_a_matrix_fails_that_test_listing_inputs(project):
     project.makepyfile(test_bad=MATRIX_TEST.replace("4: [0, 1.5]", "9: [0, 1.5]"))
     result = project.invokeai()
     result.stdout.fnmatch_lines(["*there is no form input #9*"])
-    assert result.ret != 0
+    result.assert_outcomes(errors=1)  # at the test's setup, not a collection error that would stop the run
 
 
 def test_orphans_are_reported_on_a_full_run_only_and_pruned_explicitly(project):
