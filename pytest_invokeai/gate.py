@@ -128,11 +128,11 @@ class WorkflowGate:
     def _unreadable_map(self, key: str, current: IndexMap, exc: UnreadableIndexMap) -> Exception | None:
         """Replace the map (keeping its bytes) when the run accepts drift; else every case of the workflow fails."""
         if accepts_drift(self.update_mode, accept_drift_flag=self.accept_drift):
-            kept = self.store.set_aside(exc.path)
-            self.store.save_index_map(key, current)
-            self.events.append(DriftEvent(key, "replaced", kept_as=kept))
-            if self.on_replaced is not None:
-                self.on_replaced(exc.path, kept)
+            kept = self.store.replace_unreadable_index_map(key, current)
+            if kept is not None:  # (None: another xdist worker replaced it first, and says so)
+                self.events.append(DriftEvent(key, "replaced", kept_as=kept))
+                if self.on_replaced is not None:
+                    self.on_replaced(exc.path, kept)
             return None
         self.events.append(DriftEvent(key, "unreadable"))
         return UnreadableIndexMap(

@@ -538,6 +538,31 @@ def test_unreadable_index_maps_are_named_by_the_scan_and_left_out_of_the_good_on
     assert scan.unreadable[cut].startswith("not valid JSON (line ")
 
 
+def test_workers_meeting_one_unreadable_map_replace_it_once(tmp_path: Path) -> None:
+    import threading
+
+    store = BaselineStore(tmp_path)
+    path = store.index_map_path("wf.json")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00broken")
+    start = threading.Barrier(6)
+    kept: list[Path | None] = []
+
+    def worker() -> None:
+        start.wait()
+        kept.append(BaselineStore(tmp_path).replace_unreadable_index_map("wf.json", make_index_map()))
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert kept.count(None) == 5 and path.with_name(path.name + ".broken") in kept
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".broken"]
+    assert (path.parent / (path.name + ".broken")).read_bytes() == b"\x00broken"
+    assert store.load_index_map("wf.json") == make_index_map()
+
+
 # -- orphans ----------------------------------------------------------------------------------
 
 

@@ -42,12 +42,14 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..atomic import TEMP_SUFFIX, write_atomic
 from ..errors import BaselineError
+from ..locks import file_lock
 from ..names import safe_stem
 from ..workflow.drift import IndexMap, IndexMapError
 from .record import BaselineRecord, RecordError, check_header, parse_json
@@ -379,6 +381,24 @@ class BaselineStore:
         except OSError as exc:
             raise IndexMapError(f"cannot write the index map: {exc.strerror or exc}", source=str(path)) from None
         return path
+
+    def replace_unreadable_index_map(self, workflow_key: str, index_map: IndexMap) -> Path | None:
+        """Set the unreadable map of ``workflow_key`` aside (see :meth:`set_aside`) and save ``index_map``.
+
+        xdist workers meet the same map at once: under a lock, only the first replaces it, and the others
+        find a readable map (None). Returns where the old bytes went."""
+        path = self.index_map_path(workflow_key)
+        digest = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:16]
+        # The lock lives outside the store: nothing stray lands in the user's baselines folder.
+        with file_lock(Path(tempfile.gettempdir()) / f"pytest-invokeai-map-{digest}.lock"):
+            try:
+                if self.load_index_map(workflow_key) is not None:
+                    return None  # another process replaced it meanwhile
+            except UnreadableIndexMap:
+                pass
+            kept = self.set_aside(path) if path.is_file() else None
+            self.save_index_map(workflow_key, index_map)
+            return kept
 
     def stored_index_maps(self) -> dict[str, Path]:
         """Every readable stored index map, workflow key -> file (:meth:`scan_index_maps` also names the others)."""
