@@ -16,7 +16,7 @@ every baseline under its id: ``unlisted`` holds those test id prefixes.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,22 @@ def scan_run(state: Any, config: Any, collected_ids: Iterable[str], unlisted: It
         orphans=sorted(relative_name(p, rootdir) for p in orphans),
         unreadable={relative_name(p, rootdir): why for p, why in sorted(unreadable.items())},
     )
+
+
+UNREADABLE_RECORD_ADVICE = "re-record it with --invokeai-update-baselines=changed (or all), which keeps the broken file as *.broken"
+UNREADABLE_MAP_ADVICE = (
+    "write a new index map with --invokeai-update-baselines=all or --invokeai-accept-drift once the tests' input indices "
+    "are checked (the broken file is kept as *.broken)"
+)
+
+
+def unreadable_messages(unreadable: Mapping[str, str], replaced: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(file, what is wrong and what to do) for each unreadable file the run found and did not replace."""
+    return [
+        (name, f"{name}: {why}; {UNREADABLE_MAP_ADVICE if f'/{INDEX_MAPS_DIR}/' in f'/{name}' else UNREADABLE_RECORD_ADVICE}")
+        for name, why in sorted(unreadable.items())
+        if name not in replaced
+    ]
 
 
 def prune(store: BaselineStore, orphans: Iterable[str], *, rootdir: Path, dry_run: bool) -> list[Path]:

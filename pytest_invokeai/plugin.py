@@ -158,8 +158,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         try:
             spec = declared_case(item)
             workflow = spec.workflow if spec is not None else marked_workflow(item)
-        except InvokeAITestError:
-            continue  # the test reports it when it runs
+        except InvokeAITestError as exc:
+            state.case_errors.setdefault(item.nodeid, str(exc))  # the test fails with it at setup
+            continue
         if spec is not None:
             cases.append((item.nodeid, spec))
         if workflow is not None:  # also tests that only run ad hoc: their index maps are in use

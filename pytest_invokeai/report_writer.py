@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .baseline.store import INDEX_MAPS_DIR
+from .orphans import unreadable_messages
 from .report.results import TestProblem, summarize
 
 
@@ -16,23 +16,8 @@ def _summary(state: Any) -> dict[str, Any]:
 
 def _problems(results: Any) -> list[TestProblem]:
     """The tests' problems, and each unreadable baseline file (by its path) that the run did not replace."""
-    return [*results.problems, *(TestProblem(test_id=name, verdict="error", message=text) for name, text in _unreadable(results))]
-
-
-def _unreadable(results: Any) -> list[tuple[str, str]]:
-    """(file, what is wrong and what to do) for each unreadable baseline file still there."""
-    return [
-        (name, f"{name}: {why}; {UNREADABLE_ADVICE_MAP if f'/{INDEX_MAPS_DIR}/' in f'/{name}' else UNREADABLE_ADVICE}")
-        for name, why in sorted(results.unreadable.items())
-        if name not in results.replaced
-    ]
-
-
-UNREADABLE_ADVICE = "re-record it with --invokeai-update-baselines=changed (or all), which keeps the broken file as *.broken"
-UNREADABLE_ADVICE_MAP = (
-    "write a new index map with --invokeai-update-baselines=all or --invokeai-accept-drift once the tests' input indices "
-    "are checked (the broken file is kept as *.broken)"
-)
+    unreadable = unreadable_messages(results.unreadable, results.replaced)
+    return [*results.problems, *(TestProblem(test_id=name, verdict="error", message=text) for name, text in unreadable)]
 
 
 def write_reports(state: Any) -> list[Path]:
@@ -87,7 +72,7 @@ def summary_lines(state: Any) -> list[str]:
         lines.append(state.orphan_note)
     else:
         lines.append("orphaned baselines: 0")
-    unreadable = _unreadable(results)
+    unreadable = unreadable_messages(results.unreadable, results.replaced)
     if unreadable:
         lines.append(f"unreadable baselines: {len(unreadable)}")
         lines += [f"  {text}" for _, text in unreadable]

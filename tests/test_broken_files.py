@@ -78,6 +78,7 @@ def assert_ran_to_the_end(result: pytest.RunResult) -> None:
     text = result.stdout.str() + result.stderr.str()
     assert result.ret == 1, text
     assert "INTERNALERROR" not in text and "Interrupted" not in text and "Traceback" not in text, text
+    assert "pytest_invokeai/" not in text, text  # no frames of the plugin's code: the message says it all
 
 
 def test_unreadable_records_fail_only_their_own_tests_until_changed_or_all_replaces_them(project):
@@ -210,20 +211,27 @@ def test_matrix(invokeai_run):
 @pytest.mark.invokeai(workflow="noise.json", matrix={9: [1, 2]})
 def test_bad_matrix(invokeai_run):
     invokeai_run().assert_matches_baseline()
+
+@pytest.mark.invokeai(workflow="noise.json", tolerance="loose")
+def test_bad_marker(invokeai_run):
+    invokeai_run().assert_matches_baseline()
 """,
     )
     first = project.invokeai("--invokeai-update-baselines=missing")
     assert_ran_to_the_end(first)
-    first.assert_outcomes(passed=9, errors=1)  # the bad matrix alone
+    first.assert_outcomes(passed=9, errors=2)  # the bad matrix and the bad marker alone
     assert "test_wf.py::test_bad_matrix (" in failures(project)["test_bad_matrix"]
     assert "there is no form input #9; valid inputs: #0 'Width'" in failures(project)["test_bad_matrix"]
+    assert "test_wf.py::test_bad_marker: tolerance must be a mapping like {'phash': 0.15}, got 'loose'" in failures(
+        project
+    )["test_bad_marker"]
 
     (project.path / "wf.json").write_text('{"nodes": [')
     result = project.invokeai()
     assert_ran_to_the_end(result)
-    result.assert_outcomes(passed=6, failed=1, errors=2)
+    result.assert_outcomes(passed=6, failed=1, errors=3)
     failed = failures(project)
-    assert sorted(failed) == ["test_bad_matrix", "test_matrix", "test_plain"]
+    assert sorted(failed) == ["test_bad_marker", "test_bad_matrix", "test_matrix", "test_plain"]
     for name in ("test_plain", "test_matrix"):
         assert "wf.json: not valid JSON" in failed[name], failed[name]
         assert "#9" not in failed[name]
