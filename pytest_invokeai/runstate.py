@@ -39,6 +39,7 @@ class RunResults:
     skipped: list[str] = field(default_factory=list)  # test ids skipped for a missing model
     orphans: list[str] = field(default_factory=list)  # baseline files no collected test uses
     drifted_workflows: set[str] = field(default_factory=set)
+    accepted_drift: dict[str, str] = field(default_factory=dict)  # workflow -> what moved, for drift this run accepted
     servers: set[str] = field(default_factory=set)  # URLs the run's processes generated on
     server_cases: dict[str, int] = field(default_factory=dict)  # URL -> cases it ran
     servers_down: dict[str, str] = field(default_factory=dict)  # URL -> why it was left out or stopped being used
@@ -51,6 +52,7 @@ class RunResults:
             "skipped": list(self.skipped),
             "orphans": list(self.orphans),
             "drifted_workflows": sorted(self.drifted_workflows),
+            "accepted_drift": dict(self.accepted_drift),
             "servers": sorted(self.servers),
             "server_cases": dict(self.server_cases),
             "servers_down": dict(self.servers_down),
@@ -66,6 +68,7 @@ class RunResults:
         # Every worker collects the whole suite, so each reports the same orphans: keep one copy.
         self.orphans = sorted(set(self.orphans) | set(data.get("orphans", [])))
         self.drifted_workflows |= set(data.get("drifted_workflows", []))
+        self.accepted_drift.update(data.get("accepted_drift", {}))
         self.servers |= set(data.get("servers", []))
         for url, count in data.get("server_cases", {}).items():
             self.server_cases[url] = self.server_cases.get(url, 0) + count
@@ -80,6 +83,10 @@ class RunResults:
             if lane.down:
                 self.servers_down[lane.url] = lane.down
         self.moved += [f"{key} (left {url})" for key, url in moved]
+
+    def note_accepted_drift(self, accepted: dict[str, str]) -> None:
+        """Workflows whose drifted form this process accepted: accepting drift is said, never silent."""
+        self.accepted_drift.update(accepted)
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -254,3 +261,4 @@ class RunState:
         finally:
             self._scheduler.close(cleanup=self.settings.cleanup)
             self.results.note_lanes(self._scheduler.lanes, self._scheduler.moved)
+            self.results.note_accepted_drift(self._scheduler.gate.accepted_drift())
