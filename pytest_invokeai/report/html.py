@@ -63,7 +63,8 @@ h1 .status.failed { background: var(--bad); } h1 .status.passed { background: va
 .nothing { color: var(--warn); font-weight: 600; }
 .badge.outcome-failed, .badge.outcome-error { background: var(--bad); }
 .badge.outcome-skipped, .badge.outcome-xfailed, .badge.outcome-xpassed { background: var(--warn); }
-article.accepted { border-left-color: var(--warn); }
+article.accepted, article.outcome-skipped, article.outcome-xfailed, article.outcome-xpassed { border-left-color: var(--warn); }
+article.outcome-failed, article.outcome-error { border-left-color: var(--bad); }
 h2 { font-size: 16px; margin: 20px 0 8px; }
 h3 { font-size: 14px; margin: 0 0 8px; font-weight: 600; overflow-wrap: anywhere; }
 main { padding: 0 20px 40px; }
