@@ -143,6 +143,10 @@ class WorkflowGate:
             f"{exc.path.name}.broken)",
         )
 
+    def accepted_drift(self) -> dict[str, str]:
+        """Workflow -> what moved, for every workflow whose drift this gate accepted (its index map rewritten)."""
+        return {event.workflow: event.report.text() for event in self.events if event.action == "accepted" and event.report}
+
     def check_models(self, spec: CaseSpec, workflow: Workflow, session: GenerationSession) -> None:
         """Install the case's declared models (managed server only); a model still missing skips the case."""
         if spec.models and self.install_models is not None:

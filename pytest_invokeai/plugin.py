@@ -11,8 +11,10 @@ Hooks, in the order a run meets them:
 - ``pytest_collection_finish``: plan the selected cases in test order (after ``-k``, ``-m``, ``--lf``)
   and note orphaned baselines when the run covers them all.
 - ``pytest_runtest_protocol`` (xdist workers): plan the tests this worker has been handed.
+- ``pytest_runtest_logreport`` (:class:`OutcomeRecorder`, in the controller): every test's outcome as
+  pytest counts it, for the report's status and counts.
 - ``pytest_sessionfinish``: cancel what is still queued, write the report (the controller, with the
-  workers' results), clean up.
+  workers' results and pytest's exit status), clean up.
 - ``pytest_terminal_summary``: compared, matched, mismatched, new, drifted, orphaned; the report path.
 """
 
@@ -41,6 +43,7 @@ from .glue import (
 from .options import OPTIONS, OptionError, resolve
 from .orphans import narrowed_by, prune, scan_run
 from .progress import WaitProgress
+from .report.outcomes import RunOutcome
 from .runstate import RunState
 from .server.shared import new_run_dir, release_run
 from .suitefile import is_suite_file
@@ -96,6 +99,48 @@ def pytest_configure(config: pytest.Config) -> None:
     if reporter is not None and owner:  # xdist workers have no terminal
         state.on_waiting = WaitProgress(reporter.write_line)
     config.stash[STATE_KEY] = state
+    if owner:  # the xdist controller sees the workers' reports: it counts for the whole run
+        recorder = OutcomeRecorder(config)
+        config.stash[OUTCOME_KEY] = recorder.outcome
+        config.pluginmanager.register(recorder, "invokeai-outcomes")
+
+
+class OutcomeRecorder:
+    """Every test's outcome as pytest's final line counts it, and why each one that did not pass did not."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.outcome = RunOutcome()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        category = self.config.hook.pytest_report_teststatus(report=report, config=self.config)[0]
+        if not getattr(report, "count_towards_summary", True):
+            category = ""
+        invokeai = report.when == "setup" and MARKER in report.keywords  # every test has one setup report
+        self.outcome.record(report.nodeid, category, _reason(report), invokeai=invokeai)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed or report.skipped:  # as pytest's final line counts them: an error, a skipped module
+            category = "error" if report.failed else "skipped"
+            self.outcome.record(report.nodeid, category, _reason(report), invokeai=is_suite_file(Path(report.nodeid)))
+
+
+def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """What pytest's short summary says of a report: the skip or xfail reason, else the error's message."""
+    if hasattr(report, "wasxfail"):
+        return str(report.wasxfail)
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, (tuple, list)) and len(longrepr) == 3:  # a skip: (path, line, "Skipped: why")
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:  # pytest.fail's message is the reason; "Failed: " names only pytest's exception
+        return str(crash.message).removeprefix("Failed: ")
+    return str(longrepr)
+
+
+OUTCOME_KEY = pytest.StashKey[RunOutcome]()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -224,9 +269,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput"):
         config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(state.results.export())
         return
+    if session.config.option.collectonly:  # nothing ran: the results folder is left to what reads it
+        return
     from . import report_writer  # the report side is imported only when a run ends
 
-    state.report_paths = report_writer.write_reports(state)
+    outcome = config.stash[OUTCOME_KEY]
+    outcome.exit_status = int(exitstatus)
+    state.report_paths = report_writer.write_reports(state, outcome)
 
 
 @pytest.hookimpl(optionalhook=True)

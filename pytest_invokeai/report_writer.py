@@ -6,12 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from .orphans import unreadable_messages
-from .report.results import TestProblem, summarize
+from .report.outcomes import RunOutcome
+from .report.results import AcceptedDrift, TestProblem, summarize
+
+
+def _accepted_drift(state: Any) -> list[AcceptedDrift]:
+    return [AcceptedDrift(key, text) for key, text in sorted(state.results.accepted_drift.items())]
 
 
 def _summary(state: Any) -> dict[str, Any]:
     results = state.results
-    return summarize(results.outputs, _problems(results), orphans=results.orphans)
+    return summarize(results.outputs, _problems(results), orphans=results.orphans, accepted_drift=_accepted_drift(state))
 
 
 def _problems(results: Any) -> list[TestProblem]:
@@ -20,11 +25,15 @@ def _problems(results: Any) -> list[TestProblem]:
     return [*results.problems, *(TestProblem(test_id=name, verdict="error", message=text) for name, text in unreadable)]
 
 
-def write_reports(state: Any) -> list[Path]:
-    """Write the HTML report and the JSON summary when the run compared anything or found a problem."""
+def write_reports(state: Any, run: RunOutcome) -> list[Path]:
+    """Write the HTML report and the JSON summary when the run selected an InvokeAI test (run or skipped).
+
+    The report replaces the previous one even when nothing was compared: a report left from an older run
+    would tell of tests this run did not pass. A run with no InvokeAI test leaves the results folder alone.
+    """
     results = state.results
     report = state.settings.report
-    if report is None or not (results.outputs or results.problems):
+    if report is None or not (run.invokeai_tests or results.outputs or results.problems):
         return []
     problems = _problems(results)
     # Imported here: a run that compared nothing (--collect-only, say) does not load images or the recall mapping.
@@ -35,9 +44,17 @@ def write_reports(state: Any) -> list[Path]:
     summary = _summary(state)
     # A server the run started itself is gone once the run ends: the lines then name InvokeAI's default address.
     data_path = report.with_suffix(".json")
-    add_recall_lines(results.outputs, rootdir=state.rootdir, server_known=not state.managed, summary=data_path)
-    html = write_html_report(report, results.outputs, problems, summary=summary)
-    data = write_json_summary(data_path, results.outputs, problems, summary=summary)
+    add_recall_lines(
+        results.outputs, rootdir=state.rootdir, server_known=not state.managed, summary=data_path,
+        authorized=bool(state.settings.token),
+    )
+    accepted = _accepted_drift(state)
+    html = write_html_report(
+        report, results.outputs, problems, summary=summary, run=run, orphans=results.orphans, accepted_drift=accepted
+    )
+    data = write_json_summary(
+        data_path, results.outputs, problems, summary=summary, run=run, orphans=results.orphans, accepted_drift=accepted
+    )
     return [html, data]
 
 
@@ -50,17 +67,23 @@ def summary_lines(state: Any) -> list[str]:
             lines.append(f"prune: left {len(results.unreadable)} unreadable file(s) alone (their tests may still use them):")
             lines += [f"  {name}: {why}" for name, why in sorted(results.unreadable.items())]
         return lines
-    if not (results.outputs or results.problems or results.orphans or results.skipped or results.unreadable or results.replaced):
+    if not (
+        results.outputs or results.problems or results.orphans or results.skipped or results.unreadable
+        or results.replaced or state.report_paths
+    ):
         return []
     counts = _summary(state)
     lines = [
         "outputs compared: {compared}; matched {matched}, mismatched {mismatched}, new {new}, updated {updated}, "
         "missing {missing}".format(**{k: counts.get(k, 0) for k in ("compared", "matched", "mismatched", "new", "updated", "missing")})
     ]
+    if not results.outputs:
+        lines.append("no output image was compared in this run")
     if results.drifted_workflows:
         lines.append(f"drifted workflows: {len(results.drifted_workflows)} ({', '.join(sorted(results.drifted_workflows))})")
     else:
         lines.append("drifted workflows: 0")
+    lines += accepted_drift_lines(state)
     if results.skipped:
         lines.append(f"skipped for a missing model: {len(results.skipped)}")
     if results.orphans:
@@ -83,6 +106,18 @@ def summary_lines(state: Any) -> list[str]:
     return lines
 
 
+def accepted_drift_lines(state: Any) -> list[str]:
+    """Every workflow whose drift this run accepted, with what moved: accepting drift is a deliberate act."""
+    accepted = _accepted_drift(state)
+    if not accepted:
+        return []
+    lines = [f"drift accepted, index maps rewritten: {len(accepted)} workflow(s)"]
+    for each in accepted:
+        lines.append(f"  {each.workflow}:")
+        lines += [f"    {line}" for line in each.drift.splitlines()]
+    return lines
+
+
 def server_lines(state: Any) -> list[str]:
     """Which servers ran the cases; with several, how many each ran and which went down."""
     results = state.results
@@ -91,8 +126,9 @@ def server_lines(state: Any) -> list[str]:
     kind = "managed local InvokeAI" if state.managed else "InvokeAI"
     if len(results.servers) <= 1 and not results.servers_down:
         return [f"{kind}: {', '.join(sorted(results.servers))}"]
-    lines = [f"{kind} servers:"]
-    for url in sorted(results.servers | set(results.server_cases) | set(results.servers_down)):
+    urls = sorted(results.servers | set(results.server_cases) | set(results.servers_down))
+    lines = [f"{kind} servers:" if len(urls) > 1 else f"{kind}:"]
+    for url in urls:
         done = f"{results.server_cases.get(url, 0)} case(s)"
         down = results.servers_down.get(url)
         if down is None:

@@ -41,6 +41,7 @@ class RunResults:
     unreadable: dict[str, str] = field(default_factory=dict)  # baseline file -> what is wrong with it
     replaced: dict[str, str] = field(default_factory=dict)  # unreadable baseline file rewritten -> where its bytes went
     drifted_workflows: set[str] = field(default_factory=set)
+    accepted_drift: dict[str, str] = field(default_factory=dict)  # workflow -> what moved, for drift this run accepted
     servers: set[str] = field(default_factory=set)  # URLs the run's processes generated on
     server_cases: dict[str, int] = field(default_factory=dict)  # URL -> cases it ran
     servers_down: dict[str, str] = field(default_factory=dict)  # URL -> why it was left out or stopped being used
@@ -55,6 +56,7 @@ class RunResults:
             "unreadable": dict(self.unreadable),
             "replaced": dict(self.replaced),
             "drifted_workflows": sorted(self.drifted_workflows),
+            "accepted_drift": dict(self.accepted_drift),
             "servers": sorted(self.servers),
             "server_cases": dict(self.server_cases),
             "servers_down": dict(self.servers_down),
@@ -72,6 +74,7 @@ class RunResults:
         self.unreadable.update(data.get("unreadable", {}))
         self.replaced.update(data.get("replaced", {}))
         self.drifted_workflows |= set(data.get("drifted_workflows", []))
+        self.accepted_drift.update(data.get("accepted_drift", {}))
         self.servers |= set(data.get("servers", []))
         for url, count in data.get("server_cases", {}).items():
             self.server_cases[url] = self.server_cases.get(url, 0) + count
@@ -86,6 +89,10 @@ class RunResults:
             if lane.down:
                 self.servers_down[lane.url] = lane.down
         self.moved += [f"{key} (left {url})" for key, url in moved]
+
+    def note_accepted_drift(self, accepted: dict[str, str]) -> None:
+        """Workflows whose drifted form this process accepted: accepting drift is said, never silent."""
+        self.accepted_drift.update(accepted)
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
@@ -266,3 +273,4 @@ class RunState:
         finally:
             self._scheduler.close(cleanup=self.settings.cleanup)
             self.results.note_lanes(self._scheduler.lanes, self._scheduler.moved)
+            self.results.note_accepted_drift(self._scheduler.gate.accepted_drift())

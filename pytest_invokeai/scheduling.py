@@ -149,7 +149,8 @@ class CaseScheduler:
             except ConnectionBroken as exc:  # the server went away under the case: run it elsewhere
                 with self._lock:
                     self._take_down(lane, exc)
-                    self.moved.append((key, lane.url))
+                    if self.active_lanes():  # with no other server it is not moved: it fails, naming the server
+                        self.moved.append((key, lane.url))
                     self._enqueue([key])
                     started = self._started.pop(key)
                 continue
@@ -194,12 +195,15 @@ class CaseScheduler:
         """Stop using a server that does not answer; the cases it held go to the others."""
         if not lane.usable:
             return
-        for key in lane.mark_down(f"InvokeAI at {lane.url} stopped answering: {exc}"):
+        held = lane.mark_down(f"InvokeAI at {lane.url} stopped answering: {exc}")
+        elsewhere = bool(self.active_lanes())  # a case moves only when another server can take it
+        for key in held:
             started = self._started.get(key)
             if isinstance(started, tuple) and started[0] is lane:
                 del self._started[key]
                 self._homeless.append(key)
-                self.moved.append((key, lane.url))
+                if elsewhere:
+                    self.moved.append((key, lane.url))
         self._homeless.sort(key=self._position.__getitem__)
         lane.session.runner.close()  # its event connection would only keep retrying
 

@@ -51,9 +51,20 @@ def test_example_suite_passes_on_the_managed_server_with_the_committed_baselines
     assert result.returncode == 0, output[-4000:]
     assert "18 passed, 1 skipped" in outcomes(output), output[-3000:]
     assert "sd_xl_base_1.0" in output and "is not installed" in output  # the skip names the model
-    summary = json.loads(report.with_suffix(".json").read_text())["summary"]
+    document = json.loads(report.with_suffix(".json").read_text())
+    summary = document["summary"]
     assert summary["compared"] == 18 and summary["matched"] == 18, summary
     assert "orphaned baselines: 0" in output
+    assert_pytests_outcome_in_report(document)
+
+
+def assert_pytests_outcome_in_report(document: dict) -> None:
+    """The report says what pytest said: passed, 18 passed and 1 skipped, and which test skipped and why."""
+    assert (document["status"], document["exit_status"]) == ("passed", 0)
+    assert document["summary"]["tests"] == {"passed": 18, "failed": 0, "skipped": 1, "errors": 0, "xfailed": 0, "xpassed": 0}
+    (skipped,) = document["tests"]
+    assert skipped["outcome"] == "skipped" and "sdxl" in skipped["test_id"], skipped
+    assert "sd_xl_base_1.0" in skipped["reason"] and "is not installed" in skipped["reason"], skipped
 
 
 @pytest.fixture
@@ -127,7 +138,8 @@ def test_xdist_workers_share_one_managed_server(tmp_path):
     assert result.returncode == 0, output[-4000:]
     assert "18 passed, 1 skipped" in outcomes(output), output[-3000:]
     # Both workers' results reach the controller's report, and both generated on one server.
-    summary = json.loads(report.with_suffix(".json").read_text())["summary"]
-    assert summary["matched"] == 18, summary
+    document = json.loads(report.with_suffix(".json").read_text())
+    assert document["summary"]["matched"] == 18, document["summary"]
+    assert_pytests_outcome_in_report(document)  # counted by the controller, from both workers' reports
     servers = [line for line in output.splitlines() if line.startswith("managed local InvokeAI: ")]
     assert len(servers) == 1 and "," not in servers[0], servers

@@ -37,6 +37,7 @@ from pytest_invokeai.recall.commands import (
 )
 from pytest_invokeai.recall.mapping import map_recall
 from pytest_invokeai.report.html import render_html
+from pytest_invokeai.report.outcomes import RunOutcome
 from pytest_invokeai.report.results import OutputResult, summarize
 from pytest_invokeai.workflow.load import load_workflow
 
@@ -319,6 +320,18 @@ def test_the_command_and_curl_line_survive_the_shell():
     assert json.loads(words[words.index("-d") + 1]) == body
 
 
+def test_the_curl_line_of_a_run_with_a_token_sends_it_from_the_environment_and_never_holds_it(tmp_path):
+    body = {"positive_prompt": "a fox", "steps": 3}
+    line = curl_command(body, url="http://h:9090", authorized=True)
+    assert '-H "Authorization: Bearer $PYTEST_INVOKEAI_TOKEN"' in line
+    # The shell expands the variable (printf stands in for curl, to see the words curl would get).
+    words = subprocess.run(["bash", "-c", "printf '%s\\n' " + line.removeprefix("curl ")], capture_output=True, text=True,
+                           env={"PYTEST_INVOKEAI_TOKEN": "t0ken", "PATH": "/usr/bin:/bin"}, check=True).stdout.splitlines()
+    assert words[words.index("-H", words.index("-H") + 1) + 1] == "Authorization: Bearer t0ken"
+    assert json.loads(words[words.index("-d") + 1]) == body
+    assert "Authorization" not in curl_command(body, url="http://h:9090")  # no token, no header
+
+
 def test_report_lines_are_added_per_case_and_only_where_something_maps(suite):
     sd15 = {"workflow": "wf/sd15.json", "server": "http://gpu:9090",
             "inputs": [{"index": 1, "name": "Prompt", "value": "a <red> fox"}]}
@@ -332,7 +345,7 @@ def test_report_lines_are_added_per_case_and_only_where_something_maps(suite):
     sent = json.loads(shlex.split(outputs[0].extra[CURL_KEY])[-1])
     assert sent == {**SD15_DEFAULTS, "positive_prompt": "a <red> fox"}
     assert outputs[2].extra == {} and outputs[3].extra == {}
-    page = render_html(outputs, [], summary=summarize(outputs, []), folder=suite)
+    page = render_html(outputs, [], summary=summarize(outputs, []), run=RunOutcome(0), folder=suite)
     assert page.count("recall in the GUI") == 2 and "a &lt;red&gt; fox" in page
 
 

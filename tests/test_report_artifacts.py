@@ -23,7 +23,8 @@ from pytest_invokeai.report.artifacts import (
     write_artifacts,
 )
 from pytest_invokeai.report.junit import junit_properties
-from pytest_invokeai.report.results import OutputResult, TestProblem, ordered, summarize
+from pytest_invokeai.report.outcomes import RunOutcome
+from pytest_invokeai.report.results import AcceptedDrift, OutputResult, TestProblem, ordered, summarize
 from pytest_invokeai.report.summary import write_json_summary
 
 BLACK = (0, 0, 0)
@@ -209,7 +210,7 @@ def test_summarize_counts_outputs_and_problems():
     problems = [TestProblem("d", "drifted", "index 3 moved"), TestProblem("e", "error", "server gone")]
     assert summarize(outputs, problems, orphans=["old.json"]) == {
         "compared": 8, "matched": 2, "mismatched": 1, "missing": 1, "new": 1, "updated": 1,
-        "drifted": 2, "errors": 2, "orphaned": 1, "failures": 6,
+        "drifted": 2, "errors": 2, "orphaned": 1, "drift_accepted": 0, "failures": 6,
     }
 
 
@@ -244,13 +245,37 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
                                            case=case)
     passing = OutputResult("test_ok", "out", verdict="new", actual=files.actual)
     problems = [TestProblem("test_drift", "drifted", "index 2: was 'Prompt', now 'Seed'")]
-    summary = summarize([passing, failing], problems)
-    path = write_json_summary(tmp_path / "report" / "summary.json", [passing, failing], problems, summary=summary)
+    accepted = [AcceptedDrift("wf/other.json", "drift: 1 moved (2 unchanged)\n  index 0 'Width' moved to 1")]
+    summary = summarize([passing, failing], problems, accepted_drift=accepted)
+    run = RunOutcome()
+    for test_id, category, reason in [
+        ("test_ok", "passed", ""), (ODD_TEST_ID, "failed", "out[0] does not match"), ("test_drift", "failed", "drift"),
+        ("test_sdxl", "skipped", "no SDXL model"), ("test_x", "xfailed", "known bug"), ("test_t", "error", "teardown"),
+    ]:
+        run.record(test_id, category, reason)
+    run.exit_status = 1
+    path = write_json_summary(tmp_path / "report" / "summary.json", [passing, failing], problems, summary=summary, run=run,
+                              accepted_drift=accepted)
 
     document = json.loads(path.read_text(encoding="utf-8"))
-    assert sorted(document) == ["cases", "format", "format_version", "orphans", "outputs", "problems", "summary"]
+    assert sorted(document) == [
+        "accepted_drift", "cases", "exit_status", "format", "format_version", "orphans", "outputs", "problems", "status",
+        "summary", "tests",
+    ]
+    assert (document["format_version"], document["status"], document["exit_status"]) == (2, "failed", 1)
     assert document["cases"] == {ODD_TEST_ID: case}  # what `pytest-invokeai recall` reads; test_ok has none
-    assert document["summary"] == summary
+    assert document["summary"] == {
+        **summary, "tests": {"passed": 1, "failed": 2, "skipped": 1, "errors": 1, "xfailed": 1, "xpassed": 0},
+    }
+    assert document["summary"]["drift_accepted"] == 1
+    assert document["tests"] == [
+        {"test_id": ODD_TEST_ID, "outcome": "failed", "reason": "out[0] does not match"},
+        {"test_id": "test_drift", "outcome": "failed", "reason": "drift"},
+        {"test_id": "test_sdxl", "outcome": "skipped", "reason": "no SDXL model"},
+        {"test_id": "test_x", "outcome": "xfailed", "reason": "known bug"},
+        {"test_id": "test_t", "outcome": "error", "reason": "teardown"},
+    ]
+    assert document["accepted_drift"] == [{"workflow": "wf/other.json", "drift": accepted[0].drift}]
     assert [o["test_id"] for o in document["outputs"]] == [ODD_TEST_ID, "test_ok"], "failures first"
     first, second = document["outputs"]
     assert sorted(first) == sorted(second) == [

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,7 +20,8 @@ from pytest_invokeai.baseline.compare import compare
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.report.artifacts import write_artifacts
 from pytest_invokeai.report.html import write_html_report
-from pytest_invokeai.report.results import OutputResult, TestProblem, summarize
+from pytest_invokeai.report.outcomes import RunOutcome
+from pytest_invokeai.report.results import AcceptedDrift, OutputResult, TestProblem, summarize
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -34,6 +37,29 @@ CURL = 'curl -X POST "http://127.0.0.1:9123/api/v1/queue/default/enqueue_batch" 
 DRIFT = "index 3 moved: was 'Prompt' (positive_prompt.value), now 'Seed'\n<script>alert(1)</script>\n  update with --update-index-map"
 SERVER_ERROR = "ServerError: 500 & the queue item failed\nTraceback <here>"
 ORPHAN = "baselines/old<1>.json"
+SKIP_REASON = "sdxl.json: the workflow needs main model 'juggernautXL <v9>', which the server does not have"
+ACCEPTED = AcceptedDrift("wf/<noise>.json", "drift: 2 moved (3 unchanged)\n  index 0 'Width' moved to 1\n  index 1 'Height' moved to 0")
+# How pytest ended the run of build_run's tests: (test id, pytest's category, reason); exit status 1.
+PYTEST_REPORTS = [
+    ("test_ok[0]", "passed", ""),
+    (ODD_ID, "passed", ""),
+    ("test_new", "passed", ""),
+    ("test_updated", "passed", ""),
+    ("test_blur[1]", "failed", "canvas_output:abc[0] does not match its baseline"),
+    ("test_crop", "failed", "canvas_output:abc[0] changed size"),
+    ("test_err", "failed", "the queue item failed"),
+    ("test_drift[2]", "failed", DRIFT),
+    ("test_down", "failed", SERVER_ERROR),
+    ("test_sdxl", "skipped", SKIP_REASON),
+    ("test_teardown", "error", "fixture 'tmp' could not be removed"),
+]
+
+
+def pytest_outcome(reports, exit_status: int) -> RunOutcome:
+    outcome = RunOutcome(exit_status=exit_status)
+    for test_id, category, reason in reports:
+        outcome.record(test_id, category, reason)
+    return outcome
 
 
 @dataclass
@@ -42,6 +68,7 @@ class Run:
     outputs: list[OutputResult]
     problems: list[TestProblem]
     summary: dict
+    outcome: RunOutcome
     actual_pngs: dict[str, bytes] = field(default_factory=dict)  # test id -> the actual image's bytes
 
 
@@ -76,10 +103,11 @@ def build_run(root: Path) -> Run:
     outputs = [result for result, _ in cases]
     assert [r.verdict for r in outputs] == ["matched", "mismatched", "matched", "new", "updated", "mismatched", "error"]
     problems = [TestProblem("test_drift[2]", "drifted", DRIFT), TestProblem("test_down", "error", SERVER_ERROR)]
-    summary = summarize(outputs, problems, orphans=[ORPHAN])
-    report = write_html_report(root / "report" / "index.html", outputs, problems, summary=summary, title=TITLE,
-                               orphans=[ORPHAN])
-    return Run(report, outputs, problems, summary, {r.test_id: data for r, data in cases})
+    summary = summarize(outputs, problems, orphans=[ORPHAN], accepted_drift=[ACCEPTED])
+    outcome = pytest_outcome(PYTEST_REPORTS, exit_status=1)
+    report = write_html_report(root / "report" / "index.html", outputs, problems, summary=summary, run=outcome,
+                               title=TITLE, orphans=[ORPHAN], accepted_drift=[ACCEPTED])
+    return Run(report, outputs, problems, summary, outcome, {r.test_id: data for r, data in cases})
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +120,7 @@ def run(tmp_path_factory) -> Run:
 
 def test_report_escapes_ids_labels_messages_and_extras(run):
     text = run.report.read_text(encoding="utf-8")
-    for raw in (ODD_ID, ODD_LABEL, RECALL, DRIFT, TITLE, ORPHAN, "<script>alert(1)</script>"):
+    for raw in (ODD_ID, ODD_LABEL, RECALL, DRIFT, TITLE, ORPHAN, SKIP_REASON, ACCEPTED.workflow, "<script>alert(1)</script>"):
         assert raw not in text
     assert "test_esc[&lt;b&gt;&amp;&quot;x&#x27;&lt;/b&gt;]" in text
     assert text.count("<script>") == 1, "only the report's own script"
@@ -113,14 +141,14 @@ def test_report_stays_small_with_many_passing_outputs(tmp_path):
         result, data = compared(tmp_path / "results", f"test_{seed}", image, image.copy())
         outputs.append(result)
         total_png += len(data)
-    report = write_html_report(tmp_path / "index.html", outputs, [], summary=summarize(outputs, []))
+    report = write_html_report(tmp_path / "index.html", outputs, [], summary=summarize(outputs, []), run=RunOutcome(0))
     assert report.stat().st_size < total_png / 5
 
 
 def test_a_missing_artifact_is_reported_not_embedded(tmp_path):
     gone = tmp_path / "results" / "t" / "out-0.actual.png"
     result = OutputResult("t", "out", verdict="mismatched", actual=gone)
-    text = write_html_report(tmp_path / "index.html", [result], [], summary=summarize([result], [])).read_text()
+    text = write_html_report(tmp_path / "index.html", [result], [], summary=summarize([result], []), run=RunOutcome(1)).read_text()
     assert "cannot read" in text and "<img" not in text
     assert 'href="results/t/out-0.actual.png"' in text
 
@@ -128,7 +156,7 @@ def test_a_missing_artifact_is_reported_not_embedded(tmp_path):
 def test_report_is_replaced_atomically(tmp_path):
     path = tmp_path / "index.html"
     path.write_text("old report")
-    write_html_report(path, [], [], summary=summarize([], []))
+    write_html_report(path, [], [], summary=summarize([], []), run=RunOutcome(0))
     assert "No output images were compared." in path.read_text()
     assert [p.name for p in tmp_path.iterdir()] == ["index.html"]
 
@@ -154,8 +182,8 @@ class LoadedPage:
     remote_requests: list[str]  # anything not loaded from the file itself or a data URI
 
 
-@pytest.fixture
-def page(browser, run):
+@contextmanager
+def open_report(browser, report: Path) -> Iterator[LoadedPage]:
     # Clipboard permissions let the copy test read back what the button copied.
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
@@ -172,10 +200,18 @@ def page(browser, run):
             route.abort()
 
     page.route("**/*", offline)
-    page.goto(run.report.as_uri())
+    page.goto(report.as_uri())
     page.wait_for_load_state("load")
-    yield loaded
-    context.close()
+    try:
+        yield loaded
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, run):
+    with open_report(browser, run.report) as loaded:
+        yield loaded
 
 
 def listed(p) -> list[tuple[str, str]]:
@@ -288,3 +324,65 @@ def test_copy_falls_back_to_selecting_the_text_without_the_clipboard_api(page):
     expect(row.locator("button.copy").nth(1)).to_have_text(re.compile("copied|selected: press Ctrl\\+C"))
     assert p.evaluate("window.getSelection().toString()") == CURL
     assert page.errors == []
+
+
+RED, GREEN = "rgb(198, 40, 40)", "rgb(46, 125, 50)"  # the stylesheet's --bad and --ok
+
+
+def header(p) -> dict[str, str]:
+    """The header as a person sees it: the status badge, its colour, and pytest's counts."""
+    counts = {key: p.locator(f'[data-tests="{key}"] b').inner_text() for key in
+              ("passed", "failed", "skipped", "errors", "xfailed", "xpassed", "exit_status")}
+    status = p.locator("h1 .status")
+    return {"status": status.inner_text(), "colour": status.evaluate("e => getComputedStyle(e).backgroundColor"), **counts}
+
+
+@pytest.mark.browser
+def test_header_shows_pytests_status_and_counts_and_every_test_that_did_not_pass(page):
+    p = page.page
+    assert header(p) == {"status": "failed", "colour": RED, "passed": "4", "failed": "5", "skipped": "1", "errors": "1",
+                         "xfailed": "0", "xpassed": "0", "exit_status": "1"}
+    assert "bad" in p.locator('[data-tests="failed"]').get_attribute("class")
+    assert "bad" not in p.locator('[data-tests="skipped"]').get_attribute("class")
+    rows = p.locator("#tests article")
+    assert [(rows.nth(i).get_attribute("data-outcome"), rows.nth(i).locator(".test-id").inner_text())
+            for i in range(rows.count())] == [
+        ("failed", "test_blur[1]"), ("failed", "test_crop"), ("failed", "test_err"), ("failed", "test_drift[2]"),
+        ("failed", "test_down"), ("skipped", "test_sdxl"), ("error", "test_teardown"),
+    ]
+    skipped = p.locator("#tests article", has=p.locator(".test-id", has_text="test_sdxl"))
+    assert skipped.locator("pre").inner_text() == SKIP_REASON
+    accepted = p.locator("#accepted-drift article")
+    assert accepted.locator(".workflow").inner_text() == ACCEPTED.workflow
+    assert accepted.locator("pre").inner_text() == ACCEPTED.drift
+    assert p.locator('[data-count="drift_accepted"] b').inner_text() == "1"
+    assert page.errors == []
+
+
+@pytest.mark.browser
+def test_a_run_pytest_failed_is_red_even_when_every_compared_image_matched(browser, tmp_path):
+    base = noise_image(30)
+    matched, _ = compared(tmp_path / "results", "test_ok", base, base.copy())
+    lost = "no InvokeAI server for this test: InvokeAI at http://127.0.0.1:9 stopped answering"
+    outcome = pytest_outcome([("test_ok", "passed", ""), ("test_lost", "failed", lost)], exit_status=1)
+    report = write_html_report(tmp_path / "index.html", [matched], [], summary=summarize([matched], []), run=outcome)
+    with open_report(browser, report) as loaded:
+        p = loaded.page
+        assert header(p) == {"status": "failed", "colour": RED, "passed": "1", "failed": "1", "skipped": "0",
+                             "errors": "0", "xfailed": "0", "xpassed": "0", "exit_status": "1"}
+        assert p.locator("#tests article pre").inner_text() == lost
+        assert loaded.errors == []
+
+
+@pytest.mark.browser
+def test_a_run_that_compared_nothing_says_so_and_lists_its_skips(browser, tmp_path):
+    outcome = pytest_outcome([("test_sdxl", "skipped", SKIP_REASON), ("test_other", "passed", "")], exit_status=0)
+    report = write_html_report(tmp_path / "index.html", [], [], summary=summarize([], []), run=outcome)
+    with open_report(browser, report) as loaded:
+        p = loaded.page
+        assert header(p) == {"status": "passed", "colour": GREEN, "passed": "1", "failed": "0", "skipped": "1",
+                             "errors": "0", "xfailed": "0", "xpassed": "0", "exit_status": "0"}
+        assert p.locator("#nothing-compared").is_visible()
+        assert p.locator("#tests article .test-id").inner_text() == "test_sdxl"
+        assert p.locator("#tests article pre").inner_text() == SKIP_REASON
+        assert loaded.errors == []

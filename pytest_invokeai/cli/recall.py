@@ -83,17 +83,18 @@ def run(args: argparse.Namespace) -> int:
     values, notes = case_values(case, workflow)
     mapping = map_recall(workflow, values)
     url = (args.url or _first_env_url() or DEFAULT_URL).rstrip("/")
+    token = args.token or os.environ.get(TOKEN_ENV) or None
     outcome = None
     if not args.dry_run and not mapping.is_empty:
-        with InvokeAIClient(url, token=args.token or os.environ.get(TOKEN_ENV) or None) as client:
+        with InvokeAIClient(url, token=token) as client:
             try:
                 outcome = send_recall(client, mapping, queue=args.queue, upload=not args.no_upload)
             except ServerError as exc:
                 raise ServerError(str(exc) + _refused_values(str(exc), mapping)) from None
     if args.json:
-        print_json(_as_json(case, mapping, notes, outcome, url=url, queue=args.queue, dry_run=args.dry_run))
+        print_json(_as_json(case, mapping, notes, outcome, url=url, queue=args.queue, dry_run=args.dry_run, authorized=bool(token)))
     else:
-        print(format_text(case, mapping, notes, outcome, url=url, queue=args.queue, dry_run=args.dry_run))
+        print(format_text(case, mapping, notes, outcome, url=url, queue=args.queue, dry_run=args.dry_run, authorized=bool(token)))
     return EXIT_CHECK_FAILED if mapping.is_empty else EXIT_OK
 
 
@@ -117,7 +118,7 @@ def _first_env_url() -> str | None:
 
 def format_text(
     case: RecallCase, mapping: RecallMapping, notes: list[str], outcome: RecallOutcome | None, *, url: str, queue: str,
-    dry_run: bool,
+    dry_run: bool, authorized: bool = False,
 ) -> str:
     lines = [
         f"case      {case.test_id}",
@@ -150,7 +151,7 @@ def format_text(
     if other_notes:
         lines += ["", "notes:"] + [f"  {note}" for note in other_notes]
     if dry_run and not mapping.is_empty:
-        lines += ["", "the same with curl:", "  " + curl_command(mapping.body(), url=url, queue=queue)]
+        lines += ["", "the same with curl:", "  " + curl_command(mapping.body(), url=url, queue=queue, authorized=authorized)]
     return "\n".join(lines)
 
 
@@ -209,7 +210,7 @@ def _show(value: Any) -> str:
 
 def _as_json(
     case: RecallCase, mapping: RecallMapping, notes: list[str], outcome: RecallOutcome | None, *, url: str, queue: str,
-    dry_run: bool,
+    dry_run: bool, authorized: bool = False,
 ) -> dict[str, Any]:
     return {
         "test_id": case.test_id,
@@ -230,5 +231,5 @@ def _as_json(
         "nothing_to_recall": mapping.is_empty,
         "inputs": [item.to_json() for item in mapping.inputs],
         "notes": mapping.notes + notes,
-        "curl": None if mapping.is_empty else curl_command(mapping.body(), url=url, queue=queue),
+        "curl": None if mapping.is_empty else curl_command(mapping.body(), url=url, queue=queue, authorized=authorized),
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvokeAITestError
+from ..options import BY_NAME
 from ..report.results import OutputResult
 from ..server import api
 from ..workflow.load import Workflow, load_workflow
@@ -24,6 +25,9 @@ DEFAULT_QUEUE = "default"  # the web UI's queue
 COMMAND_KEY = "recall in the GUI"
 CURL_KEY = "recall with curl"
 DEFAULT_SUMMARY = "invokeai-results/report.json"  # relative to the rootdir: where the plugin writes it by default
+TOKEN_ENV = BY_NAME["invokeai_token"].env
+# The shell fills in the token when the line runs: a report is shared and kept, a token must never be in it.
+AUTH_HEADER = f'-H "Authorization: Bearer ${TOKEN_ENV}"'
 
 
 def _relative(path: Path, rootdir: Path) -> str:
@@ -46,22 +50,27 @@ def recall_command(
     return shlex.join(parts)
 
 
-def curl_command(body: Mapping[str, Any], *, url: str, queue: str = DEFAULT_QUEUE) -> str:
+def curl_command(body: Mapping[str, Any], *, url: str, queue: str = DEFAULT_QUEUE, authorized: bool = False) -> str:
+    """The recall request as one curl command; ``authorized`` adds the bearer token, read from the environment."""
     call = api.recall(queue, dict(body))  # the same request the recall command sends
     data = json.dumps(call.json, ensure_ascii=False, separators=(",", ":"))
-    return shlex.join(
-        ["curl", "-sS", "-X", call.method, url.rstrip("/") + call.path, "-H", "Content-Type: application/json", "-d", data]
-    )
+    request = shlex.join(["curl", "-sS", "-X", call.method, url.rstrip("/") + call.path, "-H", "Content-Type: application/json"])
+    # Double quotes, not shlex's single ones: the shell must expand the variable.
+    auth = f" {AUTH_HEADER}" if authorized else ""
+    return f"{request}{auth} {shlex.join(['-d', data])}"
 
 
 def add_recall_lines(
-    outputs: Iterable[OutputResult], *, rootdir: Path, server_known: bool, summary: Path | None = None
+    outputs: Iterable[OutputResult], *, rootdir: Path, server_known: bool, summary: Path | None = None,
+    authorized: bool = False,
 ) -> None:
     """Add the recall command and curl line to each output's ``extra`` (cases that map to nothing get none).
 
     ``server_known``: the URL each case ran on is still the place to send it (not a server the run
     started and stopped); without it the lines use InvokeAI's default address. ``summary`` is where
     the run's JSON summary goes: the command names it when it is not where the command looks by default.
+    ``authorized``: the run used a token, so the curl line sends one (from ``$PYTEST_INVOKEAI_TOKEN``, as the
+    recall command does).
     """
     results = None
     if summary is not None and Path(summary).resolve() != (rootdir / DEFAULT_SUMMARY).resolve():
@@ -72,13 +81,13 @@ def add_recall_lines(
         if not result.case or "workflow" not in result.case:
             continue
         if result.test_id not in lines:
-            lines[result.test_id] = _lines(result.test_id, result.case, rootdir, workflows, server_known, results)
+            lines[result.test_id] = _lines(result.test_id, result.case, rootdir, workflows, server_known, results, authorized)
         result.extra.update(lines[result.test_id])
 
 
 def _lines(
     test_id: str, data: Mapping[str, Any], rootdir: Path, workflows: dict[str, Workflow], server_known: bool,
-    results: str | None,
+    results: str | None, authorized: bool,
 ) -> dict[str, str]:
     case = RecallCase(test_id=test_id, workflow_key=data["workflow"], inputs=list(data.get("inputs", [])),
                       origin="this run", rootdir=rootdir, server=data.get("server"))
@@ -95,5 +104,5 @@ def _lines(
     url = case.server if server_known and case.server else None
     return {
         COMMAND_KEY: recall_command(test_id, url=url, results=results),
-        CURL_KEY: curl_command(mapping.body(), url=url or DEFAULT_URL),
+        CURL_KEY: curl_command(mapping.body(), url=url or DEFAULT_URL, authorized=authorized),
     }

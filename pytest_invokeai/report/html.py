@@ -29,14 +29,21 @@ from PIL import Image
 from ..atomic import write_atomic
 from .artifacts import flatten
 from .files import link_from
-from .results import FAILURE_VERDICTS, OutputResult, TestProblem, format_number, ordered
+from .outcomes import TEST_COUNTS, RunOutcome
+from .results import FAILURE_VERDICTS, AcceptedDrift, OutputResult, TestProblem, format_number, ordered
 
 THUMBNAIL_SIZE = 256
 FULL_SIZE_VERDICTS = FAILURE_VERDICTS | {"updated"}
 #: The summary bar's counts, in this order; keys a summary has beyond these follow them.
-SUMMARY_ORDER = ("compared", "failures", "mismatched", "missing", "errors", "drifted", "new", "updated", "matched", "orphaned")
+SUMMARY_ORDER = (
+    "compared", "failures", "mismatched", "missing", "errors", "drifted", "new", "updated", "matched", "orphaned",
+    "drift_accepted",
+)
 #: Counts that mean the run failed when they are above zero.
 FAILURE_COUNTS = frozenset({"failures", "mismatched", "missing", "errors", "drifted"})
+#: pytest's counts of the run's tests that mean it failed when above zero (an xpass fails only when strict,
+#: and then pytest counts it as failed).
+FAILED_TEST_COUNTS = frozenset({"failed", "errors"})
 
 
 def _e(text: object) -> str:
@@ -51,6 +58,13 @@ header { position: sticky; top: 0; z-index: 1; background: #fff; border-bottom: 
 h1 { font-size: 18px; margin: 0 0 6px; }
 h1 .status { font-size: 13px; padding: 2px 8px; border-radius: 10px; color: #fff; vertical-align: middle; }
 h1 .status.failed { background: var(--bad); } h1 .status.passed { background: var(--ok); }
+.tests { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-bottom: 6px; }
+.tests .label, .summary .label { color: var(--muted); }
+.nothing { color: var(--warn); font-weight: 600; }
+.badge.outcome-failed, .badge.outcome-error { background: var(--bad); }
+.badge.outcome-skipped, .badge.outcome-xfailed, .badge.outcome-xpassed { background: var(--warn); }
+article.accepted, article.outcome-skipped, article.outcome-xfailed, article.outcome-xpassed { border-left-color: var(--warn); }
+article.outcome-failed, article.outcome-error { border-left-color: var(--bad); }
 h2 { font-size: 16px; margin: 20px 0 8px; }
 h3 { font-size: 14px; margin: 0 0 8px; font-weight: 600; overflow-wrap: anywhere; }
 main { padding: 0 20px 40px; }
@@ -249,6 +263,7 @@ def _problem_section(index: int, problem: TestProblem) -> str:
 
 def _summary_bar(summary: dict) -> str:
     keys = [key for key in SUMMARY_ORDER if key in summary] + [key for key in summary if key not in SUMMARY_ORDER]
+    keys = [key for key in keys if not isinstance(summary[key], dict)]
     chips = []
     for key in keys:
         value = summary[key]
@@ -257,18 +272,60 @@ def _summary_bar(summary: dict) -> str:
     return "".join(chips)
 
 
+def _tests_bar(run: RunOutcome) -> str:
+    """pytest's counts of the run's tests (its final line), then its exit status."""
+    chips = ['<span class="label">tests:</span>']
+    for key in TEST_COUNTS:
+        value = run.counts.get(key, 0)
+        bad = key in FAILED_TEST_COUNTS and value > 0
+        chips.append(f'<span class="count{" bad" if bad else ""}" data-tests="{_e(key)}">{_e(key)}<b>{value}</b></span>')
+    bad = run.status != "passed"
+    chips.append(f'<span class="count{" bad" if bad else ""}" data-tests="exit_status">exit status<b>{_e(run.exit_status)}</b></span>')
+    return "".join(chips)
+
+
+def _not_passed_section(run: RunOutcome) -> str:
+    rows = [
+        f'<article class="test outcome-{_e(each.outcome)}" id="test-{index}" data-outcome="{_e(each.outcome)}">'
+        f'<h3><span class="badge outcome-{_e(each.outcome)}">{_e(each.outcome)}</span>'
+        f'<span class="test-id">{_e(each.test_id)}</span></h3>'
+        f"<pre>{_e(each.reason)}</pre></article>"
+        for index, each in enumerate(run.not_passed)
+    ]
+    return f'<section id="tests"><h2>Tests that did not pass</h2>{"".join(rows)}</section>' if rows else ""
+
+
+def _accepted_drift_section(accepted: Sequence[AcceptedDrift]) -> str:
+    rows = [
+        f'<article class="accepted" id="accepted-{index}"><h3><span class="badge verdict-drifted">drift accepted</span>'
+        f'<span class="workflow">{_e(each.workflow)}</span></h3><pre>{_e(each.drift)}</pre></article>'
+        for index, each in enumerate(accepted)
+    ]
+    if not rows:
+        return ""
+    return (
+        '<section id="accepted-drift"><h2>Drift accepted in this run (index maps rewritten)</h2>'
+        f'{"".join(rows)}</section>'
+    )
+
+
 def render_html(
     outputs: Sequence[OutputResult],
     problems: Sequence[TestProblem],
     *,
     summary: dict,
+    run: RunOutcome,
     title: str = "pytest-invokeai report",
     folder: Path,
     orphans: Sequence[str] = (),
+    accepted_drift: Sequence[AcceptedDrift] = (),
 ) -> str:
-    """The report as a string; links are relative to ``folder`` (where the report will be)."""
-    failed = any(item.verdict in FAILURE_VERDICTS for item in [*outputs, *problems])
-    status = '<span class="status failed">failed</span>' if failed else '<span class="status passed">passed</span>'
+    """The report as a string; links are relative to ``folder`` (where the report will be).
+
+    The header's status is pytest's (``run``): a test that failed for any reason fails the report.
+    """
+    status = f'<span class="status {_e(run.status)}" id="status">{_e(run.status)}</span>'
+    nothing = "" if outputs else '<span class="nothing" id="nothing-compared">no output image was compared</span>'
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -276,10 +333,13 @@ def render_html(
         '<link rel="icon" href="data:,">',  # no favicon request: the report makes none at all
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
         f"<header><h1>{_e(title)} {status}</h1>",
-        f'<div class="summary" id="summary">{_summary_bar(summary)}',
+        f'<div class="tests" id="test-counts">{_tests_bar(run)}</div>',
+        f'<div class="summary" id="summary"><span class="label">outputs:</span>{_summary_bar(summary)}{nothing}',
         '<label class="filter" id="filter" hidden><input type="checkbox" id="failures-only"> failures only</label>',
         '<span id="filter-note"></span></div></header><main>',
     ]
+    parts.append(_not_passed_section(run))
+    parts.append(_accepted_drift_section(accepted_drift))
     if problems:
         parts.append('<section id="problems"><h2>Test problems</h2>')
         parts.extend(_problem_section(i, problem) for i, problem in enumerate(ordered(problems)))
@@ -303,11 +363,16 @@ def write_html_report(
     problems: Sequence[TestProblem],
     *,
     summary: dict,
+    run: RunOutcome,
     title: str = "pytest-invokeai report",
     orphans: Sequence[str] = (),
+    accepted_drift: Sequence[AcceptedDrift] = (),
 ) -> Path:
     """Write the report to ``path`` atomically; returns the path."""
     path = Path(path)
-    text = render_html(outputs, problems, summary=summary, title=title, folder=path.parent, orphans=orphans)
+    text = render_html(
+        outputs, problems, summary=summary, run=run, title=title, folder=path.parent, orphans=orphans,
+        accepted_drift=accepted_drift,
+    )
     write_atomic(path, text.encode("utf-8"))
     return path

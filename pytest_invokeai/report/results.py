@@ -109,12 +109,30 @@ class TestProblem:
         _check_verdict(self.verdict, PROBLEM_VERDICTS, "test problem")
 
 
-def summarize(outputs: Iterable[OutputResult], problems: Iterable[TestProblem], *, orphans: Sequence[str] = ()) -> dict[str, int]:
-    """The counts of a run.
+@dataclass(frozen=True)
+class AcceptedDrift:
+    """A workflow whose drifted form this run accepted (its stored index map was rewritten), and what moved."""
+
+    workflow: str  # its name in the store (path relative to the rootdir)
+    drift: str  # the drift report: one line per input that moved, vanished, appeared or changed
+
+    def to_json(self) -> dict[str, str]:
+        return {"workflow": self.workflow, "drift": self.drift}
+
+
+def summarize(
+    outputs: Iterable[OutputResult],
+    problems: Iterable[TestProblem],
+    *,
+    orphans: Sequence[str] = (),
+    accepted_drift: Sequence[AcceptedDrift] = (),
+) -> dict[str, int]:
+    """The counts of a run's comparisons (pytest's own counts of its tests are in :mod:`.outcomes`).
 
     ``compared`` counts every output image checked, whatever its verdict. ``drifted`` and ``errors``
     count output verdicts and test problems together. ``failures`` is mismatched + missing + drifted + errors.
-    ``orphaned`` counts baselines that no test used (informational, not a failure).
+    ``orphaned`` counts baselines that no test used (informational, not a failure). ``drift_accepted``
+    counts workflows whose drifted form this run accepted (their index maps were rewritten).
     """
     outputs = list(outputs)
     problems = list(problems)
@@ -131,6 +149,7 @@ def summarize(outputs: Iterable[OutputResult], problems: Iterable[TestProblem], 
         "drifted": by_verdict["drifted"],
         "errors": by_verdict["error"],
         "orphaned": len(orphans),
+        "drift_accepted": len(accepted_drift),
         "failures": sum(by_verdict[verdict] for verdict in FAILURE_VERDICTS),
     }
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from ..atomic import write_atomic
 from .files import link_from
-from .results import OutputResult, TestProblem, ordered
+from .outcomes import RunOutcome
+from .results import AcceptedDrift, OutputResult, TestProblem, ordered
 
 SUMMARY_FORMAT = "pytest-invokeai-summary"
-SUMMARY_FORMAT_VERSION = 1
+# 2: the run's status and exit status (pytest's), summary.tests, the tests that did not pass, accepted drift.
+SUMMARY_FORMAT_VERSION = 2
 
 
 def output_record(result: OutputResult, folder: Path) -> dict[str, Any]:
@@ -41,15 +43,26 @@ def summary_document(
     *,
     summary: dict,
     folder: Path,
+    run: RunOutcome,
     orphans: Sequence[str] = (),
+    accepted_drift: Sequence[AcceptedDrift] = (),
 ) -> dict[str, Any]:
-    """The summary as JSON-ready data, failures first (the order of the HTML report)."""
+    """The summary as JSON-ready data, failures first (the order of the HTML report).
+
+    ``status`` and ``exit_status`` are pytest's; ``summary.tests`` counts every test of the run as pytest's
+    final line does; ``tests`` lists each test that did not pass (skips included) with the reason.
+    """
+    outcome = run.to_json()
     return {
         "format": SUMMARY_FORMAT,
         "format_version": SUMMARY_FORMAT_VERSION,
-        "summary": dict(summary),
+        "status": outcome["status"],
+        "exit_status": outcome["exit_status"],
+        "summary": {**summary, "tests": dict(run.counts)},
+        "tests": outcome["tests"],
         "outputs": [output_record(result, folder) for result in ordered(outputs)],
         "problems": [{"test_id": p.test_id, "verdict": p.verdict, "message": p.message} for p in ordered(problems)],
+        "accepted_drift": [each.to_json() for each in accepted_drift],
         "orphans": list(orphans),
         "cases": run_cases(outputs),
     }
@@ -70,10 +83,14 @@ def write_json_summary(
     problems: Sequence[TestProblem],
     *,
     summary: dict,
+    run: RunOutcome,
     orphans: Sequence[str] = (),
+    accepted_drift: Sequence[AcceptedDrift] = (),
 ) -> Path:
     """Write the summary to ``path`` atomically; returns the path."""
     path = Path(path)
-    document = summary_document(outputs, problems, summary=summary, folder=path.parent, orphans=orphans)
+    document = summary_document(
+        outputs, problems, summary=summary, folder=path.parent, run=run, orphans=orphans, accepted_drift=accepted_drift
+    )
     write_atomic(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return path
