@@ -13,6 +13,7 @@ from .cases import CaseSpec, normalize_inputs, spec_from_marker
 from .glue import (
     CASE_PARAM,
     declared_case,
+    fail,
     marker_kwargs,
     next_run_name,
     run_case,
@@ -32,7 +33,7 @@ def invokeai_client(pytestconfig: pytest.Config) -> InvokeAIClient:
     try:
         return state.client
     except Exception as exc:
-        pytest.fail(f"no InvokeAI server for this test: {exc}", pytrace=False)
+        raise fail(f"no InvokeAI server for this test: {exc}") from None
 
 
 @pytest.fixture
