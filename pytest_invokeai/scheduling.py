@@ -55,6 +55,7 @@ class CaseScheduler:
         workflows: WorkflowCache,
         *,
         look_ahead: int = 32,
+        stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         self.lanes = [Lane(session=lanes, version="")] if isinstance(lanes, GenerationSession) else list(lanes)
         if not self.lanes:
@@ -62,6 +63,7 @@ class CaseScheduler:
         self.gate = gate
         self.workflows = workflows
         self.look_ahead = max(1, look_ahead)
+        self.stopped = stopped  # True once the run was interrupted (by another process too): enqueue nothing more
         self.moved: list[tuple[str, str]] = []  # (case key, the server it left)
         self._order: list[str] = []
         self._position: dict[str, int] = {}
@@ -304,6 +306,10 @@ class CaseScheduler:
     def _enqueue(self, keys: list[str], lane: Lane | None = None) -> None:
         """Enqueue cases of one workflow on ``lane`` (or the least busy server); a failure is each case's answer."""
         spec = self._specs[keys[0]]
+        if self.stopped():
+            error = ServerError("the run was interrupted: nothing more is enqueued")
+            self._started.update(dict.fromkeys(keys, error))
+            return
         try:
             workflow = self.workflows.get(spec.workflow)
             self.gate.check_drift(spec, workflow)
