@@ -117,9 +117,8 @@ class RunOwner:
     def cancel_left(self) -> None:
         failures = cancel_registered_queues(self.state.run_dir, self.state.settings.token)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        for line in failures:
-            if reporter is not None:
-                reporter.write_line(f"pytest-invokeai: {line}")
+        for line in failures if reporter is not None else []:
+            reporter.write_line(f"pytest-invokeai: {line}")
 
 
 @pytest.hookimpl(optionalhook=True)
