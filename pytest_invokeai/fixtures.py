@@ -9,15 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .cases import CaseSpec, normalize_inputs, spec_from_marker
+from .cases import CaseSpec, normalize_inputs, override_inputs, spec_from_marker
+from .errors import InvokeAITestError
 from .glue import (
     CASE_PARAM,
     declared_case,
+    fail,
     marker_kwargs,
     next_run_name,
     run_case,
     run_state,
 )
+from .workflow.form import form_inputs
 from .workflow.load import Workflow
 
 if TYPE_CHECKING:  # imported when a case runs (see runstate.py: collection stays light)
@@ -32,7 +35,7 @@ def invokeai_client(pytestconfig: pytest.Config) -> InvokeAIClient:
     try:
         return state.client
     except Exception as exc:
-        pytest.fail(f"no InvokeAI server for this test: {exc}", pytrace=False)
+        raise fail(f"no InvokeAI server for this test: {exc}") from None
 
 
 @pytest.fixture
@@ -76,11 +79,14 @@ def invokeai_run(request: pytest.FixtureRequest, invokeai_case: CaseSpec) -> Cal
         name: str | None = None,
     ) -> CaseRun:
         spec = invokeai_case
-        extra = normalize_inputs(inputs, where=request.node.nodeid)
-        changed = {**spec.inputs, **extra} != dict(spec.inputs) or timeout is not None
+        try:
+            merged = merged_inputs(spec, inputs, request)
+        except InvokeAITestError as exc:  # an unknown input, one input given twice: this test's own error
+            raise fail(str(exc)) from None
+        changed = merged != dict(spec.inputs) or timeout is not None
         spec = replace(
             spec,
-            inputs={**spec.inputs, **extra},
+            inputs=merged,
             outputs=tuple(outputs) if outputs is not None else spec.outputs,
             tolerance={**spec.tolerance, **(tolerance or {})},
             timeout=timeout if timeout is not None else spec.timeout,
@@ -90,6 +96,16 @@ def invokeai_run(request: pytest.FixtureRequest, invokeai_case: CaseSpec) -> Cal
         return run_case(request.node, spec, planned=planned, name=run_name)
 
     return run
+
+
+def merged_inputs(spec: CaseSpec, inputs: Mapping[Any, Any] | None, request: pytest.FixtureRequest) -> dict[Any, Any]:
+    """The case's inputs with ``inputs`` on top, by form input: ``{2: 5}`` replaces the marker's ``"Seed": 1``."""
+    extra = normalize_inputs(inputs, where=f"{request.node.nodeid}: invokeai_run")
+    if not extra:
+        return dict(spec.inputs)
+    workflow = run_state(request.config).workflows.get(spec.workflow)
+    where = f"{request.node.nodeid}: invokeai_run ({workflow.source})"
+    return override_inputs(form_inputs(workflow), spec.inputs, extra, source=where)
 
 
 __all__ = ["CASE_PARAM", "invokeai_case", "invokeai_client", "invokeai_run", "invokeai_workflow"]

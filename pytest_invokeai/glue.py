@@ -72,7 +72,7 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
     try:
         scheduler = state.scheduler
     except Exception as exc:  # no server: a clear failure (never a silent skip)
-        pytest.fail(f"no InvokeAI server for this test: {exc}", pytrace=False)
+        raise fail(f"no InvokeAI server for this test: {exc}") from None
     key = workflow_key(spec.workflow, state.rootdir)
     try:
         workflow = state.workflows.get(spec.workflow)  # a broken workflow file fails this test, naming it
@@ -81,15 +81,16 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
         else:
             result = scheduler.run_now(test_id, spec)
     except InvokeAITestError as exc:  # a bad value, a failed generation: the message says it all
-        pytest.fail(str(exc), pytrace=False)
+        raise fail(str(exc)) from None
     except Blocked as blocked:
         if blocked.verdict == SKIPPED:
             state.results.skipped.append(item.nodeid)
-            raise pytest.skip.Exception(blocked.message, _use_item_location=True)  # -rs shows the test, not us
+            # -rs shows the test, not us
+            raise pytest.skip.Exception(blocked.message, _use_item_location=True) from None
         state.results.problems.append(TestProblem(test_id=item.nodeid, verdict=blocked.verdict, message=blocked.message))
         if blocked.verdict != MISSING:
             state.results.drifted_workflows.add(key)
-        pytest.fail(blocked.message, pytrace=False)
+        raise fail(blocked.message) from None
     return CaseRun(
         test_id=test_id,
         spec=spec,
@@ -100,6 +101,15 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
         on_judged=lambda judgement: record_judgement(item, judgement),
         models=_model_hashes(state, workflow, result.server),
     )
+
+
+def fail(message: str) -> BaseException:
+    """The failure that ends a test with ``message`` alone, to be raised ``from None``.
+
+    Raised inside an ``except`` block without ``from None``, pytest would print the caught error first
+    and then "During handling of the above exception, another exception occurred": the text twice.
+    """
+    return pytest.fail.Exception(message, pytrace=False)
 
 
 def record_judgement(item: pytest.Item, judgement: Judgement) -> None:

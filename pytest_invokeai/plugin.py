@@ -45,7 +45,7 @@ from .orphans import narrowed_by, prune, scan_run
 from .progress import WaitProgress
 from .report.outcomes import RunOutcome
 from .runstate import RunState
-from .server.shared import new_run_dir, release_run
+from .server.shared import cancel_registered_queues, mark_stopped, new_run_dir, release_run
 from .suitefile import is_suite_file
 
 WORKER_OUTPUT_KEY = "invokeai"
@@ -103,6 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
         recorder = OutcomeRecorder(config)
         config.stash[OUTCOME_KEY] = recorder.outcome
         config.pluginmanager.register(recorder, "invokeai-outcomes")
+        config.pluginmanager.register(RunOwner(config, state), "invokeai-run-owner")
 
 
 class OutcomeRecorder:
@@ -141,6 +142,28 @@ def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:
 
 
 OUTCOME_KEY = pytest.StashKey[RunOutcome]()
+
+
+class RunOwner:
+    """The run's owner (the xdist controller, or the only process) cancels what the run queued on Ctrl-C.
+
+    SIGINT may reach the controller alone (a CI runner, a wrapper script): its workers are then torn
+    down without cancelling their queue items, so the owner stops the run and cancels them itself, at
+    once, and once more at the very end for what a worker was sending meanwhile.
+    """
+
+    def __init__(self, config: pytest.Config, state: RunState) -> None:
+        self.config, self.state = config, state
+
+    def pytest_keyboard_interrupt(self) -> None:
+        mark_stopped(self.state.run_dir)
+        self.cancel_left()
+
+    def cancel_left(self) -> None:
+        failures = cancel_registered_queues(self.state.run_dir, self.state.settings.token)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        for line in failures if reporter is not None else []:
+            reporter.write_line(f"pytest-invokeai: {line}")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -302,4 +325,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 def pytest_unconfigure(config: pytest.Config) -> None:
     state: RunState | None = config.stash.get(STATE_KEY, None)
     if state is not None and getattr(state, "owner", False):
-        release_run(state.run_dir)
+        try:
+            owner = config.pluginmanager.get_plugin("invokeai-run-owner")
+            if owner is not None:  # what a process of the run left queued when it died (workers after Ctrl-C)
+                owner.cancel_left()
+        finally:
+            release_run(state.run_dir)

@@ -176,6 +176,7 @@ class RunState:
         """A session on the server at ``url``, and the server's InvokeAI version."""
         from .server.client import InvokeAIClient
         from .server.session import GenerationSession
+        from .server.shared import register_queue
 
         client = InvokeAIClient(url, token=self.settings.token, queue_id=self.settings.queue)
         try:
@@ -186,6 +187,8 @@ class RunState:
                 generation_timeout=self.settings.timeout,
                 use_cache=not self.settings.no_cache,
             )
+            # Noted before anything is enqueued: if this process dies, the run's owner cancels it (server/shared.py).
+            register_queue(self.run_dir, url, client.queue_id, session.runner.destination)
         except Exception:
             client.close()
             raise
@@ -228,7 +231,9 @@ class RunState:
                     install_models=self._install_models if self.managed else None,
                     on_replaced=self.note_replaced,
                 )
-                self._scheduler = CaseScheduler(lanes, gate, self.workflows, look_ahead=self.settings.look_ahead)
+                self._scheduler = CaseScheduler(
+                    lanes, gate, self.workflows, look_ahead=self.settings.look_ahead, stopped=self._stopped
+                )
                 self._scheduler.plan(self._planned)
             return self._scheduler
 
@@ -261,15 +266,26 @@ class RunState:
 
     # -- the end -----------------------------------------------------------------------------
 
+    def _stopped(self) -> bool:
+        from .server.shared import is_stopped
+
+        return is_stopped(self.run_dir)
+
     def finish(self) -> None:
         """Cancel what is still queued (the run stopped early, or look-ahead went past the end); clean up."""
+        from .server.shared import forget_queues
+
+        lanes = self._lanes or []
         if self._scheduler is None:
-            for lane in self._lanes or []:
+            for lane in lanes:
                 lane.session.close()
                 lane.session.client.close()
+            forget_queues(self.run_dir, [lane.session.runner.destination for lane in lanes])  # nothing enqueued
             return
         try:
             self._scheduler.cancel()
+            # Cancelled here (a server that went down was tried, and would fail the owner's try as well).
+            forget_queues(self.run_dir, [lane.session.runner.destination for lane in lanes])
         finally:
             self._scheduler.close(cleanup=self.settings.cleanup)
             self.results.note_lanes(self._scheduler.lanes, self._scheduler.moved)

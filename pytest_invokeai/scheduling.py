@@ -26,12 +26,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .cases import CaseSpec
-from .errors import ServerError
+from .errors import InvokeAITestError, ServerError
 from .gate import Blocked, WorkflowGate
 from .server.client import ConnectionBroken
 from .server.pool import Lane
-from .server.session import GenerationResult, GenerationSession, PendingGeneration
+from .server.session import GenerationResult, GenerationSession, PendingGeneration, check_values
 from .workflow.cache import WorkflowCache
+from .workflow.form import FormInput, form_inputs
 from .workflow.load import Workflow
 
 # Cases of ours one server holds at a time when there are several: one running, the next ones waiting,
@@ -54,6 +55,7 @@ class CaseScheduler:
         workflows: WorkflowCache,
         *,
         look_ahead: int = 32,
+        stopped: Callable[[], bool] = lambda: False,
     ) -> None:
         self.lanes = [Lane(session=lanes, version="")] if isinstance(lanes, GenerationSession) else list(lanes)
         if not self.lanes:
@@ -61,6 +63,7 @@ class CaseScheduler:
         self.gate = gate
         self.workflows = workflows
         self.look_ahead = max(1, look_ahead)
+        self.stopped = stopped  # True once the run was interrupted (by another process too): enqueue nothing more
         self.moved: list[tuple[str, str]] = []  # (case key, the server it left)
         self._order: list[str] = []
         self._position: dict[str, int] = {}
@@ -307,13 +310,21 @@ class CaseScheduler:
     def _enqueue(self, keys: list[str], lane: Lane | None = None) -> None:
         """Enqueue cases of one workflow on ``lane`` (or the least busy server); a failure is each case's answer."""
         spec = self._specs[keys[0]]
+        if self.stopped():
+            error = ServerError("the run was interrupted: nothing more is enqueued")
+            self._started.update(dict.fromkeys(keys, error))
+            return
         try:
             workflow = self.workflows.get(spec.workflow)
             self.gate.check_drift(spec, workflow)
+            inputs = form_inputs(workflow)
         except Exception as exc:  # the gate's verdict (or a broken workflow) is every case's answer
             self._started.update(dict.fromkeys(keys, exc))
             return
-        cases = {key: dict(self._specs[key].inputs) for key in keys}
+        cases = self._valid_cases(workflow, inputs, keys)
+        if not cases:
+            return
+        keys = list(cases)
         while True:
             if lane is None or not lane.usable:
                 active = self.active_lanes()
@@ -333,23 +344,42 @@ class CaseScheduler:
                 self._started.update(dict.fromkeys(keys, exc))
                 return
 
+    def _valid_cases(self, workflow: Workflow, inputs: list[FormInput], keys: list[str]) -> dict[str, dict[Any, Any]]:
+        """The cases whose values the form accepts; each other case gets its own error as its answer.
+
+        Values are checked before models (a bad value fails, whatever the server has) and case by case,
+        so that no case's answer is another case's error.
+        """
+        valid: dict[str, dict[Any, Any]] = {}
+        for key in keys:
+            values = dict(self._specs[key].inputs)
+            try:
+                check_values(workflow, inputs, values)
+            except InvokeAITestError as exc:
+                self._started[key] = exc
+                continue
+            valid[key] = values
+        return valid
+
     def _submit(self, lane: Lane, workflow: Workflow, cases: dict[str, dict[Any, Any]], timeout: float | None) -> None:
         try:
             self._hold(lane, lane.session.submit(workflow, cases, generation_timeout=timeout))
+            return
         except ConnectionBroken:
             raise
         except Exception as exc:
             if len(cases) == 1:
                 self._started.update(dict.fromkeys(cases, exc))
                 return
-            # One bad case must not fail its neighbours: send them one by one to find it.
-            for key, values in cases.items():
-                try:
-                    self._hold(lane, lane.session.submit(workflow, {key: values}, generation_timeout=timeout))
-                except ConnectionBroken:
-                    raise
-                except Exception as one:
-                    self._started[key] = one
+        # One case the server refused must not fail its neighbours: send them one by one to find it. Outside
+        # the handler above, so that no case's error carries the batch's error (another case's) as its context.
+        for key, values in cases.items():
+            try:
+                self._hold(lane, lane.session.submit(workflow, {key: values}, generation_timeout=timeout))
+            except ConnectionBroken:
+                raise
+            except Exception as one:
+                self._started[key] = one
 
     def _hold(self, lane: Lane, pending: dict[str, PendingGeneration]) -> None:
         for key, generation in pending.items():

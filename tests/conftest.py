@@ -16,7 +16,10 @@ import pytest
 from helpers import GUI_EXPORTS, require
 
 from pytest_invokeai.errors import ServerError
+from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.server.install import installed_python
 from pytest_invokeai.server.managed import ManagedServer
+from pytest_invokeai.server.model_install import ensure_tiny_sd15, install_model
 
 pytest_plugins = ["pytester"]  # the plugin's own tests run pytest in a temporary project
 
@@ -42,3 +45,15 @@ def invokeai_server_url() -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_sd15(invokeai_server_url: str) -> dict:
+    """The server's config of the tiny SD-1.5 checkpoint, installed if the server lacks it.
+
+    A test that needs a model asks for this: it must not rely on another test having installed one.
+    """
+    python = installed_python()
+    require(python is not None, "InvokeAI is not installed (python -m pytest_invokeai.server.install)")
+    with InvokeAIClient(invokeai_server_url) as client:
+        return install_model(client, ensure_tiny_sd15(invokeai_python=python))

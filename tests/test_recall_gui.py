@@ -26,7 +26,8 @@ SD15 = Path(__file__).resolve().parents[1] / "example_suite" / "workflows" / "sd
 UI_TIMEOUT = 90  # seconds for the web UI to load and subscribe to its queue on a busy 2-core machine
 
 
-def test_a_recall_fills_the_prompt_boxes_of_an_open_web_ui(invokeai_server_url, tmp_path):
+def test_a_recall_fills_the_prompt_boxes_of_an_open_web_ui(invokeai_server_url, tiny_sd15, tmp_path):
+    # tiny_sd15: the web UI shows the negative-prompt box only once the server has a main model.
     require(sync_playwright is not None, "the playwright package is not installed (pip install -e .[test])")
     executable = CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")
     require(executable is not None, f"Chromium is not installed (looked for {CHROMIUM} and chromium on PATH)")

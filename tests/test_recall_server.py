@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import require
 from PIL import Image
 from recall_workflows import rich_workflow
 
@@ -18,12 +17,7 @@ from pytest_invokeai.recall.apply import DROPPED, RESOLVED, send_recall
 from pytest_invokeai.recall.mapping import map_recall
 from pytest_invokeai.server import api
 from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.install import installed_python
-from pytest_invokeai.server.model_install import (
-    TINY_SD15_NAME,
-    ensure_tiny_sd15,
-    install_model,
-)
+from pytest_invokeai.server.model_install import TINY_SD15_NAME
 from pytest_invokeai.workflow.load import load_workflow
 
 pytestmark = pytest.mark.server
@@ -35,15 +29,6 @@ SD15 = Path(__file__).resolve().parents[1] / "example_suite" / "workflows" / "sd
 def client(invokeai_server_url: str) -> Iterator[InvokeAIClient]:
     with InvokeAIClient(invokeai_server_url) as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def tiny_sd15(invokeai_server_url: str) -> dict:
-    """The server's config of the tiny SD-1.5 checkpoint (installed if it lacks it)."""
-    python = installed_python()
-    require(python is not None, "InvokeAI is not installed (python -m pytest_invokeai.server.install)")
-    with InvokeAIClient(invokeai_server_url) as c:
-        return install_model(c, ensure_tiny_sd15(invokeai_python=python))
 
 
 def suite_with_record(root: Path, inputs: list[dict]) -> Path:

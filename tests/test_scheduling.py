@@ -64,11 +64,13 @@ def setup(invokeai_server_url: str, tmp_path: Path) -> Iterator[Callable[..., Se
     shutil.copy(WORKFLOW, tmp_path / "noise.json")
     made: list[CaseScheduler] = []
 
-    def make(*, look_ahead: int, mode: UpdateMode = UpdateMode.MISSING, use_cache: bool = True) -> Setup:
+    def make(
+        *, look_ahead: int, mode: UpdateMode = UpdateMode.MISSING, use_cache: bool = True, stopped: Callable[[], bool] = lambda: False
+    ) -> Setup:
         client = InvokeAIClient(invokeai_server_url)
         session = GenerationSession(client, use_cache=use_cache)
         gate = WorkflowGate(store=BaselineStore(tmp_path / "baselines"), rootdir=tmp_path, update_mode=mode, accept_drift=False)
-        scheduler = CaseScheduler(session, gate, WorkflowCache(), look_ahead=look_ahead)
+        scheduler = CaseScheduler(session, gate, WorkflowCache(), look_ahead=look_ahead, stopped=stopped)
         made.append(scheduler)
         return Setup(invokeai_server_url, tmp_path, scheduler)
 
@@ -185,3 +187,16 @@ def test_cancel_cancels_what_is_still_pending(setup):
     assert statuses.count("canceled") >= 5, statuses
     with pytest.raises(ServerError, match="was canceled"):
         s.scheduler.result("case9", timeout=60)
+
+
+def test_once_the_run_is_stopped_nothing_more_is_enqueued(setup):
+    stop = []
+    s = setup(look_ahead=2, stopped=lambda: bool(stop))
+    s.scheduler.plan([(f"case{i}", case(s.project, 1100 + i)) for i in range(6)])
+    s.scheduler.result("case0", timeout=60)  # enqueues case0-case2
+    stop.append(True)  # another process of the run was interrupted (server/shared.py: the run folder's mark)
+
+    s.scheduler.result("case1", timeout=60)  # enqueued before the stop: it still has its result
+    with pytest.raises(ServerError, match="the run was interrupted: nothing more is enqueued"):
+        s.scheduler.result("case4")
+    assert sorted(s.enqueued_seeds()) == [1100, 1101, 1102]

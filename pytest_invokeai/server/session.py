@@ -73,6 +73,24 @@ class PendingGeneration:
         return GenerationResult(case=case, images=images, server=self._session.client.base_url)
 
 
+def check_values(workflow: Workflow, inputs: list[FormInput], values: FormValues) -> None:
+    """Raise the :class:`~pytest_invokeai.errors.InputValueError` of the first value the form refuses.
+
+    No server is involved, so a bad value is found before models are looked at or images uploaded;
+    an image file or PNG bytes given for an image input stand for the upload they would become.
+    """
+    stand_ins = {
+        key: {"image_name": "upload"} if _is_image_file(inputs, key, value, workflow) else value
+        for key, value in values.items()
+    }
+    collect_values(workflow, stand_ins, inputs=inputs)
+
+
+def _is_image_file(inputs: list[FormInput], key: int | str, value: Any, workflow: Workflow) -> bool:
+    """A file path or PNG bytes for an image input: uploaded, then sent by name."""
+    return isinstance(value, (bytes, Path)) and resolve_input(inputs, key, source=workflow.source).kind == "image"
+
+
 class GenerationSession:
     def __init__(
         self,
@@ -116,9 +134,12 @@ class GenerationSession:
         """Enqueue several cases of one workflow at once (as few batches as the values allow).
 
         ``generation_timeout`` (seconds a queue item may run) overrides the session's for these cases.
+        Values are checked first: a bad value is the answer whatever the models (and before any upload).
         """
-        self.check_models(workflow)
         inputs = form_inputs(workflow)
+        for values in cases.values():
+            check_values(workflow, inputs, values)
+        self.check_models(workflow)
         planned = [Case(key, self.field_values(workflow, inputs, values)) for key, values in cases.items()]
         handles = self.runner.submit(
             lambda fixed: self._body(workflow, fixed), planned, generation_timeout=generation_timeout
@@ -133,10 +154,10 @@ class GenerationSession:
         """Checked ``{(node_id, field): value}`` of one case; image files and bytes are uploaded."""
         prepared: dict[int | str, Any] = {}
         for key, value in values.items():
-            if isinstance(value, (bytes, Path)) and resolve_input(inputs, key, source=workflow.source).kind == "image":
+            if _is_image_file(inputs, key, value, workflow):
                 value = {"image_name": self.uploads.upload(value, label=str(value) if isinstance(value, Path) else None)}
             prepared[key] = value
-        return dict(collect_values(workflow, prepared))
+        return dict(collect_values(workflow, prepared, inputs=inputs))
 
     def _body(self, workflow: Workflow, values: Mapping[FieldKey, Any]) -> dict[str, Any]:
         # Model fields that the case does not set are resolved too: the export's keys are another machine's.

@@ -8,6 +8,13 @@ read it. The process that created the run folder (the xdist controller, or the o
 it and stops the server at the very end, after every worker has finished.
 
 Nothing starts until a test needs it: a run with no InvokeAI test starts no server.
+
+The run folder also lists the queues the run enqueues on (one file per server session: its URL, queue
+and ``destination`` tag), written before the first enqueue and removed once that session has cancelled
+what it left. Whatever is still listed when the run ends belongs to a process that died without
+cancelling (xdist workers killed after SIGINT reached the controller alone): the owner cancels it. An
+interrupted owner also marks the run stopped at once, so that the workers enqueue nothing more in the
+seconds before they are torn down.
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ from ..locks import file_lock
 
 SERVER_FILE = "server.json"
 ERROR_FILE = "server-error.txt"
+QUEUES_DIR = "queues"  # one JSON file per destination tag the run enqueues under
+STOPPED_FILE = "interrupted"  # present once the run was interrupted: enqueue nothing more
+CANCEL_TIMEOUT = 5.0  # seconds per cancel call at the end of an interrupted run: a hung server must not hold it
+CANCEL_THREADS = 16
 
 
 def new_run_dir() -> Path:
@@ -62,6 +73,74 @@ def release_run(run_dir: Path, timeout: float = 20.0) -> None:
         _stop_process_group(int(info["pid"]), timeout)
         shutil.rmtree(info["root"], ignore_errors=True)
     shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def register_queue(run_dir: Path, url: str, queue_id: str, destination: str) -> None:
+    """Note that a process of the run enqueues under ``destination`` on ``url`` (before it does)."""
+    from ..atomic import write_atomic
+
+    record = {"url": url, "queue_id": queue_id, "destination": destination}
+    write_atomic(run_dir / QUEUES_DIR / f"{destination}.json", json.dumps(record).encode())
+
+
+def forget_queues(run_dir: Path, destinations: list[str]) -> None:
+    """The process that enqueued under these tags has cancelled what it left there."""
+    for destination in destinations:
+        (run_dir / QUEUES_DIR / f"{destination}.json").unlink(missing_ok=True)
+
+
+def registered_queues(run_dir: Path) -> list[dict[str, str]]:
+    records = []
+    for path in sorted((run_dir / QUEUES_DIR).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):  # removed meanwhile; never half-written (atomic)
+            continue
+        if isinstance(record, dict) and all(isinstance(record.get(k), str) for k in ("url", "queue_id", "destination")):
+            records.append(record)
+    return records
+
+
+def mark_stopped(run_dir: Path) -> None:
+    """The run was interrupted: its processes enqueue nothing more."""
+    try:
+        (run_dir / STOPPED_FILE).touch()
+    except OSError:  # the run folder is gone: so is the run
+        pass
+
+
+def is_stopped(run_dir: Path) -> bool:
+    return (run_dir / STOPPED_FILE).exists()
+
+
+def cancel_registered_queues(run_dir: Path, token: str | None) -> list[str]:
+    """Cancel what is still queued under every tag the run's processes registered; what failed, one line each.
+
+    The calls go out together: a server answers a cancel only once its running node has stopped, and
+    one slow answer must not hold back the cancel of another worker's items.
+    """
+    records = registered_queues(run_dir)
+    if not records:
+        return []
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(records), CANCEL_THREADS)) as pool:
+        failures = list(pool.map(lambda record: _cancel_queue(record, token), records))
+    forget_queues(run_dir, [record["destination"] for record, failure in zip(records, failures, strict=True) if not failure])
+    return [failure for failure in failures if failure]
+
+
+def _cancel_queue(record: dict[str, str], token: str | None) -> str:
+    """Cancel one registered queue's items; "" when done, else why not."""
+    from .api import cancel_by_destination  # the server side loads only when there is something to cancel
+    from .client import InvokeAIClient
+
+    try:
+        with InvokeAIClient(record["url"], token=token, queue_id=record["queue_id"], timeout=CANCEL_TIMEOUT, retries=0) as client:
+            client.send(cancel_by_destination(record["queue_id"], record["destination"]))
+    except ServerError as exc:
+        return f"could not cancel the run's queue items on InvokeAI at {record['url']}: {exc}"
+    return ""
 
 
 def server_log(run_dir: Path) -> Path:

@@ -195,14 +195,19 @@ def resolve_input(inputs: list[FormInput], key: int | str, *, source: str | None
 
 
 def collect_values(
-    workflow: Workflow, values: Mapping[int | str, Any], schema: InvocationSchema | None = None
+    workflow: Workflow,
+    values: Mapping[int | str, Any],
+    schema: InvocationSchema | None = None,
+    *,
+    inputs: list[FormInput] | None = None,
 ) -> dict[tuple[str, str], Any]:
     """``{(node_id, field_name): value}`` for the graph builder, from values keyed like :func:`resolve_input`.
 
     Text values are parsed by kind, Python values are checked (:func:`parse_value`). Raises
-    :class:`InputValueError` naming the workflow and the input.
+    :class:`InputValueError` naming the workflow and the input. ``inputs``: the workflow's
+    :func:`form_inputs`, when the caller has them (reading the form costs more than checking a case).
     """
-    inputs = form_inputs(workflow, schema)
+    inputs = inputs if inputs is not None else form_inputs(workflow, schema)
     collected: dict[tuple[str, str], Any] = {}
     given_as: dict[tuple[str, str], int | str] = {}
     for key, raw in values.items():
