@@ -304,7 +304,7 @@ class BaselineStore:
 
     def visible_test_ids(self) -> dict[str, Path]:
         """Every test id a lookup finds, test id -> file: the profile's records first, then the default store's,
-        as :meth:`find` reads them. Broken files are left out (:meth:`stored_test_ids` names them)."""
+        as :meth:`find` reads them. Unreadable files are left out (:meth:`scan_records` names them)."""
         found: dict[str, Path] = {}
         for base in self._read_roots():
             for path in BaselineStore(base).record_files():
