@@ -38,6 +38,7 @@ so several pytest-xdist workers can write at once and a reader never sees half a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -96,6 +97,12 @@ class StoreScan:
     unreadable: dict[Path, str] = field(default_factory=dict)  # file -> what is wrong with it
 
 
+@functools.lru_cache(maxsize=4096)
+def _safe_segment(segment: str) -> str:
+    """A test file's path segment made safe (the same few segments recur in every test id of a suite)."""
+    return safe_stem(segment)
+
+
 def _split_test_id(test_id: str) -> tuple[list[str], str]:
     """Directory segments and file stem of a test id (both made safe)."""
     if not test_id:
@@ -103,7 +110,7 @@ def _split_test_id(test_id: str) -> tuple[list[str], str]:
     file_part, separator, rest = test_id.partition("::")
     if not separator:
         return [], safe_stem(test_id)
-    return [safe_stem(segment) for segment in file_part.split("/")], safe_stem(rest)
+    return [_safe_segment(segment) for segment in file_part.split("/")], safe_stem(rest)
 
 
 def _segments(path_key: str) -> list[str]:
@@ -295,16 +302,23 @@ class BaselineStore:
             except BaselineError as exc:  # the file cannot be read at all
                 scan.unreadable[path] = str(exc).removeprefix(f"{path}: ")
                 continue
-            expected = self._record_in(self.active_root, test_id)
-            if expected != path and not _same_file(expected, path):
+            if not self._placed_right(path, test_id):
+                expected = self._record_in(self.active_root, test_id)
                 scan.unreadable[path] = f"holds the record of test_id {test_id!r}, whose record belongs in {expected}"
                 continue
             scan.found[test_id] = path
         return scan
 
+    def _placed_right(self, path: Path, test_id: str) -> bool:
+        """Whether ``path`` (a file of the active store) is where the record of ``test_id`` belongs."""
+        directories, stem = _split_test_id(test_id)
+        if path.name == stem + RECORD_SUFFIX and path.parent.parts[len(self.active_root.parts) :] == tuple(directories):
+            return True  # (compared by parts: a scan of thousands of records must not build a path for each)
+        return _same_file(self._record_in(self.active_root, test_id), path)
+
     def visible_test_ids(self) -> dict[str, Path]:
         """Every test id a lookup finds, test id -> file: the profile's records first, then the default store's,
-        as :meth:`find` reads them. Broken files are left out (:meth:`stored_test_ids` names them)."""
+        as :meth:`find` reads them. Unreadable files are left out (:meth:`scan_records` names them)."""
         found: dict[str, Path] = {}
         for base in self._read_roots():
             for path in BaselineStore(base).record_files():
