@@ -112,10 +112,13 @@ class OutcomeRecorder:
         self.outcome = RunOutcome()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        invokeai = report.when == "setup" and MARKER in report.keywords  # every test has one setup report
+        if report.passed and report.when != "call":  # a passing setup or teardown: pytest counts nothing
+            self.outcome.record(report.nodeid, "", "", invokeai=invokeai)
+            return
         category = self.config.hook.pytest_report_teststatus(report=report, config=self.config)[0]
         if not getattr(report, "count_towards_summary", True):
             category = ""
-        invokeai = report.when == "setup" and MARKER in report.keywords  # every test has one setup report
         self.outcome.record(report.nodeid, category, _reason(report), invokeai=invokeai)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
