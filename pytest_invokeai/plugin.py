@@ -14,7 +14,8 @@ Hooks, in the order a run meets them:
   pytest counts it, for the report's status and counts.
 - ``pytest_sessionfinish``: cancel what is still queued, write the report (the controller, with the
   workers' results and pytest's exit status), clean up.
-- ``pytest_terminal_summary``: compared, matched, mismatched, new, drifted, orphaned; the report path.
+- ``pytest_terminal_summary``: compared, matched, mismatched, new, drifted, drift accepted, orphaned; the
+  report path.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from .suitefile import is_suite_file
 WORKER_OUTPUT_KEY = "invokeai"
 RUN_DIR_INPUT = "invokeai_run_dir"
 PRUNE_MODES = ("delete", "dry-run")
+OUTCOME_KEY = pytest.StashKey[RunOutcome]()  # what pytest made of the run (the controller's count)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -140,9 +142,6 @@ def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     if crash is not None:  # pytest.fail's message is the reason; "Failed: " names only pytest's exception
         return str(crash.message).removeprefix("Failed: ")
     return str(longrepr)
-
-
-OUTCOME_KEY = pytest.StashKey[RunOutcome]()
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -252,7 +251,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput"):
         config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(state.results.export())
         return
-    if session.config.option.collectonly:  # nothing ran: the results folder is left to what reads it
+    if config.option.collectonly:  # nothing ran: the results folder is left to what reads it
         return
     from . import report_writer  # the report side is imported only when a run ends
 
