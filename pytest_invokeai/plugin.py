@@ -15,7 +15,8 @@ Hooks, in the order a run meets them:
   pytest counts it, for the report's status and counts.
 - ``pytest_sessionfinish``: cancel what is still queued, write the report (the controller, with the
   workers' results and pytest's exit status), clean up.
-- ``pytest_terminal_summary``: compared, matched, mismatched, new, drifted, orphaned; the report path.
+- ``pytest_terminal_summary``: compared, matched, mismatched, new, drifted, drift accepted, orphaned; the
+  report path.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from .suitefile import is_suite_file
 WORKER_OUTPUT_KEY = "invokeai"
 RUN_DIR_INPUT = "invokeai_run_dir"
 PRUNE_MODES = ("delete", "dry-run")
+OUTCOME_KEY = pytest.StashKey[RunOutcome]()  # what pytest made of the run (the controller's count)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -114,10 +116,13 @@ class OutcomeRecorder:
         self.outcome = RunOutcome()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        invokeai = report.when == "setup" and MARKER in report.keywords  # every test has one setup report
+        if report.passed and report.when != "call":  # a passing setup or teardown: pytest counts nothing
+            self.outcome.record(report.nodeid, "", "", invokeai=invokeai)
+            return
         category = self.config.hook.pytest_report_teststatus(report=report, config=self.config)[0]
         if not getattr(report, "count_towards_summary", True):
             category = ""
-        invokeai = report.when == "setup" and MARKER in report.keywords  # every test has one setup report
         self.outcome.record(report.nodeid, category, _reason(report), invokeai=invokeai)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -292,7 +297,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(config, "workerinput"):
         config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(state.results.export())
         return
-    if session.config.option.collectonly:  # nothing ran: the results folder is left to what reads it
+    if config.option.collectonly:  # nothing ran: the results folder is left to what reads it
         return
     from . import report_writer  # the report side is imported only when a run ends
 

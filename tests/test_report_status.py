@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from tcp_proxy import CuttableProxy
 
-pytestmark = pytest.mark.server
-
 DATA = Path(__file__).parent / "data"
 WORKFLOW = DATA / "gui" / "form-layout.workflow.json"  # 0 Width, 1 Height, 2 Value (seed), 3 Amount, 4 Radius, 5 Board
 
@@ -109,6 +107,7 @@ def reorder_width_and_height(path: Path) -> None:
 # -- status, counts and the tests that did not pass ----------------------------------------
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one process", "xdist"])
 def test_a_run_failing_without_an_image_verdict_reports_failed_with_pytests_counts(project, xdist):
     project.makepyfile(
@@ -144,6 +143,7 @@ def test_a_run_failing_without_an_image_verdict_reports_failed_with_pytests_coun
     assert "juggernautXL_v9Rundiffusionphoto2" in html  # the skip, with its reason
 
 
+@pytest.mark.server
 def test_one_server_lost_mid_run_fails_the_report_and_moves_nothing(project, tmp_path):
     proxy = CuttableProxy(project.url, tmp_path / "cut")
     project.makepyfile(test_noise=NOISE_TEST.format(seeds="list(range(40, 55))"), conftest=CUT_CONFTEST)
@@ -169,6 +169,7 @@ def test_one_server_lost_mid_run_fails_the_report_and_moves_nothing(project, tmp
 # -- when a report is written ----------------------------------------------------------------
 
 
+@pytest.mark.server
 def test_a_run_of_invokeai_tests_replaces_the_report_even_when_it_compared_nothing(project):
     project.makepyfile(test_noise=NOISE_TEST.format(seeds=[1, 2]), test_sdxl=SDXL_TEST, test_plain=PLAIN_TESTS)
     run(project, "test_noise.py", "--invokeai-update-baselines=missing").assert_outcomes(passed=2)
@@ -193,9 +194,34 @@ def test_a_run_of_invokeai_tests_replaces_the_report_even_when_it_compared_nothi
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in results.rglob("*") if p.is_file()} == before
 
 
+def test_with_xdist_a_run_whose_invokeai_tests_all_skip_writes_its_report(pytester):
+    # Skipped by a mark before anything connects: no server is needed, and none is reachable at this URL.
+    shutil.copy(WORKFLOW, pytester.path / "noise.json")
+    pytester.makepyfile(
+        test_skip="""
+import pytest
+
+@pytest.mark.skip(reason="the GPU runner is down today")
+@pytest.mark.invokeai(workflow="noise.json", inputs={0: 32, 1: 32})
+def test_noise(invokeai_run):
+    invokeai_run().assert_matches_baseline()
+
+def test_plain():
+    pass
+"""
+    )
+    result = pytester.runpytest_subprocess("--invokeai-url=http://127.0.0.1:9", "-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=1, skipped=1)
+    document = report_json(pytester)
+    assert (document["status"], document["summary"]["compared"]) == ("passed", 0)
+    assert document["summary"]["tests"] == {"passed": 1, "failed": 0, "skipped": 1, "errors": 0, "xfailed": 0, "xpassed": 0}
+    assert document["tests"] == [{"test_id": "test_skip.py::test_noise", "outcome": "skipped", "reason": "the GPU runner is down today"}]
+
+
 # -- accepted drift ---------------------------------------------------------------------------
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     "accept", [["--invokeai-update-baselines=all"], ["--invokeai-accept-drift", "-n", "2"]], ids=["update all", "accept-drift xdist"]
 )
