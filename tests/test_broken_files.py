@@ -171,12 +171,14 @@ def test_a_broken_suite_file_fails_as_one_test_and_keeps_its_baselines(project):
     project.makefile(".invokeai.toml", colors=good)
     project.makefile(".invokeai.toml", cut='workflow = "noise.json"\n[[case]\nid = "x"\n')
     project.makefile(".invokeai.toml", colour='workflow = "noise.json"\ncolour = 1\n[[case]]\nid = "x"\n')
+    project.makefile(".invokeai.toml", gone='workflow = "gone.json"\n[[case]]\nid = "x"\n')
 
     result = project.invokeai("--invokeai-update-baselines=missing")
     assert_ran_to_the_end(result)
-    result.assert_outcomes(failed=2, passed=8)  # test_noise x5, test_other, colors a and b
+    result.assert_outcomes(failed=3, passed=8)  # test_noise x5, test_other, colors a and b
     failed = failures(project)
-    assert sorted(failed) == ["colour.invokeai.toml", "cut.invokeai.toml"]
+    assert sorted(failed) == ["colour.invokeai.toml", "cut.invokeai.toml", "gone.invokeai.toml"]
+    assert "gone.invokeai.toml: workflow = 'gone.json': " in failed["gone.invokeai.toml"]
     assert "colour.invokeai.toml: unknown key(s) colour; valid keys: case, inputs, matrix" in failed["colour.invokeai.toml"]
     assert "cut.invokeai.toml: not valid TOML" in failed["cut.invokeai.toml"]
     assert "colour" not in failed["cut.invokeai.toml"]
@@ -184,7 +186,7 @@ def test_a_broken_suite_file_fails_as_one_test_and_keeps_its_baselines(project):
     (project.path / "colors.invokeai.toml").write_text(good.replace("[inputs]", "[input]"))
     broken = project.invokeai()
     assert_ran_to_the_end(broken)
-    broken.assert_outcomes(failed=3, passed=6)
+    broken.assert_outcomes(failed=4, passed=6)
     assert "colors.invokeai.toml: unknown key(s) input; valid keys:" in failures(project)["colors.invokeai.toml"]
     # Its cases are unknown while it is broken: their baselines (and its workflow's map) are not orphans.
     broken.stdout.fnmatch_lines(["*orphaned baselines: 0*"])
