@@ -146,9 +146,6 @@ def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     return str(longrepr)
 
 
-OUTCOME_KEY = pytest.StashKey[RunOutcome]()
-
-
 class RunOwner:
     """The run's owner (the xdist controller, or the only process) cancels what the run queued on Ctrl-C.
 
