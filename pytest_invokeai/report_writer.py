@@ -17,7 +17,7 @@ def write_reports(state: Any) -> list[Path]:
     """Write the HTML report and the JSON summary when the run compared anything or found a problem."""
     results = state.results
     report = state.settings.report
-    if report is None or not (results.outputs or results.problems):
+    if report is None or not (results.outputs or results.problems or results.servers_down):
         return []
     # Imported here: a run that compared nothing (--collect-only, say) does not load images or the recall mapping.
     from .recall.commands import add_recall_lines
@@ -28,8 +28,9 @@ def write_reports(state: Any) -> list[Path]:
     # A server the run started itself is gone once the run ends: the lines then name InvokeAI's default address.
     data_path = report.with_suffix(".json")
     add_recall_lines(results.outputs, rootdir=state.rootdir, server_known=not state.managed, summary=data_path)
-    html = write_html_report(report, results.outputs, results.problems, summary=summary)
-    data = write_json_summary(data_path, results.outputs, results.problems, summary=summary)
+    down = dict(results.servers_down)  # a server left out or lost: named once, here and in the summary
+    html = write_html_report(report, results.outputs, results.problems, summary=summary, servers_down=down)
+    data = write_json_summary(data_path, results.outputs, results.problems, summary=summary, servers_down=down)
     return [html, data]
 
 
@@ -38,7 +39,7 @@ def summary_lines(state: Any) -> list[str]:
     if state.prune_mode:
         verb = "would delete" if state.prune_mode == "dry-run" else "deleted"
         return [f"prune: {verb} {len(state.pruned)} file(s)", *(f"  {p}" for p in state.pruned)]
-    if not (results.outputs or results.problems or results.orphans or results.skipped):
+    if not (results.outputs or results.problems or results.orphans or results.skipped or results.servers_down):
         return []
     counts = _summary(state)
     lines = [

@@ -248,7 +248,7 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
     path = write_json_summary(tmp_path / "report" / "summary.json", [passing, failing], problems, summary=summary)
 
     document = json.loads(path.read_text(encoding="utf-8"))
-    assert sorted(document) == ["cases", "format", "format_version", "orphans", "outputs", "problems", "summary"]
+    assert sorted(document) == ["cases", "format", "format_version", "orphans", "outputs", "problems", "servers_down", "summary"]
     assert document["cases"] == {ODD_TEST_ID: case}  # what `pytest-invokeai recall` reads; test_ok has none
     assert document["summary"] == summary
     assert [o["test_id"] for o in document["outputs"]] == [ODD_TEST_ID, "test_ok"], "failures first"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 from urllib.parse import quote
 
@@ -265,8 +265,12 @@ def render_html(
     title: str = "pytest-invokeai report",
     folder: Path,
     orphans: Sequence[str] = (),
+    servers_down: Mapping[str, str] | None = None,
 ) -> str:
-    """The report as a string; links are relative to ``folder`` (where the report will be)."""
+    """The report as a string; links are relative to ``folder`` (where the report will be).
+
+    ``servers_down`` maps each server left out at the start or lost during the run to why.
+    """
     failed = any(item.verdict in FAILURE_VERDICTS for item in [*outputs, *problems])
     status = '<span class="status failed">failed</span>' if failed else '<span class="status passed">passed</span>'
     parts = [
@@ -280,6 +284,9 @@ def render_html(
         '<label class="filter" id="filter" hidden><input type="checkbox" id="failures-only"> failures only</label>',
         '<span id="filter-note"></span></div></header><main>',
     ]
+    if servers_down:
+        items = "".join(f"<li><code>{_e(url)}</code>: {_e(why)}</li>" for url, why in sorted(servers_down.items()))
+        parts.append(f'<section id="servers-down"><h2>InvokeAI servers not used</h2><ul>{items}</ul></section>')
     if problems:
         parts.append('<section id="problems"><h2>Test problems</h2>')
         parts.extend(_problem_section(i, problem) for i, problem in enumerate(ordered(problems)))
@@ -305,9 +312,12 @@ def write_html_report(
     summary: dict,
     title: str = "pytest-invokeai report",
     orphans: Sequence[str] = (),
+    servers_down: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the report to ``path`` atomically; returns the path."""
     path = Path(path)
-    text = render_html(outputs, problems, summary=summary, title=title, folder=path.parent, orphans=orphans)
+    text = render_html(
+        outputs, problems, summary=summary, title=title, folder=path.parent, orphans=orphans, servers_down=servers_down
+    )
     write_atomic(path, text.encode("utf-8"))
     return path

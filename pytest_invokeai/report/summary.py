@@ -7,7 +7,7 @@ guessing; artifact paths are relative to the JSON's folder, with forward slashes
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,12 @@ def summary_document(
     summary: dict,
     folder: Path,
     orphans: Sequence[str] = (),
+    servers_down: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The summary as JSON-ready data, failures first (the order of the HTML report)."""
+    """The summary as JSON-ready data, failures first (the order of the HTML report).
+
+    ``servers_down`` maps each server left out at the start or lost during the run to why.
+    """
     return {
         "format": SUMMARY_FORMAT,
         "format_version": SUMMARY_FORMAT_VERSION,
@@ -51,6 +55,7 @@ def summary_document(
         "outputs": [output_record(result, folder) for result in ordered(outputs)],
         "problems": [{"test_id": p.test_id, "verdict": p.verdict, "message": p.message} for p in ordered(problems)],
         "orphans": list(orphans),
+        "servers_down": dict(servers_down or {}),
         "cases": run_cases(outputs),
     }
 
@@ -71,9 +76,12 @@ def write_json_summary(
     *,
     summary: dict,
     orphans: Sequence[str] = (),
+    servers_down: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the summary to ``path`` atomically; returns the path."""
     path = Path(path)
-    document = summary_document(outputs, problems, summary=summary, folder=path.parent, orphans=orphans)
+    document = summary_document(
+        outputs, problems, summary=summary, folder=path.parent, orphans=orphans, servers_down=servers_down
+    )
     write_atomic(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return path

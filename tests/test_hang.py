@@ -1,0 +1,286 @@
+"""A server that hangs costs seconds, not minutes: the start-up probe, the hang timeout, progress lines.
+
+A real InvokeAI is started for this module on its own port and stopped with SIGSTOP in the middle of a
+run (SIGCONT at the end): it then accepts connections and answers nothing, as a frozen machine does.
+Times are measured inside the run (a conftest writes them), from the SIGSTOP to the first failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from helpers import require
+
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.server import api
+from pytest_invokeai.server.client import InvokeAIClient, ServerHung
+from pytest_invokeai.server.managed import ManagedServer, resolve_server_command
+
+DATA = Path(__file__).parent / "data"
+WORKFLOW = DATA / "gui" / "form-layout.workflow.json"  # 0 Width, 1 Height, 2 Value (seed), 3 Amount, 4 Radius
+
+MATRIX_TEST = """
+import pytest
+
+@pytest.mark.invokeai(workflow="noise.json", inputs={{0: 24, 1: 24}}, matrix={{2: list(range({cases}))}})
+def test_noise(invokeai_run):
+    invokeai_run().assert_matches_baseline()
+"""
+
+# Stops the server's process group with SIGSTOP once STOP_AFTER tests passed, and writes when that
+# happened and when the first test failed (monotonic seconds, one process) to timing.json.
+STOP_CONFTEST = """
+import json, os, signal, time
+
+_passed = []
+_times = {}
+
+def _note(what, again=False):
+    if again or what not in _times:
+        _times[what] = time.monotonic()
+    with open("timing.json", "w") as f:
+        json.dump(_times, f)
+
+def pytest_runtest_logreport(report):
+    if report.when != "call":
+        return
+    if report.failed:
+        _note("first_failure")
+        _note("last_failure", again=True)
+    elif report.passed:
+        _passed.append(report.nodeid)
+        if len(_passed) == int(os.environ["STOP_AFTER"]):
+            os.killpg(int(os.environ["STOP_PID"]), signal.SIGSTOP)
+            _note("stopped")
+"""
+
+
+@pytest.fixture(scope="module")
+def server_command() -> list[str]:
+    # Module scope: found before pytester points HOME (where the install lives) at a temporary folder.
+    try:
+        return resolve_server_command()
+    except ServerError as exc:
+        require(False, f"cannot start InvokeAI for this test: {exc}")
+        raise
+
+
+@pytest.fixture(scope="module")
+def server(server_command: list[str]) -> Iterator[ManagedServer]:
+    try:
+        started = ManagedServer(server_command).start()
+    except ServerError as exc:
+        require(False, f"cannot start InvokeAI for this test: {exc}")
+        raise
+    try:
+        yield started
+    finally:
+        os.killpg(started.pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
+        started.stop()
+
+
+@contextmanager
+def stopped(server: ManagedServer) -> Iterator[None]:
+    """The server stays stopped (SIGSTOP) inside the block, and is running again after it."""
+    os.killpg(server.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.killpg(server.pid, signal.SIGCONT)
+
+
+@contextmanager
+def silent_listener() -> Iterator[str]:
+    """A socket server that accepts every connection and never sends a byte; yields its URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept() -> None:
+        while not done.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            held.append(connection)  # kept open, never read from, never answered
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        done.set()
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
+def refused_url() -> str:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    shutil.copy(WORKFLOW, pytester.path / "noise.json")
+    return pytester
+
+
+# -- a URL that is not one -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "how,where",
+    [("cli", "command line"), ("env", "environment variable PYTEST_INVOKEAI_URL"), ("ini", "ini option invokeai_url")],
+)
+def test_a_value_that_is_not_a_url_is_a_usage_error_said_once(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str, where: str
+) -> None:
+    project.makepyfile(test_noise=MATRIX_TEST.format(cases=3))
+    args = ["-p", "no:cacheprovider"]
+    if how == "cli":
+        args.append("--invokeai-url=notaurl")
+    elif how == "env":
+        monkeypatch.setenv("PYTEST_INVOKEAI_URL", "notaurl")
+    else:
+        project.makeini("[pytest]\ninvokeai_url = notaurl\n")
+
+    result = project.runpytest_subprocess(*args)
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("notaurl") == 1, output
+    assert f"{where}: bad value 'notaurl' for --invokeai-url: expected the URL of an InvokeAI server, such as http://127.0.0.1:9090" in output
+
+
+# -- a server that cannot be used at the start -----------------------------------------------
+
+
+@contextmanager
+def unusable_server(kind: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """``(url, what the summary says about it)`` for a server that cannot be used at the start."""
+    if kind == "refused":
+        yield refused_url(), "ConnectError"
+    elif kind == "silent":
+        # A stand-in (a socket that accepts and never answers): what a port forward or proxy in front of a
+        # dead machine does at start-up, a fault a real InvokeAI cannot be made to show there on its own.
+        with silent_listener() as url:
+            yield url, "did not answer within 5 s"
+    else:  # the real thing: an InvokeAI that is stopped before the run begins
+        server = request.getfixturevalue("server")
+        with stopped(server):
+            yield server.url, "did not answer within 5 s"
+
+
+@pytest.mark.parametrize("kind", ["refused", "silent", "stopped"])
+def test_a_server_unusable_at_the_start_is_named_once_within_seconds(
+    server_command: list[str], project: pytest.Pytester, request: pytest.FixtureRequest, kind: str
+) -> None:
+    project.makepyfile(test_noise=MATRIX_TEST.format(cases=3))
+    with unusable_server(kind, request) as (url, why):
+        began = time.monotonic()
+        # Before the start-up probe had its own deadline this took about 124 s for a silent server.
+        result = project.runpytest_subprocess(f"--invokeai-url={url}", "-p", "no:cacheprovider", timeout=90)
+        took = time.monotonic() - began
+
+    result.assert_outcomes(failed=3)
+    assert took < 20, f"the run took {took:.0f} s"
+    stdout = result.stdout.str()
+    one_line = f"InvokeAI at {url} is not reachable (see the InvokeAI section of the summary)"
+    assert stdout.count(one_line) >= 3, stdout  # each test's failure is this one line
+    assert stdout.count(why) == 1, stdout  # the reason, once: in the summary
+    result.stdout.fnmatch_lines(["*- InvokeAI -*", f"  {url}: not reachable at the start: *{why}*"])
+    report = json.loads((project.path / "invokeai-results" / "report.json").read_text())
+    assert why in report["servers_down"][url]
+
+
+# -- a server that stops answering mid-run ---------------------------------------------------
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("hang_timeout", [3, 16])
+def test_a_server_stopped_mid_run_is_declared_down_within_the_hang_timeout(
+    project: pytest.Pytester, server: ManagedServer, monkeypatch: pytest.MonkeyPatch, hang_timeout: int
+) -> None:
+    project.makepyfile(test_noise=MATRIX_TEST.format(cases=6), conftest=STOP_CONFTEST)
+    monkeypatch.setenv("STOP_AFTER", "2")
+    monkeypatch.setenv("STOP_PID", str(server.pid))
+    try:
+        result = project.runpytest_subprocess(
+            f"--invokeai-url={server.url}", f"--invokeai-hang-timeout={hang_timeout}", "-p", "no:cacheprovider",
+            "--invokeai-update-baselines=all", timeout=hang_timeout + 120,
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGCONT)
+
+    result.assert_outcomes(passed=2, failed=4)
+    times = json.loads((project.path / "timing.json").read_text())
+    silent_for = times["first_failure"] - times["stopped"]
+    print(f"SIGSTOP to first failure with --invokeai-hang-timeout={hang_timeout}: {silent_for:.1f} s")
+    assert hang_timeout <= silent_for <= hang_timeout + 2.5, silent_for
+    assert times["last_failure"] - times["first_failure"] < 1.0  # the remaining tests fail at once
+    result.stdout.fnmatch_lines([f"*nothing heard from InvokeAI at {server.url} for {hang_timeout} s while waiting to *"])
+    progress = f"[[]invokeai] InvokeAI at {server.url} has not answered for 15 s (declared down at {hang_timeout} s*"
+    if hang_timeout > 15:
+        result.stdout.fnmatch_lines([f"*{progress}"])
+    else:
+        result.stdout.no_fnmatch_line(f"*{progress}")
+
+
+# -- a slow answer is not a hang -------------------------------------------------------------
+
+
+@pytest.mark.server
+def test_a_slow_answer_from_a_server_that_still_answers_is_not_a_hang(server: ManagedServer) -> None:
+    # Passes without the hang timeout too: it guards the rule that only silence, not a slow answer,
+    # takes a server down. A batch this large takes the server several seconds to enqueue, while it
+    # answers the health probe.
+    hang_timeout = 1.0
+    nodes = {
+        "blank": {"id": "blank", "type": "blank_image", "width": 8, "height": 8},
+        "noise": {"id": "noise", "type": "img_noise", "seed": 0},
+    }
+    edges = [{"source": {"node_id": "blank", "field": "image"}, "destination": {"node_id": "noise", "field": "image"}}]
+    destination = f"slow-enqueue-{time.monotonic_ns()}"
+    seeds = {"node_path": "noise", "field_name": "seed", "items": list(range(3000))}
+    body = {"prepend": False, "batch": {"graph": {"id": "g", "nodes": nodes, "edges": edges}, "data": [[seeds]],
+                                        "runs": 1, "destination": destination}}
+    with InvokeAIClient(server.url, hang_timeout=hang_timeout) as client:
+        began = time.monotonic()
+        try:
+            result = client.enqueue(body)
+        finally:
+            took = time.monotonic() - began
+            client.send(api.cancel_by_destination("default", destination))
+    assert result.enqueued == 3000
+    assert took > 2 * hang_timeout, f"the enqueue took only {took:.1f} s: too fast to show anything"
+
+
+@pytest.mark.server
+def test_after_a_server_is_declared_down_every_call_fails_at_once(server: ManagedServer) -> None:
+    with InvokeAIClient(server.url, hang_timeout=2.0) as client:
+        assert client.version() == "6.14.2"
+        with stopped(server):
+            began = time.monotonic()
+            with pytest.raises(ServerHung) as info:
+                client.version()
+            first = time.monotonic() - began
+            began = time.monotonic()
+            with pytest.raises(ServerHung):
+                client.version()
+            again = time.monotonic() - began
+    assert 2.0 <= first <= 3.5, first
+    assert again < 0.1, again
+    assert f"nothing heard from InvokeAI at {server.url} for 2 s while waiting to tell its version" in str(info.value)
