@@ -16,15 +16,16 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from helpers import require
+from helpers import builder, noise_graph, require
 
 from pytest_invokeai.errors import ServerError
-from pytest_invokeai.server import api
 from pytest_invokeai.server.client import InvokeAIClient, ServerHung
 from pytest_invokeai.server.managed import ManagedServer, resolve_server_command
+from pytest_invokeai.server.runs import Case, Runner
 
 DATA = Path(__file__).parent / "data"
 WORKFLOW = DATA / "gui" / "form-layout.workflow.json"  # 0 Width, 1 Height, 2 Value (seed), 3 Amount, 4 Radius
@@ -83,6 +84,10 @@ def server(server_command: list[str]) -> Iterator[ManagedServer]:
         require(False, f"cannot start InvokeAI for this test: {exc}")
         raise
     try:
+        # Its first generation: InvokeAI answers nothing for a few seconds while it runs its first graph
+        # (about 3 s on 2 cores), which the tests' short hang timeouts must not take for a hang.
+        with InvokeAIClient(started.url) as client, Runner(client) as runner:
+            runner.submit(builder(noise_graph(16)), [Case("warm-up")])["warm-up"].result(120)
         yield started
     finally:
         os.killpg(started.pid, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
@@ -210,7 +215,7 @@ def test_a_server_unusable_at_the_start_is_named_once_within_seconds(
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("hang_timeout", [3, 16])
+@pytest.mark.parametrize("hang_timeout", [4, 16])
 def test_a_server_stopped_mid_run_is_declared_down_within_the_hang_timeout(
     project: pytest.Pytester, server: ManagedServer, monkeypatch: pytest.MonkeyPatch, hang_timeout: int
 ) -> None:
@@ -239,35 +244,6 @@ def test_a_server_stopped_mid_run_is_declared_down_within_the_hang_timeout(
         result.stdout.no_fnmatch_line(f"*{progress}")
 
 
-# -- a slow answer is not a hang -------------------------------------------------------------
-
-
-@pytest.mark.server
-def test_a_slow_answer_from_a_server_that_still_answers_is_not_a_hang(server: ManagedServer) -> None:
-    # Passes without the hang timeout too: it guards the rule that only silence, not a slow answer,
-    # takes a server down. A batch this large takes the server several seconds to enqueue, while it
-    # answers the health probe.
-    hang_timeout = 1.0
-    nodes = {
-        "blank": {"id": "blank", "type": "blank_image", "width": 8, "height": 8},
-        "noise": {"id": "noise", "type": "img_noise", "seed": 0},
-    }
-    edges = [{"source": {"node_id": "blank", "field": "image"}, "destination": {"node_id": "noise", "field": "image"}}]
-    destination = f"slow-enqueue-{time.monotonic_ns()}"
-    seeds = {"node_path": "noise", "field_name": "seed", "items": list(range(3000))}
-    body = {"prepend": False, "batch": {"graph": {"id": "g", "nodes": nodes, "edges": edges}, "data": [[seeds]],
-                                        "runs": 1, "destination": destination}}
-    with InvokeAIClient(server.url, hang_timeout=hang_timeout) as client:
-        began = time.monotonic()
-        try:
-            result = client.enqueue(body)
-        finally:
-            took = time.monotonic() - began
-            client.send(api.cancel_by_destination("default", destination))
-    assert result.enqueued == 3000
-    assert took > 2 * hang_timeout, f"the enqueue took only {took:.1f} s: too fast to show anything"
-
-
 @pytest.mark.server
 def test_after_a_server_is_declared_down_every_call_fails_at_once(server: ManagedServer) -> None:
     with InvokeAIClient(server.url, hang_timeout=2.0) as client:
@@ -284,3 +260,64 @@ def test_after_a_server_is_declared_down_every_call_fails_at_once(server: Manage
     assert 2.0 <= first <= 3.5, first
     assert again < 0.1, again
     assert f"nothing heard from InvokeAI at {server.url} for 2 s while waiting to tell its version" in str(info.value)
+
+
+# -- a slow answer is not a hang -------------------------------------------------------------
+
+
+@contextmanager
+def slow_server(seconds: float) -> Iterator[str]:
+    """A stand-in InvokeAI that answers its version at once and everything else after ``seconds``.
+
+    How long a real InvokeAI takes over a big enqueue or download depends on the machine (6,000 items
+    enqueue in 1.3 s on a quiet 2-core machine, 7 s on a busy one), so a test against it cannot be sure
+    to be slow; this one is, by construction. It answers the health probe meanwhile, as InvokeAI does.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/api/v1/app/version":
+                self._send(json.dumps({"version": "6.14.2"}).encode(), "application/json")
+            elif self.path.startswith("/api/v1/images/"):  # a big download: bytes trickle in
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", "3")
+                self.end_headers()
+                for _ in range(3):
+                    time.sleep(seconds / 3)
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+            else:  # a slow answer: nothing at all until it is ready
+                time.sleep(seconds)
+                self._send(json.dumps({"item_id": 1, "status": "completed"}).encode(), "application/json")
+
+        def _send(self, body: bytes, content_type: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.mark.parametrize("what", ["answer", "download"])
+def test_a_slow_answer_from_a_server_that_still_answers_is_not_a_hang(what: str) -> None:
+    hang_timeout, slow = 1.0, 3.0
+    with slow_server(slow) as url, InvokeAIClient(url, hang_timeout=hang_timeout) as client:
+        began = time.monotonic()
+        if what == "answer":
+            assert client.queue_item(1)["status"] == "completed"
+        else:
+            assert client.image_bytes("big.png") == b"xxx"
+        took = time.monotonic() - began
+    assert slow <= took < slow + 1.0, took

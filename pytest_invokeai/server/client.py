@@ -142,7 +142,7 @@ class _ClientBase:
 
     def _hung(self, silent: Silent, call: Call) -> ServerHung:
         return ServerHung(
-            f"nothing heard from InvokeAI at {self.base_url} for {silent.seconds:.0f} s while waiting to {call.what} "
+            f"nothing heard from InvokeAI at {self.base_url} for {silent.seconds:g} s while waiting to {call.what} "
             f"(the hang timeout, --invokeai-hang-timeout): it does not answer REST calls, its event socket or a health probe"
         )
 

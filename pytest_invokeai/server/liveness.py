@@ -37,7 +37,7 @@ class Silent(Exception):
     """The server has been silent for its hang timeout: it is declared down."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"nothing heard for {seconds:.0f} s")
+        super().__init__(f"nothing heard for {seconds:g} s")
         self.seconds = seconds
 
 
@@ -93,7 +93,7 @@ class Liveness:
         self.tick = min(1.0, hang_timeout / 10)
         # Silence that sends a probe: longer than an ordinary answer takes, short against the timeout.
         self.probe_after = min(2.0, hang_timeout / 3)
-        self.hung: float | None = None  # the silence (seconds) at which it was declared down
+        self.hung: float | None = None  # the hang timeout, once the server was declared down
         self._last_heard = clock()
         self._probing = False
         self._shown = (0.0, 0)  # (last heard, progress step) of the last progress line
@@ -133,7 +133,7 @@ class Liveness:
         silence = self.silence(started)
         with self._lock:
             if self.hung is None and silence >= self.hang_timeout:
-                self.hung = silence
+                self.hung = self.hang_timeout
         self.check()
         self._show_progress(started)
         if silence >= self.probe_after:
