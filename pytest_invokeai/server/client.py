@@ -233,7 +233,8 @@ class InvokeAIClient(_ClientBase):
                 continue
             if self.liveness is not None:
                 self.liveness.heard()
-            return api.read_answer(call, response, self.base_url)
+            version: str = api.read_answer(call, response, self.base_url)
+            return version
 
     def run(self, operation: Operation[T]) -> T:
         answer: Any = None
