@@ -209,6 +209,7 @@ def test_a_server_unusable_at_the_start_is_named_once_within_seconds(
     result.stdout.fnmatch_lines(["*- InvokeAI -*", f"  {url}: not reachable at the start: *{why}*"])
     report = json.loads((project.path / "invokeai-results" / "report.json").read_text())
     assert why in report["servers_down"][url]
+    assert (project.path / "invokeai-results" / "report.html").read_text().count(why) == 1
 
 
 # -- a server that stops answering mid-run ---------------------------------------------------

@@ -286,7 +286,7 @@ def render_html(
     ]
     if servers_down:
         items = "".join(f"<li><code>{_e(url)}</code>: {_e(why)}</li>" for url, why in sorted(servers_down.items()))
-        parts.append(f'<section id="servers-down"><h2>InvokeAI servers not used</h2><ul>{items}</ul></section>')
+        parts.append(f'<section id="servers-down"><h2>InvokeAI servers left out or lost</h2><ul>{items}</ul></section>')
     if problems:
         parts.append('<section id="problems"><h2>Test problems</h2>')
         parts.extend(_problem_section(i, problem) for i, problem in enumerate(ordered(problems)))
