@@ -173,32 +173,13 @@ def test_a_value_that_is_not_a_url_is_a_usage_error_said_once(
 # -- a server that cannot be used at the start -----------------------------------------------
 
 
-@contextmanager
-def unusable_server(kind: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    """``(url, what the summary says about it)`` for a server that cannot be used at the start."""
-    if kind == "refused":
-        yield refused_url(), "ConnectError"
-    elif kind == "silent":
-        # A stand-in (a socket that accepts and never answers): what a port forward or proxy in front of a
-        # dead machine does at start-up, a fault a real InvokeAI cannot be made to show there on its own.
-        with silent_listener() as url:
-            yield url, "did not answer within 5 s"
-    else:  # the real thing: an InvokeAI that is stopped before the run begins
-        server = request.getfixturevalue("server")
-        with stopped(server):
-            yield server.url, "did not answer within 5 s"
-
-
-@pytest.mark.parametrize("kind", ["refused", "silent", "stopped"])
-def test_a_server_unusable_at_the_start_is_named_once_within_seconds(
-    server_command: list[str], project: pytest.Pytester, request: pytest.FixtureRequest, kind: str
-) -> None:
+def run_with_an_unusable_server(project: pytest.Pytester, url: str, why: str) -> None:
+    """Three tests on a server that cannot be used: each fails in one line, the reason is said once."""
     project.makepyfile(test_noise=MATRIX_TEST.format(cases=3))
-    with unusable_server(kind, request) as (url, why):
-        began = time.monotonic()
-        # Before the start-up probe had its own deadline this took about 124 s for a silent server.
-        result = project.runpytest_subprocess(f"--invokeai-url={url}", "-p", "no:cacheprovider", timeout=90)
-        took = time.monotonic() - began
+    began = time.monotonic()
+    # Before the start-up probe had its own deadline this took about 125 s for a silent server.
+    result = project.runpytest_subprocess(f"--invokeai-url={url}", "-p", "no:cacheprovider", timeout=90)
+    took = time.monotonic() - began
 
     result.assert_outcomes(failed=3)
     assert took < 20, f"the run took {took:.0f} s"
@@ -210,6 +191,26 @@ def test_a_server_unusable_at_the_start_is_named_once_within_seconds(
     report = json.loads((project.path / "invokeai-results" / "report.json").read_text())
     assert why in report["servers_down"][url]
     assert (project.path / "invokeai-results" / "report.html").read_text().count(why) == 1
+
+
+def test_a_server_that_refuses_connections_is_named_once(project: pytest.Pytester) -> None:
+    run_with_an_unusable_server(project, refused_url(), "ConnectError")
+
+
+def test_a_server_that_accepts_and_never_answers_is_named_once_within_seconds(project: pytest.Pytester) -> None:
+    # A stand-in (a socket that accepts and never answers): what a port forward or proxy in front of a
+    # dead machine does at start-up, a fault a real InvokeAI cannot be made to show there on its own.
+    # The next test shows the same with a real InvokeAI, stopped before the run.
+    with silent_listener() as url:
+        run_with_an_unusable_server(project, url, "did not answer within 5 s")
+
+
+@pytest.mark.server
+def test_a_server_stopped_before_the_run_is_named_once_within_seconds(
+    server: ManagedServer, project: pytest.Pytester
+) -> None:
+    with stopped(server):
+        run_with_an_unusable_server(project, server.url, "did not answer within 5 s")
 
 
 # -- a server that stops answering mid-run ---------------------------------------------------
