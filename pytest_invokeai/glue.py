@@ -72,7 +72,10 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
     try:
         scheduler = state.scheduler
     except Exception as exc:  # no server: a clear failure (never a silent skip)
-        raise fail(f"no InvokeAI server for this test: {exc}") from None
+        from .server.pool import NoServerReachable
+
+        # Unreachable servers are named once, with why, in the summary and the report: one line here.
+        raise fail(str(exc) if isinstance(exc, NoServerReachable) else f"no InvokeAI server for this test: {exc}") from None
     key = workflow_key(spec.workflow, state.rootdir)
     try:
         workflow = state.workflows.get(spec.workflow)  # a broken workflow file fails this test, naming it

@@ -14,8 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .baseline.update import UpdateMode
+
+DEFAULT_HANG_TIMEOUT = 60.0  # seconds of silence that declare a server down (see server/liveness.py)
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Option:
     kind: str = "string"  # string | bool | float | int | list | choice
     choices: tuple[str, ...] = ()
     metavar: str | None = None
+    check: Callable[[str], None] | None = None  # raises ValueError (saying what is valid) for a bad list item
 
     @property
     def flag(self) -> str:
@@ -52,6 +56,23 @@ class Option:
         return f"{self.help} ({shown}; env {self.env}; ini {self.ini})"
 
 
+def check_server_url(text: str) -> None:
+    """Raise ValueError unless ``text`` is the URL of a server: http(s)://HOST[:PORT][/PREFIX]."""
+    parts = urlsplit(text)
+    example = "such as http://127.0.0.1:9090 (http:// or https://, a host, a port, optionally a path prefix)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # HOST:PORT without a scheme is the usual slip: say what was meant.
+        looks_like_host = "://" not in text and ":" in text and urlsplit(f"http://{text}").hostname
+        hint = f"; did you mean http://{text}?" if looks_like_host else ""
+        raise ValueError(f"expected the URL of an InvokeAI server, {example}{hint}")
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError(f"the port is not a number from 0 to 65535; expected a URL {example}") from None
+    if parts.query or parts.fragment:
+        raise ValueError(f"a server URL has no query or fragment; expected a URL {example}")
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "invokeai_url",
@@ -60,12 +81,22 @@ OPTIONS: tuple[Option, ...] = (
         default=[],
         kind="list",
         metavar="URL",
+        check=check_server_url,
     ),
     Option("invokeai_token", "bearer token for the server (never printed)", metavar="TOKEN"),
     Option(
         "invokeai_timeout",
         "seconds one generation may run on the server before it is canceled and the test fails",
         default=600.0,
+        kind="float",
+        metavar="SECONDS",
+    ),
+    Option(
+        "invokeai_hang_timeout",
+        "seconds a server may answer nothing at all (no REST answer, no event-socket heartbeat, no health probe) "
+        "before it is declared down: its remaining tests fail at once, or move to another server. A slow answer "
+        "from a server that still answers its health probe is not a hang",
+        default=DEFAULT_HANG_TIMEOUT,
         kind="float",
         metavar="SECONDS",
     ),
@@ -187,7 +218,14 @@ def convert(option: Option, raw: Any, where: str) -> Any:
         if option.kind == "list":
             # The flag is repeatable and ini lists are one item per line; any item may still hold several.
             items = raw if isinstance(raw, (list, tuple)) else [raw]
-            return [part for item in items for part in str(item).replace(",", " ").split()]
+            parts = [part for item in items for part in str(item).replace(",", " ").split()]
+            for part in parts:
+                if option.check is not None:
+                    try:
+                        option.check(part)
+                    except ValueError as exc:  # name the bad item, not the whole list
+                        raise OptionError(f"{where}: bad value {part!r} for {option.flag}: {exc}") from None
+            return parts
         if option.kind == "choice":
             text = str(raw).strip().lower()
             if text not in option.choices:
@@ -195,6 +233,8 @@ def convert(option: Option, raw: Any, where: str) -> Any:
             return text
         return str(raw).strip() or option.default
     except ValueError as exc:
+        if isinstance(exc, OptionError):
+            raise
         raise OptionError(f"{where}: bad value {raw!r} for {option.flag}: {exc}") from None
 
 
@@ -229,6 +269,7 @@ class Settings:
     no_cache: bool
     save_images: bool
     look_ahead: int
+    hang_timeout: float = DEFAULT_HANG_TIMEOUT
     tolerance: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # option name -> "command line" | env var | "ini"
 
@@ -279,6 +320,7 @@ def resolve(
         no_cache=values["invokeai_no_cache"],
         save_images=values["invokeai_save_images"],
         look_ahead=values["invokeai_look_ahead"],
+        hang_timeout=values["invokeai_hang_timeout"],
         tolerance=parse_tolerance(values["invokeai_tolerance"], sources["invokeai_tolerance"]),
         sources=sources,
     )

@@ -5,6 +5,7 @@ Hooks, in the order a run meets them:
 - ``pytest_addoption``: every option of :mod:`.options` under one heading, also as ini keys.
 - ``pytest_configure``: resolve settings (command line > ``PYTEST_INVOKEAI_*`` > ini), make the
   run's :class:`~.runstate.RunState`. Nothing connects yet.
+- ``pytest_sessionstart``: progress lines of long waits go to the terminal, past output capture.
 - ``pytest_collect_file``: ``*.invokeai.toml`` suite files.
 - ``pytest_generate_tests``: a marker's ``matrix`` becomes one test per row, ids from display names
   (a marker or matrix that cannot be used leaves one test that ``pytest_runtest_setup`` fails).
@@ -22,7 +23,9 @@ Hooks, in the order a run meets them:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +100,6 @@ def pytest_configure(config: pytest.Config) -> None:
     state.owner = owner
     if workerinput is not None:  # which of several servers this worker uses (see server/pool.py)
         state.worker = (int(str(workerinput.get("workerid", "gw0")).lstrip("gw") or 0), int(workerinput.get("workercount", 1)))
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and owner:  # xdist workers have no terminal
-        state.on_waiting = WaitProgress(reporter.write_line)
     config.stash[STATE_KEY] = state
     if owner:  # the xdist controller sees the workers' reports: it counts for the whole run
         recorder = OutcomeRecorder(config)
@@ -166,6 +166,27 @@ class RunOwner:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         for line in failures if reporter is not None else []:
             reporter.write_line(f"pytest-invokeai: {line}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Progress lines of long waits, on the terminal (which exists by now; xdist workers have none)."""
+    config = session.config
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    state = run_state(config)
+    if reporter is not None and state.owner:
+        progress = WaitProgress(_live_line(config, reporter))
+        state.on_waiting, state.on_silence = progress, progress.server_silent
+
+
+def _live_line(config: pytest.Config, reporter: Any) -> Callable[[str], None]:
+    """Write a line to the terminal while a test runs: past pytest's output capture, as live logging does."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            reporter.write_line(line)
+
+    return write
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -2,7 +2,8 @@
 
 Short generations show nothing (the test's dot or PASSED line is progress enough); a test that waits
 longer than ``interval`` seconds gets one line saying which queue item it waits for and its status,
-then one more per interval. It never floods a CI log.
+then one more per interval. It never floods a CI log. A server that answers nothing gets its own
+line every 15 s (:meth:`WaitProgress.server_silent`) until it is declared down.
 """
 
 from __future__ import annotations
@@ -30,3 +31,10 @@ class WaitProgress:
             self.write_line(
                 f"[invokeai] {case_key}: queue item {item_id} is {status.replace('_', ' ')} ({now - start:.0f} s)"
             )
+
+    def server_silent(self, url: str, seconds: float, hang_timeout: float) -> None:
+        """A server has answered nothing for ``seconds`` (it is declared down at ``hang_timeout``)."""
+        self.write_line(
+            f"[invokeai] InvokeAI at {url} has not answered for {seconds:.0f} s "
+            f"(declared down at {hang_timeout:g} s: --invokeai-hang-timeout)"
+        )

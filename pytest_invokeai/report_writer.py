@@ -33,7 +33,7 @@ def write_reports(state: Any, run: RunOutcome) -> list[Path]:
     """
     results = state.results
     report = state.settings.report
-    if report is None or not (run.invokeai_tests or results.outputs or results.problems):
+    if report is None or not (run.invokeai_tests or results.outputs or results.problems or results.servers_down):
         return []
     problems = _problems(results)
     # Imported here: a run that compared nothing (--collect-only, say) does not load images or the recall mapping.
@@ -49,11 +49,14 @@ def write_reports(state: Any, run: RunOutcome) -> list[Path]:
         authorized=bool(state.settings.token),
     )
     accepted = _accepted_drift(state)
+    down = dict(results.servers_down)  # a server left out or lost: named once, here and in the summary
     html = write_html_report(
-        report, results.outputs, problems, summary=summary, run=run, orphans=results.orphans, accepted_drift=accepted
+        report, results.outputs, problems, summary=summary, run=run, orphans=results.orphans, accepted_drift=accepted,
+        servers_down=down,
     )
     data = write_json_summary(
-        data_path, results.outputs, problems, summary=summary, run=run, orphans=results.orphans, accepted_drift=accepted
+        data_path, results.outputs, problems, summary=summary, run=run, orphans=results.orphans, accepted_drift=accepted,
+        servers_down=down,
     )
     return [html, data]
 
@@ -69,7 +72,7 @@ def summary_lines(state: Any) -> list[str]:
         return lines
     if not (
         results.outputs or results.problems or results.orphans or results.skipped or results.unreadable
-        or results.replaced or state.report_paths
+        or results.replaced or state.report_paths or results.servers_down
     ):
         return []
     counts = _summary(state)

@@ -123,6 +123,7 @@ class RunState:
         self._planned: list[tuple[str, CaseSpec]] = []
         self._planned_keys: set[str] = set()
         self.on_waiting: Callable[[str, int, str], None] | None = None  # progress of long waits
+        self.on_silence: Callable[[str, float, float], None] | None = None  # a server silent (url, seconds, limit)
 
     def plan(self, cases: list[tuple[str, CaseSpec]]) -> None:
         """The declared cases this process will run, in order (more may come, from xdist)."""
@@ -153,14 +154,20 @@ class RunState:
             if self._lanes is None:
                 if self.server_error is not None:  # do not wait minutes again for every test
                     raise self.server_error
-                from .server.pool import assign_servers, check_agreement, connect_lanes
+                from .server.pool import NoServerReachable, assign_servers, check_agreement, connect_lanes
 
                 lanes: list[Lane] = []
                 try:
                     worker, workers = self.worker or (None, 0)
                     primary, standby = assign_servers(self.urls, worker, workers)
-                    lanes, unreachable = connect_lanes(primary, standby, self._new_session)
-                    self.results.servers_down.update({url: f"not reachable at the start: {why}" for url, why in unreachable.items()})
+                    unreachable: dict[str, str] = {}
+                    try:
+                        lanes, unreachable = connect_lanes(primary, standby, self._new_session)
+                    except NoServerReachable as none:  # the reasons are said once: in the summary and the report
+                        unreachable = none.unreachable
+                        raise
+                    finally:
+                        self.results.servers_down.update({url: f"not reachable at the start: {why}" for url, why in unreachable.items()})
                     check_agreement(lanes, self._used_workflows())
                 except Exception as exc:
                     for lane in lanes:
@@ -178,9 +185,13 @@ class RunState:
         from .server.session import GenerationSession
         from .server.shared import register_queue
 
-        client = InvokeAIClient(url, token=self.settings.token, queue_id=self.settings.queue)
+        client = InvokeAIClient(
+            url, token=self.settings.token, queue_id=self.settings.queue,
+            hang_timeout=self.settings.hang_timeout, on_silence=self.on_silence,
+        )
         try:
-            version = client.version()  # not InvokeAI, or not up: say so before opening anything else
+            # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
+            version = client.probe_version()
             session = GenerationSession(
                 client,
                 board=self.settings.board,

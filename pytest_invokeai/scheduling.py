@@ -15,7 +15,8 @@ still has a queue. Each server holds at most ``LANE_DEPTH`` of our cases; a feed
 the servers' "item finished" events, gives the next cases of the window to whichever server has
 room. A server that stops answering is taken out: the cases it held are enqueued again on the
 others (a test waiting on one of them waits on its new server), and when none is left, the cases
-fail naming the server and why. Nothing waits on a dead server for longer than the client's retries.
+fail naming the server and why. Nothing waits on a dead server for longer than the client's retries,
+nor on a hung one (it accepts connections and answers nothing) for longer than the hang timeout.
 """
 
 from __future__ import annotations
@@ -208,7 +209,7 @@ class CaseScheduler:
                 if elsewhere:
                     self.moved.append((key, lane.url))
         self._homeless.sort(key=self._position.__getitem__)
-        lane.session.runner.close()  # its event connection would only keep retrying
+        lane.session.runner.abandon()  # its event connection would only keep retrying (or wait on a hung server)
 
     def _start_feeder(self) -> None:
         if self._feeder is None:

@@ -16,6 +16,7 @@ NAMES = {
     "invokeai_url": ("--invokeai-url", "PYTEST_INVOKEAI_URL"),
     "invokeai_token": ("--invokeai-token", "PYTEST_INVOKEAI_TOKEN"),
     "invokeai_timeout": ("--invokeai-timeout", "PYTEST_INVOKEAI_TIMEOUT"),
+    "invokeai_hang_timeout": ("--invokeai-hang-timeout", "PYTEST_INVOKEAI_HANG_TIMEOUT"),
     "invokeai_queue": ("--invokeai-queue", "PYTEST_INVOKEAI_QUEUE"),
     "invokeai_board": ("--invokeai-board", "PYTEST_INVOKEAI_BOARD"),
     "invokeai_cleanup": ("--invokeai-cleanup", "PYTEST_INVOKEAI_CLEANUP"),
@@ -58,6 +59,7 @@ def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
     assert settings.urls == []
     assert settings.token is None
     assert settings.timeout == 600.0
+    assert settings.hang_timeout == 60.0
     assert settings.queue == "default"
     assert settings.board is None
     assert settings.cleanup is False
@@ -79,6 +81,7 @@ def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
 # One row per kind: (option, Settings field, command line, env, ini, and the value each gives).
 PRECEDENCE = [
     ("invokeai_timeout", "timeout", "30", "45.5", "90", 30.0, 45.5, 90.0),
+    ("invokeai_hang_timeout", "hang_timeout", "3", "7.5", "120", 3.0, 7.5, 120.0),
     ("invokeai_look_ahead", "look_ahead", "4", "8", "16", 4, 8, 16),
     ("invokeai_cleanup", "cleanup", True, "off", "true", True, False, True),
     ("invokeai_no_cache", "no_cache", True, "no", "1", True, False, True),
@@ -202,6 +205,13 @@ def test_url_lists(tmp_path: Path, cli: Any, env: str | None, ini: Any, expected
         ("cli", "invokeai_update_baselines", "sometimes", "command line", "expected one of none, missing, changed, all"),
         ("env", "invokeai_update_baselines", "every", "environment variable PYTEST_INVOKEAI_UPDATE_BASELINES",
          "expected one of none, missing, changed, all"),
+        ("cli", "invokeai_hang_timeout", "0", "command line", "expected a number > 0"),
+        ("env", "invokeai_hang_timeout", "soon", "environment variable PYTEST_INVOKEAI_HANG_TIMEOUT", "expected a number > 0"),
+        ("cli", "invokeai_url", "notaurl", "command line", "expected the URL of an InvokeAI server, such as http://127.0.0.1:9090"),
+        ("env", "invokeai_url", "localhost:9090", "environment variable PYTEST_INVOKEAI_URL", "did you mean http://localhost:9090?"),
+        ("ini", "invokeai_url", "ftp://host:21", "ini option invokeai_url", "such as http://127.0.0.1:9090"),
+        ("cli", "invokeai_url", "http://host:99999", "command line", "the port is not a number from 0 to 65535"),
+        ("env", "invokeai_url", "http://", "environment variable PYTEST_INVOKEAI_URL", "such as http://127.0.0.1:9090"),
     ],
 )
 def test_bad_values_name_where_they_came_from_and_what_is_valid(
@@ -216,6 +226,12 @@ def test_bad_values_name_where_they_came_from_and_what_is_valid(
     assert repr(raw) in message
     assert NAMES[name][0] in message
     assert valid in message
+
+
+def test_a_bad_url_in_a_list_is_named_alone(tmp_path: Path) -> None:
+    with pytest.raises(OptionError) as caught:
+        settle(tmp_path, env={"PYTEST_INVOKEAI_URL": "http://gpu1:9090, gpu2"})
+    assert str(caught.value).startswith("environment variable PYTEST_INVOKEAI_URL: bad value 'gpu2' for --invokeai-url:")
 
 
 def test_convert_takes_python_values_too() -> None:

@@ -259,7 +259,7 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
 
     document = json.loads(path.read_text(encoding="utf-8"))
     assert sorted(document) == [
-        "accepted_drift", "cases", "exit_status", "format", "format_version", "orphans", "outputs", "problems", "status",
+        "accepted_drift", "cases", "exit_status", "format", "format_version", "orphans", "outputs", "problems", "servers_down", "status",
         "summary", "tests",
     ]
     assert (document["format_version"], document["status"], document["exit_status"]) == (2, "failed", 1)

@@ -46,7 +46,8 @@ def test_noise(invokeai_run):
     invokeai_run().assert_matches_baseline()
 """
 
-# Stops one server (its whole process group) right after the N-th test finished: "a server dies mid-run".
+# Stops one server (its whole process group) right after the N-th test finished: "a server dies mid-run"
+# (SIGKILL), or with KILL_SIGNAL=SIGSTOP "a server hangs mid-run".
 KILL_CONFTEST = """
 import os, signal
 
@@ -56,7 +57,7 @@ def pytest_runtest_logreport(report):
     if report.when == "call":
         _done.append(report.nodeid)
         if len(_done) == int(os.environ["KILL_AFTER"]):
-            os.killpg(int(os.environ["KILL_PID"]), signal.SIGKILL)
+            os.killpg(int(os.environ["KILL_PID"]), getattr(signal, os.environ.get("KILL_SIGNAL", "SIGKILL")))
 """
 
 
@@ -295,3 +296,31 @@ def test_when_every_server_dies_the_run_ends_with_clear_failures(project, server
     finally:
         for server in started:
             server.stop()
+
+
+def test_a_server_that_hangs_mid_run_hands_its_cases_to_the_others(project, servers, server_command):
+    (victim,) = start_servers(1, server_command)
+    try:
+        for url in servers:
+            clear_queue(url)
+        project.makepyfile(test_noise=MATRIX_TEST.format(cases=15), conftest=KILL_CONFTEST)
+        env = {"KILL_AFTER": "3", "KILL_PID": str(victim.pid), "KILL_SIGNAL": "SIGSTOP"}
+        os.environ.update(env)
+        try:
+            result = project.runpytest_subprocess(
+                # Three servers share two cores here: a server busy with its first graph can pause its
+                # answers for seconds, which must not read as a hang.
+                *url_args(*servers, victim.url), "-p", "no:cacheprovider", "--invokeai-update-baselines=all",
+                "--invokeai-hang-timeout=8", timeout=600,
+            )
+        finally:
+            for key in env:
+                os.environ.pop(key)
+            os.killpg(victim.pid, signal.SIGCONT)
+        result.assert_outcomes(passed=15)  # nothing lost: every case ran somewhere
+        result.stdout.fnmatch_lines([
+            f"*{victim.url}: * case(s), then stopped answering: nothing heard from InvokeAI at {victim.url} for 8 s*",
+            "*case(s) moved to another server*",
+        ])
+    finally:
+        victim.stop()

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from ..names import safe_stem
+from ..options import DEFAULT_HANG_TIMEOUT
+from ..progress import WaitProgress
 from ..server.client import InvokeAIClient
 from ..server.managed import ManagedServer
 from ..server.session import GenerationSession
@@ -52,8 +54,11 @@ def run(args: argparse.Namespace) -> int:
         if not url:
             print("starting a local InvokeAI (about 20 s)...", file=sys.stderr)
             url = stack.enter_context(ManagedServer(args.server_cmd)).url
-        client = stack.enter_context(InvokeAIClient(url, token=args.token))
-        client.version()  # a clear error now if this is not an InvokeAI 6.x
+        silent = WaitProgress(lambda line: print(line, file=sys.stderr)).server_silent
+        client = stack.enter_context(
+            InvokeAIClient(url, token=args.token, hang_timeout=DEFAULT_HANG_TIMEOUT, on_silence=silent)
+        )
+        client.probe_version()  # a clear error in seconds if this is not an InvokeAI 6.x, or it does not answer
         session = stack.enter_context(GenerationSession(client, board=args.board, generation_timeout=args.timeout))
         result = session.run(workflow, values)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
 from urllib.parse import quote
 
@@ -319,10 +319,12 @@ def render_html(
     folder: Path,
     orphans: Sequence[str] = (),
     accepted_drift: Sequence[AcceptedDrift] = (),
+    servers_down: Mapping[str, str] | None = None,
 ) -> str:
     """The report as a string; links are relative to ``folder`` (where the report will be).
 
     The header's status is pytest's (``run``): a test that failed for any reason fails the report.
+    ``servers_down`` maps each server left out at the start or lost during the run to why.
     """
     status = f'<span class="status {_e(run.status)}" id="status">{_e(run.status)}</span>'
     nothing = "" if outputs else '<span class="nothing" id="nothing-compared">no output image was compared</span>'
@@ -340,6 +342,9 @@ def render_html(
     ]
     parts.append(_not_passed_section(run))
     parts.append(_accepted_drift_section(accepted_drift))
+    if servers_down:
+        items = "".join(f"<li><code>{_e(url)}</code>: {_e(why)}</li>" for url, why in sorted(servers_down.items()))
+        parts.append(f'<section id="servers-down"><h2>InvokeAI servers left out or lost</h2><ul>{items}</ul></section>')
     if problems:
         parts.append('<section id="problems"><h2>Test problems</h2>')
         parts.extend(_problem_section(i, problem) for i, problem in enumerate(ordered(problems)))
@@ -367,12 +372,13 @@ def write_html_report(
     title: str = "pytest-invokeai report",
     orphans: Sequence[str] = (),
     accepted_drift: Sequence[AcceptedDrift] = (),
+    servers_down: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the report to ``path`` atomically; returns the path."""
     path = Path(path)
     text = render_html(
         outputs, problems, summary=summary, run=run, title=title, folder=path.parent, orphans=orphans,
-        accepted_drift=accepted_drift,
+        accepted_drift=accepted_drift, servers_down=servers_down,
     )
     write_atomic(path, text.encode("utf-8"))
     return path

@@ -7,7 +7,7 @@ guessing; artifact paths are relative to the JSON's folder, with forward slashes
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +46,13 @@ def summary_document(
     run: RunOutcome,
     orphans: Sequence[str] = (),
     accepted_drift: Sequence[AcceptedDrift] = (),
+    servers_down: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The summary as JSON-ready data, failures first (the order of the HTML report).
 
     ``status`` and ``exit_status`` are pytest's; ``summary.tests`` counts every test of the run as pytest's
     final line does; ``tests`` lists each test that did not pass (skips included) with the reason.
+    ``servers_down`` maps each server left out at the start or lost during the run to why.
     """
     outcome = run.to_json()
     return {
@@ -64,6 +66,7 @@ def summary_document(
         "problems": [{"test_id": p.test_id, "verdict": p.verdict, "message": p.message} for p in ordered(problems)],
         "accepted_drift": [each.to_json() for each in accepted_drift],
         "orphans": list(orphans),
+        "servers_down": dict(servers_down or {}),
         "cases": run_cases(outputs),
     }
 
@@ -86,11 +89,13 @@ def write_json_summary(
     run: RunOutcome,
     orphans: Sequence[str] = (),
     accepted_drift: Sequence[AcceptedDrift] = (),
+    servers_down: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the summary to ``path`` atomically; returns the path."""
     path = Path(path)
     document = summary_document(
-        outputs, problems, summary=summary, folder=path.parent, run=run, orphans=orphans, accepted_drift=accepted_drift
+        outputs, problems, summary=summary, folder=path.parent, run=run, orphans=orphans, accepted_drift=accepted_drift,
+        servers_down=servers_down,
     )
     write_atomic(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return path

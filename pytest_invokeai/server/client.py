@@ -5,6 +5,10 @@ their answers; the two clients differ only in how they send a call. Retries happ
 are safe: connection failures of idempotent calls, with exponential backoff. An enqueue is never
 retried blindly: after a connection broke mid-enqueue, the client asks the server what it holds for
 the batch's ``destination`` (each run tags its batches with its own) before sending again.
+
+With ``hang_timeout`` the sync client also tells a server that hangs from a slow one (see
+:mod:`.liveness`): a call to a server that has answered nothing for that long fails with
+:class:`ServerHung`, and so does every later call to it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import httpx
 from ..errors import ServerError
 from . import api
 from .api import Call
+from .liveness import STARTUP_PROBE, Liveness, SilenceListener, Silent
 
 T = TypeVar("T")
 Operation = Generator[Call, Any, T]
@@ -27,6 +32,10 @@ Operation = Generator[Call, Any, T]
 
 class ConnectionBroken(ServerError):
     """The connection failed while a call was under way (the server may or may not have acted on it)."""
+
+
+class ServerHung(ConnectionBroken):
+    """The server answered nothing (no REST answer, no event-socket heartbeat, no health probe) for the hang timeout."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,7 @@ class _ClientBase:
         self.backoff = backoff
         self._token = token
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.liveness: Liveness | None = None  # set by a client that watches for a hung server
 
     @property
     def token(self) -> str | None:
@@ -130,6 +140,12 @@ class _ClientBase:
             "files": call.files,
         }
 
+    def _hung(self, silent: Silent, call: Call) -> ServerHung:
+        return ServerHung(
+            f"nothing heard from InvokeAI at {self.base_url} for {silent.seconds:g} s while waiting to {call.what} "
+            f"(the hang timeout, --invokeai-hang-timeout): it does not answer REST calls, its event socket or a health probe"
+        )
+
     def _retry_delay(self, call: Call, attempt: int, exc: httpx.TransportError) -> float:
         """Seconds to wait before trying ``call`` again, or raise when it must not be retried."""
         if call.idempotent and attempt < self.retries:
@@ -139,22 +155,86 @@ class _ClientBase:
 
 
 class InvokeAIClient(_ClientBase):
-    """Synchronous client. Use as a context manager, or call :meth:`close`."""
+    """Synchronous client. Use as a context manager, or call :meth:`close`.
 
-    def __init__(self, base_url: str, *, transport: httpx.BaseTransport | None = None, **kwargs: Any) -> None:
+    ``hang_timeout`` (seconds; None: off) declares the server down when it answers nothing for that
+    long; ``on_silence(url, seconds, hang_timeout)`` hears about the silence every 15 s until then.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        hang_timeout: float | None = None,
+        on_silence: SilenceListener | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(base_url, **kwargs)
         self._http = httpx.Client(transport=transport, **self._httpx_options())
+        if hang_timeout is not None:
+            self.liveness = Liveness(self.base_url, hang_timeout, self._health_probe, on_silence=on_silence)
+
+    def _health_probe(self, timeout: float) -> None:
+        """Any answer to a small request (whatever its status) shows that the server is alive."""
+        self._http.get(api.version().path.lstrip("/"), timeout=timeout)
 
     def send(self, call: Call) -> Any:
         attempt = 0
+        since = time.monotonic()  # the silence of a hung server counts across retries
         while True:
             try:
-                response = self._http.request(**self._request(call))
+                response = self._exchange(call, since)
             except httpx.TransportError as exc:
                 time.sleep(self._retry_delay(call, attempt, exc))
                 attempt += 1
                 continue
             return api.read_answer(call, response, self.base_url)
+
+    def _exchange(self, call: Call, since: float) -> httpx.Response:
+        request = self._request(call)
+        if self.liveness is None:
+            return self._http.request(**request)
+        try:
+            return self.liveness.wait(lambda: self._http.request(**request), since=since)
+        except Silent as silent:
+            raise self._hung(silent, call) from None
+
+    def probe_version(self, within: float | None = None) -> str:
+        """The server's version, with a short deadline (retries included): the first call to a server.
+
+        A server that is down or hangs is told apart from a slow call in seconds, not after the
+        generous per-call timeout and its retries. ``within`` defaults to
+        :data:`~.liveness.STARTUP_PROBE` (and never exceeds the hang timeout).
+        """
+        limit = within if within is not None else STARTUP_PROBE
+        if self.liveness is not None:
+            limit = min(limit, self.liveness.hang_timeout)
+        call = api.version()
+        deadline = time.monotonic() + limit
+        attempt = 0
+        while True:
+            left = max(deadline - time.monotonic(), 0.05)
+            try:
+                response = self._http.request(**self._request(call), timeout=left)
+            except httpx.TimeoutException:
+                raise ConnectionBroken(
+                    f"InvokeAI at {self.base_url} did not answer within {limit:g} s when asked to {call.what} "
+                    "(the connection was accepted, but nothing answered: is the server stopped or overloaded?)"
+                ) from None
+            except httpx.TransportError as exc:
+                delay = self.backoff * (2**attempt)
+                if time.monotonic() + delay >= deadline:
+                    raise ConnectionBroken(
+                        f"cannot reach InvokeAI at {self.base_url} to {call.what}: {type(exc).__name__}: {exc}"
+                    ) from None
+                time.sleep(delay)
+                attempt += 1
+                continue
+            if self.liveness is not None:
+                self.liveness.heard()
+            version: str = api.read_answer(call, response, self.base_url)
+            return version
 
     def run(self, operation: Operation[T]) -> T:
         answer: Any = None

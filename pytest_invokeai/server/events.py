@@ -4,7 +4,8 @@ One WebSocket connection per server and queue (path ``/ws/socket.io``, then ``su
 The WebSocket transport is used on purpose: long-polling breaks on InvokeAI 6.14.2 when a newer
 starlette is installed beside it, and it is the cheaper transport anyway. InvokeAI 6.12-6.13 send
 some events twice, so status events are de-duplicated. When no connection can be made, ``start()``
-says so and the waiters poll over REST instead.
+says so and the waiters poll over REST instead. Every packet the server sends, its heartbeat pings
+included, is passed on as a sign of life (``on_heard``: see :mod:`.liveness`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ TERMINAL_STATUSES = frozenset({"completed", "failed", "canceled"})
 
 
 class QueueEvents:
-    def __init__(self, base_url: str, *, token: str | None = None, queue_id: str = "default", connect_timeout: float = 10.0):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        queue_id: str = "default",
+        connect_timeout: float = 10.0,
+        on_heard: Callable[[], None] | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.queue_id = queue_id
         self.connect_timeout = connect_timeout
@@ -44,6 +53,9 @@ class QueueEvents:
         self._sio.on("queue_items_canceled", self._on_bulk_cancel)
         self._sio.on("connect", self._on_connect)
         self._sio.on("disconnect", self._on_disconnect)
+        self._abandoned = False
+        if on_heard is not None:
+            _pass_on_packets(self._sio, on_heard)
 
     def start(self) -> bool:
         """Connect and subscribe; False (and no exception) when events are not available."""
@@ -112,9 +124,37 @@ class QueueEvents:
             listener(name, data)
 
     def close(self) -> None:
-        if self._sio.connected:
+        if self._sio.connected and not self._abandoned:
             self._sio.disconnect()
         self.connected = False
+
+    def abandon(self) -> None:
+        """Let go of a server that stopped answering without waiting on it.
+
+        A polite disconnect waits (seconds) for the server to answer the close, and a reconnect
+        attempt may be under way: both are left to a daemon thread.
+        """
+        self._abandoned = True
+        self.connected = False
+        threading.Thread(target=self._sio.shutdown, name="pytest-invokeai-events-close", daemon=True).start()
+
+
+def _pass_on_packets(sio: socketio.Client, on_heard: Callable[[], None]) -> None:
+    """Call ``on_heard()`` for every Engine.IO packet the server sends, its pings included.
+
+    python-engineio hands pings to no handler, so its packet reader is wrapped. Should a later
+    python-engineio rename it, only this sign of life is lost: the health probe still tells.
+    """
+    eio = getattr(sio, "eio", None)
+    receive = getattr(eio, "_receive_packet", None)
+    if receive is None:
+        return
+
+    def receive_and_note(pkt: Any) -> None:
+        on_heard()
+        receive(pkt)
+
+    eio._receive_packet = receive_and_note  # type: ignore[union-attr]
 
 
 def _origin(url: str) -> str:

@@ -29,6 +29,20 @@ class ServersDisagree(ServerError):
     """The servers of one run differ in InvokeAI version or installed models."""
 
 
+class NoServerReachable(ServerError):
+    """No server of the run answered at the start; ``unreachable`` maps each URL to why.
+
+    Its text is one line meant for every test that needed a server; the reasons are said once,
+    in the run's summary and report.
+    """
+
+    def __init__(self, unreachable: dict[str, str]) -> None:
+        self.unreachable = dict(unreachable)
+        urls = ", ".join(self.unreachable)
+        where = f"InvokeAI at {urls} is" if len(self.unreachable) == 1 else f"no InvokeAI server of this run ({urls}) is"
+        super().__init__(f"{where} not reachable (see the InvokeAI section of the summary)")
+
+
 def assign_servers(urls: Sequence[str], worker: int | None, workers: int) -> tuple[list[str], list[str]]:
     """``(primary, standby)`` URLs of one process.
 
@@ -131,8 +145,7 @@ def connect_lanes(
             continue
         lanes.append(Lane(session=session, version=version, standby=url in standby))
     if not lanes:
-        detail = "; ".join(f"{url}: {reason}" for url, reason in unreachable.items())
-        raise ServerError(f"no InvokeAI server answered ({detail})")
+        raise NoServerReachable(unreachable)
     return lanes, unreachable
 
 

@@ -208,7 +208,11 @@ class Runner:
         self.destination = tag or f"pytest-invokeai-{uuid.uuid4().hex[:12]}"
         self.events: QueueEvents | None = None
         if use_events:
-            events = QueueEvents(client.base_url, token=client.token, queue_id=client.queue_id)
+            liveness = client.liveness  # the event socket's heartbeat counts as a sign of life
+            events = QueueEvents(
+                client.base_url, token=client.token, queue_id=client.queue_id,
+                on_heard=liveness.heard if liveness is not None else None,
+            )
             self.events = events if events.start() else None
         self._watches: dict[int, _ItemWatch] = {}
         self._lock = threading.Lock()
@@ -332,6 +336,11 @@ class Runner:
     def close(self) -> None:
         if self.events is not None:
             self.events.close()
+
+    def abandon(self) -> None:
+        """Stop listening to a server that stopped answering, without waiting on it."""
+        if self.events is not None:
+            self.events.abandon()
 
     def __enter__(self) -> Runner:
         return self
