@@ -37,7 +37,7 @@ from benchmarks.server import BenchServer  # noqa: E402
 from benchmarks.table import PLAIN_MEMORY_SOURCE  # noqa: E402
 from benchmarks.timing import earliest_created, summarize  # noqa: E402
 from benchmarks.workload import Workload, write_uncached_workflow  # noqa: E402
-from pytest_invokeai.server.managed import ManagedServer  # noqa: E402
+from pytest_invokeai.local.managed import ManagedServer  # noqa: E402
 from pytest_invokeai.workflow.load import load_workflow  # noqa: E402
 
 RESULTS_DIR = HERE / "results"

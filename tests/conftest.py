@@ -16,10 +16,10 @@ import pytest
 from helpers import GUI_EXPORTS, require
 
 from pytest_invokeai.errors import ServerError
+from pytest_invokeai.local.install import installed_python
+from pytest_invokeai.local.managed import ManagedServer
+from pytest_invokeai.local.model_install import ensure_tiny_sd15, install_model
 from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.install import installed_python
-from pytest_invokeai.server.managed import ManagedServer
-from pytest_invokeai.server.model_install import ensure_tiny_sd15, install_model
 
 pytest_plugins = ["pytester"]  # the plugin's own tests run pytest in a temporary project
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_invokeai.cases import (
+from pytest_invokeai.cases.spec import (
     CaseError,
     CaseSpec,
     case_id,

@@ -40,7 +40,7 @@ def outcomes(output: str) -> str:
 
 
 def test_example_suite_passes_on_the_managed_server_with_the_committed_baselines(tmp_path):
-    from pytest_invokeai.server.install import installed_python
+    from pytest_invokeai.local.install import installed_python
 
     require(installed_python() is not None, "the managed server needs the project's InvokeAI install")
     report = tmp_path / "report.html"
@@ -127,7 +127,7 @@ def test_a_reordered_form_fails_that_workflows_tests_with_drift(project_copy, in
 
 
 def test_xdist_workers_share_one_managed_server(tmp_path):
-    from pytest_invokeai.server.install import installed_python
+    from pytest_invokeai.local.install import installed_python
 
     require(installed_python() is not None, "the managed server needs the project's InvokeAI install")
     report = tmp_path / "report.html"

@@ -21,10 +21,10 @@ import pytest
 from helpers import require
 from PIL import Image, ImageChops, ImageStat
 
+from pytest_invokeai.local.install import installed_python
+from pytest_invokeai.local.model_install import ensure_tiny_sd15, install_model
+from pytest_invokeai.server.ai_models import ModelNotInstalledError, missing_models
 from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.install import installed_python
-from pytest_invokeai.server.model_install import ensure_tiny_sd15, install_model
-from pytest_invokeai.server.models import ModelNotInstalledError, missing_models
 from pytest_invokeai.server.session import GenerationSession
 from pytest_invokeai.workflow.form import form_inputs
 from pytest_invokeai.workflow.graph import build_enqueue_body

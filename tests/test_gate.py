@@ -1,4 +1,4 @@
-"""What must hold before a workflow's cases are enqueued (pytest_invokeai.gate), as plain Python."""
+"""What must hold before a workflow's cases are enqueued (pytest_invokeai.run.gate), as plain Python."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.baseline.update import UpdateMode
-from pytest_invokeai.cases import CaseSpec
-from pytest_invokeai.gate import Blocked, WorkflowGate, workflow_key
+from pytest_invokeai.cases.spec import CaseSpec
+from pytest_invokeai.run.gate import Blocked, WorkflowGate, workflow_key
 from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.server.session import GenerationSession
 from pytest_invokeai.workflow.load import load_workflow

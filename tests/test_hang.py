@@ -23,8 +23,8 @@ import pytest
 from helpers import builder, noise_graph, require
 
 from pytest_invokeai.errors import ServerError
+from pytest_invokeai.local.managed import ManagedServer, resolve_server_command
 from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.managed import ManagedServer, resolve_server_command
 from pytest_invokeai.server.runs import Case, Runner
 
 DATA = Path(__file__).parent / "data"
@@ -248,7 +248,9 @@ def test_a_server_stopped_mid_run_is_declared_down_within_the_hang_timeout(
 
 @pytest.mark.server
 def test_after_a_server_is_declared_down_every_call_fails_at_once(server: ManagedServer) -> None:
-    from pytest_invokeai.server.client import ServerHung  # here: the other tests also run on a client without it
+    from pytest_invokeai.server.client import (
+        ServerHung,  # here: the other tests also run on a client without it
+    )
 
     with InvokeAIClient(server.url, hang_timeout=2.0) as client:
         assert client.version() == "6.14.2"

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pytest_invokeai.server.shared import (
+from pytest_invokeai.local.shared_server import (
     cancel_registered_queues,
     forget_queues,
     is_stopped,

@@ -1,4 +1,4 @@
-"""Judging one finished case against its baseline (pytest_invokeai.judge), as plain Python.
+"""Judging one finished case against its baseline (pytest_invokeai.run.judge), as plain Python.
 
 Two real generations of tests/data/gui/form-layout.workflow.json (noise seeds 1 and 2, 32x32, no
 blur) give two images that do not match each other with the default thresholds (measured: phash
@@ -18,8 +18,8 @@ from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.baseline.update import UpdateMode
-from pytest_invokeai.cases import CaseError, CaseSpec
-from pytest_invokeai.judge import Judgement, JudgeSettings, judge, recorded_inputs
+from pytest_invokeai.cases.spec import CaseError, CaseSpec
+from pytest_invokeai.run.judge import Judgement, JudgeSettings, judge, recorded_inputs
 from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.server.session import (
     GenerationResult,

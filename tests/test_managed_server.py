@@ -11,8 +11,8 @@ import pytest
 from helpers import require
 
 from pytest_invokeai.errors import ServerError
-from pytest_invokeai.server import install
-from pytest_invokeai.server.managed import (
+from pytest_invokeai.local import install
+from pytest_invokeai.local.managed import (
     ManagedServer,
     clean_environment,
     resolve_server_command,

@@ -11,16 +11,17 @@ import pytest
 from helpers import require
 
 from pytest_invokeai.errors import ServerError
-from pytest_invokeai.server import api, model_install
-from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.install import installed_python
-from pytest_invokeai.server.model_install import (
+from pytest_invokeai.local import model_install
+from pytest_invokeai.local.install import installed_python
+from pytest_invokeai.local.invokeai_side.tiny_sd15 import SUMMARY_NAME
+from pytest_invokeai.local.model_install import (
     TINY_SD15_NAME,
     ensure_tiny_sd15,
     install_model,
     read_summary,
 )
-from pytest_invokeai.server.tiny_sd15 import SUMMARY_NAME
+from pytest_invokeai.server import api
+from pytest_invokeai.server.client import InvokeAIClient
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_invokeai.names import MAX_STEM, safe_stem
+from pytest_invokeai._util.names import MAX_STEM, safe_stem
 
 
 def test_plain_ids_stay_as_they_are() -> None:

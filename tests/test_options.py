@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_invokeai.baseline.update import UpdateMode
-from pytest_invokeai.options import BY_NAME, OPTIONS, OptionError, convert, resolve
+from pytest_invokeai.run.settings import BY_NAME, OPTIONS, OptionError, convert, resolve
 
 # The contract users type: flag, environment variable and ini key of every option, written out by hand.
 NAMES = {

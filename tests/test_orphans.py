@@ -1,4 +1,4 @@
-"""Orphaned baselines (pytest_invokeai.orphans), as plain Python.
+"""Orphaned baselines (pytest_invokeai.baseline.orphans), as plain Python.
 
 ``narrowed_by`` and ``find_run_orphans`` read a few attributes of pytest's config: a stand-in with
 pytest's own defaults is enough, and one test checks the attribute names on a real parsed config.
@@ -14,9 +14,14 @@ import pytest
 from PIL import Image
 
 from pytest_invokeai.baseline.fingerprint import fingerprint
+from pytest_invokeai.baseline.orphans import (
+    find_run_orphans,
+    narrowed_by,
+    prune,
+    scan_run,
+)
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import BaselineStore
-from pytest_invokeai.orphans import find_run_orphans, narrowed_by, prune, scan_run
 from pytest_invokeai.workflow.drift import IndexMap
 from pytest_invokeai.workflow.load import load_workflow
 

@@ -1,6 +1,6 @@
 """The progress line for long waits: silent for short waits, one line per interval for long ones."""
 
-from pytest_invokeai.progress import WaitProgress
+from pytest_invokeai.run.progress import WaitProgress
 
 
 class FakeClock:

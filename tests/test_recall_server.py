@@ -13,11 +13,11 @@ from recall_workflows import rich_workflow
 
 from pytest_invokeai.baseline.record import BaselineRecord
 from pytest_invokeai.cli import main
+from pytest_invokeai.local.model_install import TINY_SD15_NAME
 from pytest_invokeai.recall.apply import DROPPED, RESOLVED, send_recall
 from pytest_invokeai.recall.mapping import map_recall
 from pytest_invokeai.server import api
 from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.model_install import TINY_SD15_NAME
 from pytest_invokeai.workflow.load import load_workflow
 
 pytestmark = pytest.mark.server

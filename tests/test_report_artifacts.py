@@ -24,7 +24,13 @@ from pytest_invokeai.report.artifacts import (
 )
 from pytest_invokeai.report.junit import junit_properties
 from pytest_invokeai.report.outcomes import RunOutcome
-from pytest_invokeai.report.results import AcceptedDrift, OutputResult, TestProblem, ordered, summarize
+from pytest_invokeai.report.results import (
+    AcceptedDrift,
+    OutputResult,
+    TestProblem,
+    ordered,
+    summarize,
+)
 from pytest_invokeai.report.summary import write_json_summary
 
 BLACK = (0, 0, 0)

@@ -21,7 +21,12 @@ from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.report.artifacts import write_artifacts
 from pytest_invokeai.report.html import write_html_report
 from pytest_invokeai.report.outcomes import RunOutcome
-from pytest_invokeai.report.results import AcceptedDrift, OutputResult, TestProblem, summarize
+from pytest_invokeai.report.results import (
+    AcceptedDrift,
+    OutputResult,
+    TestProblem,
+    summarize,
+)
 
 try:
     from playwright.sync_api import expect, sync_playwright

@@ -23,10 +23,7 @@ from PIL import Image
 
 from pytest_invokeai.errors import InputValueError, ServerError
 from pytest_invokeai.server import api
-from pytest_invokeai.server.boards import ensure_board
-from pytest_invokeai.server.cleanup import cleanup_run
-from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.models import (
+from pytest_invokeai.server.ai_models import (
     AmbiguousModelError,
     InstalledModels,
     ModelNotInstalledError,
@@ -34,6 +31,9 @@ from pytest_invokeai.server.models import (
     resolve_model,
     resolve_models_in_values,
 )
+from pytest_invokeai.server.boards import ensure_board
+from pytest_invokeai.server.cleanup import cleanup_run
+from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.server.runs import Case, Runner
 from pytest_invokeai.server.uploads import (
     IMAGE_HINT,

@@ -9,8 +9,8 @@ import pytest
 from helpers import builder, noise_graph, require
 
 from pytest_invokeai.errors import ServerError
+from pytest_invokeai.local.managed import ManagedServer
 from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.managed import ManagedServer
 from pytest_invokeai.server.runs import Case, Runner, is_batchable, plan_batches
 
 pytestmark = pytest.mark.server

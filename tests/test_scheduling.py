@@ -1,4 +1,4 @@
-"""Enqueueing planned cases ahead of the test that waits (pytest_invokeai.scheduling), on a real server.
+"""Enqueueing planned cases ahead of the test that waits (pytest_invokeai.run.scheduler), on a real server.
 
 What was enqueued is read from the server itself: the queue items carrying the session runner's
 ``destination`` (``GET /api/v1/queue/default/list_all?destination=...``), each with the noise seed it got.
@@ -17,10 +17,10 @@ from PIL import Image
 
 from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.baseline.update import UpdateMode
-from pytest_invokeai.cases import CaseSpec
+from pytest_invokeai.cases.spec import CaseSpec
 from pytest_invokeai.errors import InputValueError, ServerError
-from pytest_invokeai.gate import Blocked, WorkflowGate
-from pytest_invokeai.scheduling import CaseScheduler, WorkflowCache
+from pytest_invokeai.run.gate import Blocked, WorkflowGate
+from pytest_invokeai.run.scheduler import CaseScheduler, WorkflowCache
 from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.server.session import GenerationSession
 from pytest_invokeai.workflow.drift import IndexMap

@@ -11,8 +11,8 @@ import pytest
 from helpers import GUI_EXPORTS
 from PIL import Image
 
+from pytest_invokeai.server.ai_models import ModelNotInstalledError
 from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.models import ModelNotInstalledError
 from pytest_invokeai.server.session import GenerationSession
 from pytest_invokeai.workflow.load import load_workflow
 

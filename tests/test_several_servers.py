@@ -22,10 +22,10 @@ import pytest
 from helpers import require
 
 from pytest_invokeai.errors import ServerError
-from pytest_invokeai.scheduling import LANE_DEPTH
+from pytest_invokeai.local.managed import ManagedServer, resolve_server_command
+from pytest_invokeai.local.model_sources import install_declared_models
+from pytest_invokeai.run.scheduler import LANE_DEPTH
 from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.managed import ManagedServer, resolve_server_command
-from pytest_invokeai.server.model_sources import install_declared_models
 from pytest_invokeai.server.pool import (
     Lane,
     ServersDisagree,

@@ -18,7 +18,12 @@ from PIL import Image
 
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
-from pytest_invokeai.baseline.store import BaselineStore, UnreadableBaseline, UnreadableIndexMap, find_orphans
+from pytest_invokeai.baseline.store import (
+    BaselineStore,
+    UnreadableBaseline,
+    UnreadableIndexMap,
+    find_orphans,
+)
 from pytest_invokeai.baseline.update import UpdateMode, accepts_drift, should_write
 from pytest_invokeai.errors import BaselineError, InvokeAITestError
 from pytest_invokeai.workflow.drift import IndexMap, MapEntry

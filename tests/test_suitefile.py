@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_invokeai.cases import CaseError
+from pytest_invokeai.cases.spec import CaseError
+from pytest_invokeai.cases.suite_file import (
+    SuiteFileError,
+    is_suite_file,
+    load_suite_file,
+)
 from pytest_invokeai.errors import InputValueError
-from pytest_invokeai.suitefile import SuiteFileError, is_suite_file, load_suite_file
 from pytest_invokeai.workflow.form import FormWarning
 
 FORM_LAYOUT = Path(__file__).parent / "data" / "gui" / "form-layout.workflow.json"

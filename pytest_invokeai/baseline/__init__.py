@@ -1,0 +1,1 @@
+"""Baselines: fingerprints of images, their comparison, records, the store on disk, update modes, orphans."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .fingerprint import SHARPNESS_SCALES, Fingerprint
+from pytest_invokeai.baseline.fingerprint import SHARPNESS_SCALES, Fingerprint
 
 # What a distance above each threshold means, for explain().
 MEANINGS = {

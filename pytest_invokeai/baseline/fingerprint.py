@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 from PIL import Image
 
-from ..errors import BaselineError
+from pytest_invokeai.errors import BaselineError
 
 FORMAT_VERSION = 2
 WORK_SIDE = 256  # the longest side is box-reduced by an integer factor to at least this

@@ -27,10 +27,10 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BaselineError
+from pytest_invokeai.errors import BaselineError
 
 if TYPE_CHECKING:  # numpy and PIL load when a record's fingerprints are read, not when the store is opened
-    from .fingerprint import Fingerprint
+    from pytest_invokeai.baseline.fingerprint import Fingerprint
 
 FORMAT = "pytest-invokeai-baseline"
 FORMAT_VERSION = 1
@@ -173,7 +173,7 @@ def _outputs_from_json(raw: Any, source: str) -> dict[str, OutputBaseline]:
             raise _error(source, f"{where}.images", "must be a list of fingerprints")
         if not isinstance(label, str):
             raise _error(source, f"{where}.label", f"must be a string, found {label!r}")
-        from .fingerprint import Fingerprint
+        from pytest_invokeai.baseline.fingerprint import Fingerprint
 
         fingerprints = []
         for position, image in enumerate(images):

@@ -13,7 +13,7 @@ Layout under the store's root (``baselines/`` by default)::
 
 A test id ``FILE::REST`` is split at its first ``::``; each ``/``-separated segment of ``FILE``
 becomes a directory and ``REST`` the file stem, every one passed through
-:func:`pytest_invokeai.names.safe_stem`. That keeps names readable where they are already safe and
+:func:`pytest_invokeai._util.names.safe_stem`. That keeps names readable where they are already safe and
 appends a hash of the original where characters were replaced, so ``..``, absolute paths, ``:``,
 Windows device names and non-ASCII text can neither escape the root nor collide. ``safe_stem``
 never yields a name starting with ``_`` other than an escaped device name (``_CON-...``), so the
@@ -32,7 +32,7 @@ files instead of stopping. Whoever rewrites such a file first keeps its bytes wi
 
 Profiles hold baselines for one environment: a test reads its profile's record when there is one,
 else the default store's, and writes only to its profile. Index maps are per workflow, shared by every
-profile, in the default store. Every file is written atomically (see :mod:`pytest_invokeai.atomic`),
+profile, in the default store. Every file is written atomically (see :mod:`pytest_invokeai._util.atomic`),
 so several pytest-xdist workers can write at once and a reader never sees half a file.
 """
 
@@ -48,12 +48,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import TEMP_SUFFIX, write_atomic
-from ..errors import BaselineError
-from ..locks import file_lock
-from ..names import safe_stem
-from ..workflow.drift import IndexMap, IndexMapError
-from .record import BaselineRecord, RecordError, check_header, parse_json
+from pytest_invokeai._util.atomic import TEMP_SUFFIX, write_atomic
+from pytest_invokeai._util.locks import file_lock
+from pytest_invokeai._util.names import safe_stem
+from pytest_invokeai.baseline.record import (
+    BaselineRecord,
+    RecordError,
+    check_header,
+    parse_json,
+)
+from pytest_invokeai.errors import BaselineError
+from pytest_invokeai.workflow.drift import IndexMap, IndexMapError
 
 PROFILES_DIR = "_profiles"
 INDEX_MAPS_DIR = "_index_maps"

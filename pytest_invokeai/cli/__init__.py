@@ -17,10 +17,18 @@ import traceback
 import warnings
 from collections.abc import Sequence
 
-from ..errors import InvokeAITestError
-from ..workflow.schema import SCHEMA_ENV
-from . import baselines, compare, drift, graph, hash, inputs, recall, run, schema
-from .common import (
+from pytest_invokeai.cli import (
+    baselines,
+    compare,
+    drift,
+    graph,
+    hash,
+    inputs,
+    recall,
+    run,
+    schema,
+)
+from pytest_invokeai.cli.common import (
     EXIT_INTERNAL_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -28,6 +36,8 @@ from .common import (
     print_error,
     show_warning,
 )
+from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.workflow.schema import SCHEMA_ENV
 
 COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines, recall)
 

@@ -1,5 +1,5 @@
 """``python -m pytest_invokeai.cli``: the same as the ``pytest-invokeai`` command."""
 
-from . import main
+from pytest_invokeai.cli import main
 
 raise SystemExit(main())

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..baseline.record import BaselineRecord, RecordError
-from ..baseline.store import BaselineStore
-from ..baseline.update import UpdateMode
-from ..errors import BaselineError
-from .common import EXIT_OK, EXIT_USAGE, print_error, print_json
+from pytest_invokeai.baseline.record import BaselineRecord, RecordError
+from pytest_invokeai.baseline.store import BaselineStore
+from pytest_invokeai.baseline.update import UpdateMode
+from pytest_invokeai.cli.common import EXIT_OK, EXIT_USAGE, print_error, print_json
+from pytest_invokeai.errors import BaselineError
 
 DEFAULT_DIR = Path("baselines")
 

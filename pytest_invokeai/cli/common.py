@@ -6,7 +6,7 @@ import json
 import sys
 from typing import Any
 
-from ..workflow.load import Workflow, load_workflow
+from pytest_invokeai.workflow.load import Workflow, load_workflow
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1

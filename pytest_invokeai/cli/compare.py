@@ -6,12 +6,18 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..baseline.compare import Thresholds, compare
-from ..baseline.fingerprint import Fingerprint
-from ..baseline.record import BaselineRecord
-from ..errors import BaselineError
-from .common import EXIT_CHECK_FAILED, EXIT_OK, EXIT_USAGE, print_error, print_json
-from .hash import fingerprint_file
+from pytest_invokeai.baseline.compare import Thresholds, compare
+from pytest_invokeai.baseline.fingerprint import Fingerprint
+from pytest_invokeai.baseline.record import BaselineRecord
+from pytest_invokeai.cli.common import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    print_error,
+    print_json,
+)
+from pytest_invokeai.cli.hash import fingerprint_file
+from pytest_invokeai.errors import BaselineError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

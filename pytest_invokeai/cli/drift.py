@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from ..workflow.drift import IndexMap, check_drift
-from .common import (
+from pytest_invokeai.cli.common import (
     EXIT_CHECK_FAILED,
     EXIT_OK,
     WORKFLOW_HELP,
     load_workflow_arg,
     print_json,
 )
+from pytest_invokeai.workflow.drift import IndexMap, check_drift
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

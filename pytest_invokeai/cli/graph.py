@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import InputValueError
-from ..workflow.form import collect_values
-from ..workflow.graph import build_enqueue_body
-from .common import EXIT_OK, WORKFLOW_HELP, load_workflow_arg, print_json
+from pytest_invokeai.cli.common import (
+    EXIT_OK,
+    WORKFLOW_HELP,
+    load_workflow_arg,
+    print_json,
+)
+from pytest_invokeai.errors import InputValueError
+from pytest_invokeai.workflow.form import collect_values
+from pytest_invokeai.workflow.graph import build_enqueue_body
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -10,9 +10,9 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from ..baseline.fingerprint import Fingerprint, fingerprint
-from ..errors import BaselineError
-from .common import EXIT_OK, print_json
+from pytest_invokeai.baseline.fingerprint import Fingerprint, fingerprint
+from pytest_invokeai.cli.common import EXIT_OK, print_json
+from pytest_invokeai.errors import BaselineError
 
 LONG_VALUE = 72  # longer values (the colour thumbnail) are shortened in the text output
 

@@ -7,8 +7,13 @@ import dataclasses
 import json
 from typing import Any
 
-from ..workflow.form import FormInput, form_inputs
-from .common import EXIT_OK, WORKFLOW_HELP, load_workflow_arg, print_json
+from pytest_invokeai.cli.common import (
+    EXIT_OK,
+    WORKFLOW_HELP,
+    load_workflow_arg,
+    print_json,
+)
+from pytest_invokeai.workflow.form import FormInput, form_inputs
 
 VALUE_WIDTH = 40
 

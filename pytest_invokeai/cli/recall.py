@@ -9,15 +9,32 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..errors import ServerError
-from ..options import BY_NAME, convert
-from ..recall.apply import DROPPED, GUI_APPLIED, RecallOutcome, Row, send_recall
-from ..recall.cases import SOURCES, CaseLookup, CaseNotFound, RecallCase, case_values
-from ..recall.commands import DEFAULT_QUEUE, DEFAULT_SUMMARY, DEFAULT_URL, curl_command
-from ..recall.mapping import RecallMapping, map_recall
-from ..server.client import InvokeAIClient
-from ..workflow.load import load_workflow
-from .common import EXIT_CHECK_FAILED, EXIT_OK, print_json
+from pytest_invokeai.cli.common import EXIT_CHECK_FAILED, EXIT_OK, print_json
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.recall.apply import (
+    DROPPED,
+    GUI_APPLIED,
+    RecallOutcome,
+    Row,
+    send_recall,
+)
+from pytest_invokeai.recall.cases import (
+    SOURCES,
+    CaseLookup,
+    CaseNotFound,
+    RecallCase,
+    case_values,
+)
+from pytest_invokeai.recall.commands import (
+    DEFAULT_QUEUE,
+    DEFAULT_SUMMARY,
+    DEFAULT_URL,
+    curl_command,
+)
+from pytest_invokeai.recall.mapping import RecallMapping, map_recall
+from pytest_invokeai.run.settings import BY_NAME, convert
+from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.workflow.load import load_workflow
 
 URL_OPTION = BY_NAME["invokeai_url"]  # the plugin's own settings, read the plugin's way
 TOKEN_ENV = BY_NAME["invokeai_token"].env

@@ -7,15 +7,20 @@ import contextlib
 import sys
 from pathlib import Path
 
-from ..names import safe_stem
-from ..options import DEFAULT_HANG_TIMEOUT
-from ..progress import WaitProgress
-from ..server.client import InvokeAIClient
-from ..server.managed import ManagedServer
-from ..server.session import GenerationSession
-from ..workflow.form import form_inputs, resolve_input
-from .common import EXIT_OK, WORKFLOW_HELP, load_workflow_arg, print_json
-from .graph import add_set_option, assignments_by_key
+from pytest_invokeai._util.names import safe_stem
+from pytest_invokeai.cli.common import (
+    EXIT_OK,
+    WORKFLOW_HELP,
+    load_workflow_arg,
+    print_json,
+)
+from pytest_invokeai.cli.graph import add_set_option, assignments_by_key
+from pytest_invokeai.local.managed import ManagedServer
+from pytest_invokeai.run.progress import WaitProgress
+from pytest_invokeai.run.settings import DEFAULT_HANG_TIMEOUT
+from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.server.session import GenerationSession
+from pytest_invokeai.workflow.form import form_inputs, resolve_input
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..workflow.schema import SCHEMA_ENV, fetch_schema
-from .common import EXIT_OK
+from pytest_invokeai.cli.common import EXIT_OK
+from pytest_invokeai.workflow.schema import SCHEMA_ENV, fetch_schema
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..server import api
-from ..server.client import InvokeAIClient
-from ..server.uploads import upload_image
-from .mapping import RecallMapping
+from pytest_invokeai.recall.mapping import RecallMapping
+from pytest_invokeai.server import api
+from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.server.uploads import upload_image
 
 #: What the InvokeAI 6.14 web UI sets when ``recall_parameters_updated`` arrives (its socket handler);
 #: the server stores the other parameters, but that web UI leaves its fields as they are.

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..baseline.record import BaselineRecord
-from ..baseline.store import BaselineStore
-from ..errors import BaselineError, InputValueError, InvokeAITestError
-from ..workflow.form import form_inputs
-from ..workflow.load import Workflow
+from pytest_invokeai.baseline.record import BaselineRecord
+from pytest_invokeai.baseline.store import BaselineStore
+from pytest_invokeai.errors import BaselineError, InputValueError, InvokeAITestError
+from pytest_invokeai.workflow.form import form_inputs
+from pytest_invokeai.workflow.load import Workflow
 
 SOURCES = ("auto", "results", "baseline")  # auto: the last run's results, else the baseline
 CLOSEST = 5  # ids suggested for an unknown one

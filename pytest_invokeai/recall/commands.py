@@ -12,13 +12,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvokeAITestError
-from ..options import BY_NAME
-from ..report.results import OutputResult
-from ..server import api
-from ..workflow.load import Workflow, load_workflow
-from .cases import RecallCase, case_values
-from .mapping import map_recall
+from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.recall.cases import RecallCase, case_values
+from pytest_invokeai.recall.mapping import map_recall
+from pytest_invokeai.report.results import OutputResult
+from pytest_invokeai.run.settings import BY_NAME
+from pytest_invokeai.server import api
+from pytest_invokeai.workflow.load import Workflow, load_workflow
 
 DEFAULT_URL = "http://127.0.0.1:9090"  # where InvokeAI listens unless told otherwise
 DEFAULT_QUEUE = "default"  # the web UI's queue

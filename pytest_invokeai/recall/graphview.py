@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..workflow.connectors import resolve_connector_source
-from ..workflow.embedded import input_value
+from pytest_invokeai.workflow.connectors import resolve_connector_source
+from pytest_invokeai.workflow.embedded import input_value
 
 #: Node types whose output is their input of the given name, unchanged (the editor's "primitive" nodes).
 PASS_THROUGH = {"string": "value", "integer": "value", "float": "value", "boolean": "value", "image": "image"}

@@ -30,13 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputValueError
-from ..workflow.form import FormInput, collect_values, form_inputs, resolve_input
-from ..workflow.graph import with_values
-from ..workflow.load import Workflow
-from ..workflow.model import BATCH_NODE_TYPES, GENERATOR_NODE_TYPES
-from ..workflow.schema import InvocationSchema, default_schema
-from .graphview import FieldRef, Found, GraphView, NotFound
+from pytest_invokeai.errors import InputValueError
+from pytest_invokeai.recall.graphview import FieldRef, Found, GraphView, NotFound
+from pytest_invokeai.workflow.document import BATCH_NODE_TYPES, GENERATOR_NODE_TYPES
+from pytest_invokeai.workflow.form import (
+    FormInput,
+    collect_values,
+    form_inputs,
+    resolve_input,
+)
+from pytest_invokeai.workflow.graph import with_values
+from pytest_invokeai.workflow.load import Workflow
+from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
 
 POSITIVE_INPUTS = ("positive_conditioning", "positive_text_conditioning")
 NEGATIVE_INPUTS = ("negative_conditioning", "negative_text_conditioning")

@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..atomic import write_atomic
-from ..baseline.compare import Comparison
-from ..baseline.fingerprint import BACKGROUND
-from ..errors import BaselineError
-from ..names import safe_stem
+from pytest_invokeai._util.atomic import write_atomic
+from pytest_invokeai._util.names import safe_stem
+from pytest_invokeai.baseline.compare import Comparison
+from pytest_invokeai.baseline.fingerprint import BACKGROUND
+from pytest_invokeai.errors import BaselineError
 
 #: Colour of heat-map pixels that lie inside one image but outside the other (the sizes differ).
 #: Blue is not on the black-red-yellow-white heat scale, so it cannot be read as an amount of change.

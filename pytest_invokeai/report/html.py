@@ -26,11 +26,18 @@ from urllib.parse import quote
 
 from PIL import Image
 
-from ..atomic import write_atomic
-from .artifacts import flatten
-from .files import link_from
-from .outcomes import TEST_COUNTS, RunOutcome
-from .results import FAILURE_VERDICTS, AcceptedDrift, OutputResult, TestProblem, format_number, ordered
+from pytest_invokeai._util.atomic import write_atomic
+from pytest_invokeai.report.artifacts import flatten
+from pytest_invokeai.report.files import link_from
+from pytest_invokeai.report.outcomes import TEST_COUNTS, RunOutcome
+from pytest_invokeai.report.results import (
+    FAILURE_VERDICTS,
+    AcceptedDrift,
+    OutputResult,
+    TestProblem,
+    format_number,
+    ordered,
+)
 
 THUMBNAIL_SIZE = 256
 FULL_SIZE_VERDICTS = FAILURE_VERDICTS | {"updated"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .files import link_from
-from .results import OutputResult, format_number
+from pytest_invokeai.report.files import link_from
+from pytest_invokeai.report.results import OutputResult, format_number
 
 
 def junit_properties(result: OutputResult, *, relative_to: Path | None = None) -> list[tuple[str, str]]:

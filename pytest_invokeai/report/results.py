@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from ..baseline.compare import Comparison
-    from .artifacts import Artifacts
+    from pytest_invokeai.baseline.compare import Comparison
+    from pytest_invokeai.report.artifacts import Artifacts
 
 #: Every verdict, in the order reports list them: failures first.
 VERDICTS = ("mismatched", "missing", "error", "drifted", "new", "updated", "matched")

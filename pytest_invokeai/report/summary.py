@@ -11,10 +11,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..atomic import write_atomic
-from .files import link_from
-from .outcomes import RunOutcome
-from .results import AcceptedDrift, OutputResult, TestProblem, ordered
+from pytest_invokeai._util.atomic import write_atomic
+from pytest_invokeai.report.files import link_from
+from pytest_invokeai.report.outcomes import RunOutcome
+from pytest_invokeai.report.results import (
+    AcceptedDrift,
+    OutputResult,
+    TestProblem,
+    ordered,
+)
 
 SUMMARY_FORMAT = "pytest-invokeai-summary"
 # 2: the run's status and exit status (pytest's), summary.tests, the tests that did not pass, accepted drift.

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..errors import ServerError
+from pytest_invokeai.errors import ServerError
 
 SUPPORTED_MAJOR = 6
 DETAIL_LIMIT = 600  # characters of a server error we show: enough to act on, short enough to read

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ServerError
-from . import api
-from .client import InvokeAIClient
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.server import api
+from pytest_invokeai.server.client import InvokeAIClient
 
 BOARD_NAME_MAX = 300  # InvokeAI's limit (create_board's board_name query parameter)
 

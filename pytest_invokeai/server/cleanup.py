@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ServerError
-from . import api
-from .client import InvokeAIClient
-from .events import TERMINAL_STATUSES
-from .outputs import images_by_node
-from .uploads import delete_image_names
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.server import api
+from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.server.events import TERMINAL_STATUSES
+from pytest_invokeai.server.outputs import images_by_node
+from pytest_invokeai.server.uploads import delete_image_names
 
 DESCRIBE_CHUNK = 1000  # names per images_by_names call: keeps one request small
 

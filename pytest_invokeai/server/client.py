@@ -21,10 +21,15 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ..errors import ServerError
-from . import api
-from .api import Call
-from .liveness import STARTUP_PROBE, Liveness, SilenceListener, Silent
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.server import api
+from pytest_invokeai.server.api import Call
+from pytest_invokeai.server.liveness import (
+    STARTUP_PROBE,
+    Liveness,
+    SilenceListener,
+    Silent,
+)
 
 T = TypeVar("T")
 Operation = Generator[Call, Any, T]

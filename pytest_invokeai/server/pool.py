@@ -17,12 +17,12 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import ServerError
-from ..workflow.load import Workflow
-from . import api
-from .events import TERMINAL_STATUSES
-from .models import missing_models
-from .session import GenerationSession
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.server import api
+from pytest_invokeai.server.ai_models import missing_models
+from pytest_invokeai.server.events import TERMINAL_STATUSES
+from pytest_invokeai.server.session import GenerationSession
+from pytest_invokeai.workflow.load import Workflow
 
 
 class ServersDisagree(ServerError):

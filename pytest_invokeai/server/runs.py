@@ -22,11 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ServerError
-from . import api
-from .client import InvokeAIClient
-from .events import STATUS_EVENT, TERMINAL_STATUSES, QueueEvents
-from .outputs import NodeImages, images_by_node
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.server import api
+from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.server.events import STATUS_EVENT, TERMINAL_STATUSES, QueueEvents
+from pytest_invokeai.server.outputs import NodeImages, images_by_node
 
 FieldKey = tuple[str, str]  # (node_id, field_name)
 BodyBuilder = Callable[[Mapping[FieldKey, Any]], dict[str, Any]]

@@ -15,21 +15,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..workflow.form import FormInput, collect_values, form_inputs, resolve_input
-from ..workflow.graph import build_enqueue_body
-from ..workflow.load import Workflow
-from .boards import ensure_board
-from .cleanup import CleanupResult, cleanup_run
-from .client import InvokeAIClient
-from .models import (
+from pytest_invokeai.server.ai_models import (
     InstalledModels,
     missing_models,
     resolve_models_in_values,
     workflow_model_values,
 )
-from .outputs import NodeImages
-from .runs import Case, CaseHandle, CaseResult, FieldKey, Runner
-from .uploads import UploadCache
+from pytest_invokeai.server.boards import ensure_board
+from pytest_invokeai.server.cleanup import CleanupResult, cleanup_run
+from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.server.outputs import NodeImages
+from pytest_invokeai.server.runs import Case, CaseHandle, CaseResult, FieldKey, Runner
+from pytest_invokeai.server.uploads import UploadCache
+from pytest_invokeai.workflow.form import (
+    FormInput,
+    collect_values,
+    form_inputs,
+    resolve_input,
+)
+from pytest_invokeai.workflow.graph import build_enqueue_body
+from pytest_invokeai.workflow.load import Workflow
 
 FormValues = Mapping[int | str, Any]
 

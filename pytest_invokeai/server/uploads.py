@@ -17,9 +17,9 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import InputValueError, ServerError
-from . import api
-from .client import InvokeAIClient
+from pytest_invokeai.errors import InputValueError, ServerError
+from pytest_invokeai.server import api
+from pytest_invokeai.server.client import InvokeAIClient
 
 DELETE_CHUNK = 1000  # InvokeAI's limit on names per /api/v1/images/delete call
 IMAGE_HINT = "a PNG, JPEG, WebP or other image file that Pillow reads"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import WorkflowError
-from .connectors import resolve_connector_source
-from .embedded import input_value
-from .generators import UnsupportedGenerator, generator_values
-from .jsonpath import json_path
+from pytest_invokeai.errors import WorkflowError
+from pytest_invokeai.workflow.connectors import resolve_connector_source
+from pytest_invokeai.workflow.embedded import input_value
+from pytest_invokeai.workflow.generators import UnsupportedGenerator, generator_values
+from pytest_invokeai.workflow.jsonpath import json_path
 
 #: Batch node type -> (its collection input, its output handle).
 BATCH_FIELDS = {

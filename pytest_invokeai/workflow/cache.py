@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from .load import Workflow, load_workflow
+from pytest_invokeai.workflow.load import Workflow, load_workflow
 
 
 class WorkflowCache:

@@ -15,8 +15,8 @@ import hashlib
 import json
 from typing import Any
 
-from .form import form_inputs
-from .load import Workflow
+from pytest_invokeai.workflow.form import form_inputs
+from pytest_invokeai.workflow.load import Workflow
 
 #: Bump when the hashed content changes meaning; stored hashes of another version never compare equal.
 HASH_VERSION = 1

@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..atomic import write_atomic
-from ..errors import WorkflowError
-from .content_hash import content_hash
-from .form import FormInput, form_inputs
-from .load import Workflow
-from .schema import InvocationSchema
+from pytest_invokeai._util.atomic import write_atomic
+from pytest_invokeai.errors import WorkflowError
+from pytest_invokeai.workflow.content_hash import content_hash
+from pytest_invokeai.workflow.form import FormInput, form_inputs
+from pytest_invokeai.workflow.load import Workflow
+from pytest_invokeai.workflow.schema import InvocationSchema
 
 MAP_FORMAT = "pytest-invokeai index map"
 MAP_FORMAT_VERSION = 1

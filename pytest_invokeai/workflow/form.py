@@ -21,14 +21,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputValueError, WorkflowError
-from .graph import AUTO_BOARD
-from .model import NODE_FIELD, Form, FormElement
-from .schema import InvocationSchema, default_schema
-from .values import parse_value
+from pytest_invokeai.errors import InputValueError, WorkflowError
+from pytest_invokeai.workflow.document import NODE_FIELD, Form, FormElement
+from pytest_invokeai.workflow.graph import AUTO_BOARD
+from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
+from pytest_invokeai.workflow.values import parse_value
 
 if TYPE_CHECKING:
-    from .load import Workflow
+    from pytest_invokeai.workflow.load import Workflow
 
 #: The kind names are frozen: index maps and baselines store them. Never rename one.
 KINDS = (

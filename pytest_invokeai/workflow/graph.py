@@ -13,14 +13,14 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping
 
-from ..errors import InputValueError, WorkflowError
-from .batch import batch_data as compute_batch_data
-from .connectors import resolve_connector_source
-from .embedded import embedded_workflow, input_value
-from .jsonpath import json_path
-from .load import Workflow
-from .model import BATCH_NODE_TYPES, GENERATOR_NODE_TYPES
-from .schema import InvocationSchema, default_schema
+from pytest_invokeai.errors import InputValueError, WorkflowError
+from pytest_invokeai.workflow.batch import batch_data as compute_batch_data
+from pytest_invokeai.workflow.connectors import resolve_connector_source
+from pytest_invokeai.workflow.document import BATCH_NODE_TYPES, GENERATOR_NODE_TYPES
+from pytest_invokeai.workflow.embedded import embedded_workflow, input_value
+from pytest_invokeai.workflow.jsonpath import json_path
+from pytest_invokeai.workflow.load import Workflow
+from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
 
 #: Node types whose inputs the UI passes on even when the schema does not list them (pydantic ``extra="allow"``).
 NODES_ACCEPTING_EXTRA_INPUTS = frozenset({"core_metadata"})

@@ -24,9 +24,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import WorkflowError
-from .jsonpath import json_path
-from .model import (
+from pytest_invokeai.errors import WorkflowError
+from pytest_invokeai.workflow.document import (
     CONTAINER,
     CURRENT_VERSION,
     FORM_ELEMENT_TYPES,
@@ -38,7 +37,8 @@ from .model import (
     Node,
     WorkflowDocument,
 )
-from .schema import InvocationSchema, default_schema
+from pytest_invokeai.workflow.jsonpath import json_path
+from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_WORKFLOW_KEY = "invokeai_workflow"

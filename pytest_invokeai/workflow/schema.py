@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvokeAITestError, ServerError
+from pytest_invokeai.errors import InvokeAITestError, ServerError
 
 #: Bumped when the snapshot layout changes; :meth:`InvocationSchema.load` refuses other formats.
 SNAPSHOT_FORMAT = 1

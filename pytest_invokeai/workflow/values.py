@@ -13,10 +13,10 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputValueError
+from pytest_invokeai.errors import InputValueError
 
 if TYPE_CHECKING:
-    from .form import FormInput
+    from pytest_invokeai.workflow.form import FormInput
 
 BOARD_KEYWORDS = ("auto", "none")  # besides a board id: "auto" = the UI's auto-add board, "none" = uncategorized
 _INTEGER_TEXT = re.compile(r"^[+-]?\d+$")

@@ -14,22 +14,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .baseline.store import BaselineStore, relative_name
-from .cases import CaseSpec
-from .errors import InvokeAITestError
-from .options import Settings
-from .report.results import OutputResult, TestProblem
-from .workflow.cache import WorkflowCache
-from .workflow.load import Workflow
+from pytest_invokeai.baseline.store import BaselineStore, relative_name
+from pytest_invokeai.cases.spec import CaseSpec
+from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.report.results import OutputResult, TestProblem
+from pytest_invokeai.run.settings import Settings
+from pytest_invokeai.workflow.cache import WorkflowCache
+from pytest_invokeai.workflow.load import Workflow
 
 # The server side, the scheduler and the judge (httpx, Socket.IO, numpy, PIL) are imported when the
 # first case runs: collecting a suite of thousands of cases must not pay for them.
 if TYPE_CHECKING:
-    from .judge import JudgeSettings
-    from .scheduling import CaseScheduler
-    from .server.client import InvokeAIClient
-    from .server.pool import Lane
-    from .server.session import GenerationSession
+    from pytest_invokeai.run.judge import JudgeSettings
+    from pytest_invokeai.run.scheduler import CaseScheduler
+    from pytest_invokeai.server.client import InvokeAIClient
+    from pytest_invokeai.server.pool import Lane
+    from pytest_invokeai.server.session import GenerationSession
 
 
 @dataclass
@@ -143,7 +143,7 @@ class RunState:
         """The servers of the run: the ones given, or the run's managed server (started on first use)."""
         if self.settings.urls:
             return list(self.settings.urls)
-        from .server.shared import acquire_server
+        from pytest_invokeai.local.shared_server import acquire_server
 
         return [acquire_server(self.run_dir, self.settings.server_cmd)]
 
@@ -154,7 +154,12 @@ class RunState:
             if self._lanes is None:
                 if self.server_error is not None:  # do not wait minutes again for every test
                     raise self.server_error
-                from .server.pool import NoServerReachable, assign_servers, check_agreement, connect_lanes
+                from pytest_invokeai.server.pool import (
+                    NoServerReachable,
+                    assign_servers,
+                    check_agreement,
+                    connect_lanes,
+                )
 
                 lanes: list[Lane] = []
                 try:
@@ -181,9 +186,9 @@ class RunState:
 
     def _new_session(self, url: str) -> tuple[GenerationSession, str]:
         """A session on the server at ``url``, and the server's InvokeAI version."""
-        from .server.client import InvokeAIClient
-        from .server.session import GenerationSession
-        from .server.shared import register_queue
+        from pytest_invokeai.local.shared_server import register_queue
+        from pytest_invokeai.server.client import InvokeAIClient
+        from pytest_invokeai.server.session import GenerationSession
 
         client = InvokeAIClient(
             url, token=self.settings.token, queue_id=self.settings.queue,
@@ -231,8 +236,8 @@ class RunState:
         lanes = self.lanes
         with self._lock:
             if self._scheduler is None:
-                from .gate import WorkflowGate
-                from .scheduling import CaseScheduler
+                from pytest_invokeai.run.gate import WorkflowGate
+                from pytest_invokeai.run.scheduler import CaseScheduler
 
                 gate = WorkflowGate(
                     store=self.store,
@@ -253,8 +258,8 @@ class RunState:
         return self._scheduler is not None
 
     def judge_settings(self) -> JudgeSettings:
-        from .baseline.compare import Thresholds
-        from .judge import JudgeSettings
+        from pytest_invokeai.baseline.compare import Thresholds
+        from pytest_invokeai.run.judge import JudgeSettings
 
         return JudgeSettings(
             store=self.store,
@@ -271,20 +276,20 @@ class RunState:
         self.results.replaced[relative_name(broken, self.rootdir)] = relative_name(kept, self.rootdir)
 
     def _install_models(self, names: tuple[str, ...]) -> None:
-        from .server.model_sources import install_declared_models
+        from pytest_invokeai.local.model_sources import install_declared_models
 
         install_declared_models(self.client, names, lock_dir=self.run_dir)
 
     # -- the end -----------------------------------------------------------------------------
 
     def _stopped(self) -> bool:
-        from .server.shared import is_stopped
+        from pytest_invokeai.local.shared_server import is_stopped
 
         return is_stopped(self.run_dir)
 
     def finish(self) -> None:
         """Cancel what is still queued (the run stopped early, or look-ahead went past the end); clean up."""
-        from .server.shared import forget_queues
+        from pytest_invokeai.local.shared_server import forget_queues
 
         lanes = self._lanes or []
         if self._scheduler is None:

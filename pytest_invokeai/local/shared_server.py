@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import ServerError
-from ..locks import file_lock
+from pytest_invokeai._util.locks import file_lock
+from pytest_invokeai.errors import ServerError
 
 SERVER_FILE = "server.json"
 ERROR_FILE = "server-error.txt"
@@ -51,9 +51,7 @@ def acquire_server(run_dir: Path, command: str | None = None) -> str:
         failed = run_dir / ERROR_FILE
         if failed.exists():  # another worker already tried: do not spend minutes failing again
             raise ServerError(failed.read_text())
-        from .managed import (
-            ManagedServer,  # httpx and friends load only when a server is started
-        )
+        from pytest_invokeai.local.managed import ManagedServer
 
         try:
             server = ManagedServer(command, log_path=run_dir / "invokeai.log").start()
@@ -77,7 +75,7 @@ def release_run(run_dir: Path, timeout: float = 20.0) -> None:
 
 def register_queue(run_dir: Path, url: str, queue_id: str, destination: str) -> None:
     """Note that a process of the run enqueues under ``destination`` on ``url`` (before it does)."""
-    from ..atomic import write_atomic
+    from pytest_invokeai._util.atomic import write_atomic
 
     record = {"url": url, "queue_id": queue_id, "destination": destination}
     write_atomic(run_dir / QUEUES_DIR / f"{destination}.json", json.dumps(record).encode())
@@ -132,8 +130,10 @@ def cancel_registered_queues(run_dir: Path, token: str | None) -> list[str]:
 
 def _cancel_queue(record: dict[str, str], token: str | None) -> str:
     """Cancel one registered queue's items; "" when done, else why not."""
-    from .api import cancel_by_destination  # the server side loads only when there is something to cancel
-    from .client import InvokeAIClient
+    from pytest_invokeai.server.api import (
+        cancel_by_destination,  # the server side loads only when there is something to cancel
+    )
+    from pytest_invokeai.server.client import InvokeAIClient
 
     try:
         with InvokeAIClient(record["url"], token=token, queue_id=record["queue_id"], timeout=CANCEL_TIMEOUT, retries=0) as client:

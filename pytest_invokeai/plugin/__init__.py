@@ -31,11 +31,22 @@ from typing import Any
 
 import pytest
 
-from .cases import CaseError, matrix_cases, spec_from_marker, unique_ids
-from .collect import SuiteFile
-from .errors import InvokeAITestError
-from .fixtures import invokeai_case, invokeai_client, invokeai_run, invokeai_workflow  # noqa: F401 - fixtures
-from .glue import (
+from pytest_invokeai.baseline.orphans import narrowed_by, prune, scan_run
+from pytest_invokeai.cases.spec import (
+    CaseError,
+    matrix_cases,
+    spec_from_marker,
+    unique_ids,
+)
+from pytest_invokeai.cases.suite_file import is_suite_file
+from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.local.shared_server import (
+    cancel_registered_queues,
+    mark_stopped,
+    new_run_dir,
+    release_run,
+)
+from pytest_invokeai.plugin.bridge import (
     CASE_PARAM,
     MARKER,
     STATE_KEY,
@@ -44,13 +55,17 @@ from .glue import (
     marker_kwargs,
     run_state,
 )
-from .options import OPTIONS, OptionError, resolve
-from .orphans import narrowed_by, prune, scan_run
-from .progress import WaitProgress
-from .report.outcomes import RunOutcome
-from .runstate import RunState
-from .server.shared import cancel_registered_queues, mark_stopped, new_run_dir, release_run
-from .suitefile import is_suite_file
+from pytest_invokeai.plugin.fixtures import (  # noqa: F401 - fixtures
+    invokeai_case,
+    invokeai_client,
+    invokeai_run,
+    invokeai_workflow,
+)
+from pytest_invokeai.plugin.items import SuiteFile
+from pytest_invokeai.report.outcomes import RunOutcome
+from pytest_invokeai.run.progress import WaitProgress
+from pytest_invokeai.run.settings import OPTIONS, OptionError, resolve
+from pytest_invokeai.run.state import RunState
 
 WORKER_OUTPUT_KEY = "invokeai"
 RUN_DIR_INPUT = "invokeai_run_dir"
@@ -317,7 +332,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     if config.option.collectonly:  # nothing ran: the results folder is left to what reads it
         return
-    from . import report_writer  # the report side is imported only when a run ends
+    # The report side is imported only when a run ends.
+    from pytest_invokeai.report import writer as report_writer
 
     outcome = config.stash[OUTCOME_KEY]
     outcome.exit_status = int(exitstatus)
@@ -335,7 +351,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     state = config.stash.get(STATE_KEY, None)
     if state is None:
         return
-    from . import report_writer
+    from pytest_invokeai.report import writer as report_writer
 
     lines = report_writer.summary_lines(state)
     if not lines:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .cases import (
+from pytest_invokeai.cases.spec import (
     COMBINE_MODES,
     CaseError,
     CaseSpec,
@@ -45,9 +45,9 @@ from .cases import (
     override_inputs,
     unique_ids,
 )
-from .errors import WorkflowError
-from .workflow.form import FormInput, form_inputs
-from .workflow.load import Workflow, load_workflow
+from pytest_invokeai.errors import WorkflowError
+from pytest_invokeai.workflow.form import FormInput, form_inputs
+from pytest_invokeai.workflow.load import Workflow, load_workflow
 
 SUFFIX = ".invokeai.toml"
 TOP_KEYS = {"workflow", "outputs", "timeout", "models", "tolerance", "inputs", "case", "matrix"}

@@ -1,7 +1,7 @@
 """Start InvokeAI's web server (``invokeai-web``), working around a CPU-only torchvision mismatch.
 
 This file runs inside InvokeAI's own Python environment, not the plugin's: it imports nothing
-from pytest-invokeai. Usage: ``python launch_invokeai.py --root DIR``.
+from pytest-invokeai. Usage: ``python launcher.py --root DIR``.
 
 Why it exists: with a CPU build of torch, the registry's torchvision wheel (a CUDA build) fails
 on import with ``RuntimeError: operator torchvision::nms does not exist``, because its

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from .cases import CaseSpec
-from .errors import InvokeAITestError
-from .glue import run_case
-from .suitefile import SuiteFileError, load_suite_file
+from pytest_invokeai.cases.spec import CaseSpec
+from pytest_invokeai.cases.suite_file import SuiteFileError, load_suite_file
+from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.plugin.bridge import run_case
 
 
 class SuiteFile(pytest.File):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .orphans import unreadable_messages
-from .report.outcomes import RunOutcome
-from .report.results import AcceptedDrift, TestProblem, summarize
+from pytest_invokeai.baseline.orphans import unreadable_messages
+from pytest_invokeai.report.outcomes import RunOutcome
+from pytest_invokeai.report.results import AcceptedDrift, TestProblem, summarize
 
 
 def _accepted_drift(state: Any) -> list[AcceptedDrift]:
@@ -37,9 +37,9 @@ def write_reports(state: Any, run: RunOutcome) -> list[Path]:
         return []
     problems = _problems(results)
     # Imported here: a run that compared nothing (--collect-only, say) does not load images or the recall mapping.
-    from .recall.commands import add_recall_lines
-    from .report.html import write_html_report
-    from .report.summary import write_json_summary
+    from pytest_invokeai.recall.commands import add_recall_lines
+    from pytest_invokeai.report.html import write_html_report
+    from pytest_invokeai.report.summary import write_json_summary
 
     summary = _summary(state)
     # A server the run started itself is gone once the run ends: the lines then name InvokeAI's default address.

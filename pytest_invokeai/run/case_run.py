@@ -6,11 +6,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .cases import CaseSpec
-from .errors import InvokeAITestError
-from .judge import Judgement, JudgeSettings, judge, select_outputs
-from .server.session import GenerationResult, OutputImage
-from .workflow.load import Workflow
+from pytest_invokeai.cases.spec import CaseSpec
+from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.run.judge import Judgement, JudgeSettings, judge, select_outputs
+from pytest_invokeai.server.session import GenerationResult, OutputImage
+from pytest_invokeai.workflow.load import Workflow
 
 
 class BaselineMismatch(AssertionError):

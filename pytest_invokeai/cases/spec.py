@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import InputValueError, WorkflowError
-from .workflow.form import FormInput, form_inputs, resolve_input
-from .workflow.load import Workflow
+from pytest_invokeai.errors import InputValueError, WorkflowError
+from pytest_invokeai.workflow.form import FormInput, form_inputs, resolve_input
+from pytest_invokeai.workflow.load import Workflow
 
 COMBINE_MODES = ("product", "zip")
 ID_VALUE_MAX = 40  # longer values are shortened in ids (the full value is in the report)

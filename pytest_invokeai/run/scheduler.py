@@ -26,15 +26,20 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .cases import CaseSpec
-from .errors import InvokeAITestError, ServerError
-from .gate import Blocked, WorkflowGate
-from .server.client import ConnectionBroken
-from .server.pool import Lane
-from .server.session import GenerationResult, GenerationSession, PendingGeneration, check_values
-from .workflow.cache import WorkflowCache
-from .workflow.form import FormInput, form_inputs
-from .workflow.load import Workflow
+from pytest_invokeai.cases.spec import CaseSpec
+from pytest_invokeai.errors import InvokeAITestError, ServerError
+from pytest_invokeai.run.gate import Blocked, WorkflowGate
+from pytest_invokeai.server.client import ConnectionBroken
+from pytest_invokeai.server.pool import Lane
+from pytest_invokeai.server.session import (
+    GenerationResult,
+    GenerationSession,
+    PendingGeneration,
+    check_values,
+)
+from pytest_invokeai.workflow.cache import WorkflowCache
+from pytest_invokeai.workflow.form import FormInput, form_inputs
+from pytest_invokeai.workflow.load import Workflow
 
 # Cases of ours one server holds at a time when there are several: one running, the next ones waiting,
 # so the server never waits on our enqueue; few enough that the last cases of a run do not queue up

@@ -21,8 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .baseline.store import INDEX_MAPS_DIR, RECORD_SUFFIX, BaselineStore, relative_name
-from .gate import workflow_key
+from pytest_invokeai.baseline.store import (
+    INDEX_MAPS_DIR,
+    RECORD_SUFFIX,
+    BaselineStore,
+    relative_name,
+)
+from pytest_invokeai.run.gate import workflow_key
 
 
 def narrowed_by(config: Any, deselected: int, collection_errors: int = 0) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .baseline.update import UpdateMode
+from pytest_invokeai.baseline.update import UpdateMode
 
 DEFAULT_HANG_TIMEOUT = 60.0  # seconds of silence that declare a server down (see server/liveness.py)
 
@@ -330,7 +330,7 @@ def parse_tolerance(text: str | None, where: str) -> dict[str, float]:
     """``"color=3, sharpness=0.6"`` -> ``{"color": 3.0, "sharpness": 0.6}``, names checked against the signals."""
     if not text:
         return {}
-    from .baseline.compare import Thresholds
+    from pytest_invokeai.baseline.compare import Thresholds
 
     overrides: dict[str, float] = {}
     for part in str(text).replace(";", ",").split(","):

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .baseline.store import BaselineStore, UnreadableIndexMap
-from .baseline.update import UpdateMode, accepts_drift
-from .cases import CaseSpec
-from .workflow.drift import DriftReport, IndexMap, check_drift
-from .workflow.load import Workflow
+from pytest_invokeai.baseline.store import BaselineStore, UnreadableIndexMap
+from pytest_invokeai.baseline.update import UpdateMode, accepts_drift
+from pytest_invokeai.cases.spec import CaseSpec
+from pytest_invokeai.workflow.drift import DriftReport, IndexMap, check_drift
+from pytest_invokeai.workflow.load import Workflow
 
 if TYPE_CHECKING:  # the server side is imported when a case runs, not when pytest collects
-    from .server.session import GenerationSession
+    from pytest_invokeai.server.session import GenerationSession
 
 DRIFTED, SKIPPED, MISSING = "drifted", "skipped", "missing"
 
@@ -155,7 +155,7 @@ class WorkflowGate:
                     self.install_models(spec.models)
                     session.refresh_models()
                     self._models_ready.add(spec.models)
-        from .server.models import missing_models
+        from pytest_invokeai.server.ai_models import missing_models
 
         missing = missing_models(session.installed_models, workflow)
         if missing:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import httpx
 
-from ..errors import ServerError
-from .install import installed_python
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.local.install import installed_python
 
-LAUNCHER = Path(__file__).with_name("launch_invokeai.py")
+LAUNCHER = Path(__file__).parent / "invokeai_side" / "launcher.py"
 START_TIMEOUT = 180.0  # about 20 s on 2 cores; generous for a loaded CI machine
 LOG_TAIL_LINES = 40
 
@@ -44,7 +44,7 @@ def resolve_server_command(explicit: str | list[str] | None = None) -> list[str]
         return [on_path]
     raise ServerError(
         "no InvokeAI to start: give --invokeai-url=http://HOST:PORT for a running server, or install one "
-        "for the managed server with `python -m pytest_invokeai.server.install`, or put `invokeai-web` on PATH, "
+        "for the managed server with `python -m pytest_invokeai.local.install`, or put `invokeai-web` on PATH, "
         "or name the command with --invokeai-server-cmd"
     )
 
@@ -165,7 +165,7 @@ class ManagedServer:
         self.stop()
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use: python -m pytest_invokeai.server.managed
+if __name__ == "__main__":  # pragma: no cover - manual use: python -m pytest_invokeai.local.managed
     with ManagedServer() as server:
         print(f"InvokeAI running at {server.url} (Ctrl-C stops it)", file=sys.stderr)
         try:

@@ -19,18 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .baseline.compare import Thresholds, compare
-from .baseline.fingerprint import Fingerprint, fingerprint
-from .baseline.record import BaselineRecord, OutputBaseline
-from .baseline.store import BaselineStore, UnreadableBaseline, relative_name
-from .baseline.update import UpdateMode, should_write
-from .cases import CaseError, CaseSpec
-from .report.artifacts import write_artifacts
-from .report.results import OutputResult
-from .server.session import GenerationResult, OutputImage
-from .workflow.content_hash import content_hash
-from .workflow.form import form_inputs, resolve_input
-from .workflow.load import Workflow
+from pytest_invokeai.baseline.compare import Thresholds, compare
+from pytest_invokeai.baseline.fingerprint import Fingerprint, fingerprint
+from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
+from pytest_invokeai.baseline.store import (
+    BaselineStore,
+    UnreadableBaseline,
+    relative_name,
+)
+from pytest_invokeai.baseline.update import UpdateMode, should_write
+from pytest_invokeai.cases.spec import CaseError, CaseSpec
+from pytest_invokeai.report.artifacts import write_artifacts
+from pytest_invokeai.report.results import OutputResult
+from pytest_invokeai.server.session import GenerationResult, OutputImage
+from pytest_invokeai.workflow.content_hash import content_hash
+from pytest_invokeai.workflow.form import form_inputs, resolve_input
+from pytest_invokeai.workflow.load import Workflow
 
 
 @dataclass

@@ -9,9 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .cases import CaseSpec, normalize_inputs, override_inputs, spec_from_marker
-from .errors import InvokeAITestError
-from .glue import (
+from pytest_invokeai.cases.spec import (
+    CaseSpec,
+    normalize_inputs,
+    override_inputs,
+    spec_from_marker,
+)
+from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.plugin.bridge import (
     CASE_PARAM,
     declared_case,
     fail,
@@ -20,12 +25,12 @@ from .glue import (
     run_case,
     run_state,
 )
-from .workflow.form import form_inputs
-from .workflow.load import Workflow
+from pytest_invokeai.workflow.form import form_inputs
+from pytest_invokeai.workflow.load import Workflow
 
 if TYPE_CHECKING:  # imported when a case runs (see runstate.py: collection stays light)
-    from .caserun import CaseRun
-    from .server.client import InvokeAIClient
+    from pytest_invokeai.run.case_run import CaseRun
+    from pytest_invokeai.server.client import InvokeAIClient
 
 
 @pytest.fixture(scope="session")

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .cases import CaseSpec, merge_marker_kwargs, spec_from_marker
-from .errors import InvokeAITestError
-from .gate import MISSING, SKIPPED, Blocked, workflow_key
-from .report.results import TestProblem
+from pytest_invokeai.cases.spec import CaseSpec, merge_marker_kwargs, spec_from_marker
+from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.report.results import TestProblem
+from pytest_invokeai.run.gate import MISSING, SKIPPED, Blocked, workflow_key
 
 if TYPE_CHECKING:  # imported when a case runs (see runstate.py: collection stays light)
-    from .caserun import CaseRun
-    from .judge import Judgement
-    from .runstate import RunState
+    from pytest_invokeai.run.case_run import CaseRun
+    from pytest_invokeai.run.judge import Judgement
+    from pytest_invokeai.run.state import RunState
 
 MARKER = "invokeai"
 CASE_PARAM = "invokeai_case"
@@ -65,14 +65,14 @@ def marked_workflow(item: pytest.Item) -> Path | None:
 
 def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | None = None) -> CaseRun:
     """Run (or collect the pre-enqueued result of) a case for ``item``; blocked cases end the test."""
-    from .caserun import CaseRun
+    from pytest_invokeai.run.case_run import CaseRun
 
     state = run_state(item.config)
     test_id = item.nodeid if name is None else f"{item.nodeid}::{name}"
     try:
         scheduler = state.scheduler
     except Exception as exc:  # no server: a clear failure (never a silent skip)
-        from .server.pool import NoServerReachable
+        from pytest_invokeai.server.pool import NoServerReachable
 
         # Unreachable servers are named once, with why, in the summary and the report: one line here.
         raise fail(str(exc) if isinstance(exc, NoServerReachable) else f"no InvokeAI server for this test: {exc}") from None
@@ -116,7 +116,7 @@ def fail(message: str) -> BaseException:
 
 
 def record_judgement(item: pytest.Item, judgement: Judgement) -> None:
-    from .report.junit import junit_properties
+    from pytest_invokeai.report.junit import junit_properties
 
     state = run_state(item.config)
     state.results.outputs.extend(judgement.outputs)
@@ -128,7 +128,10 @@ def record_judgement(item: pytest.Item, judgement: Judgement) -> None:
 
 def _model_hashes(state: RunState, workflow: Any, server: str) -> Mapping[str, str]:
     """Model name -> hash of the models the workflow uses (on the server that ran it), recorded with baselines."""
-    from .server.models import resolve_models_in_values, workflow_model_values
+    from pytest_invokeai.server.ai_models import (
+        resolve_models_in_values,
+        workflow_model_values,
+    )
 
     values = workflow_model_values(workflow)
     if not values:

@@ -1,7 +1,7 @@
 """Build a tiny Stable Diffusion 1.5-architecture checkpoint with fixed-seed random weights.
 
 This file runs inside InvokeAI's own Python environment (it has torch, diffusers and transformers),
-like ``launch_invokeai.py`` beside it; it imports nothing from pytest-invokeai, and the plugin's side
+like ``launcher.py`` beside it; it imports nothing from pytest-invokeai, and the plugin's side
 (:mod:`.model_install`) imports it only for :data:`RECIPE_VERSION` (torch is imported lazily).
 Usage: ``python tiny_sd15.py OUT_DIR``. Besides the model it writes :data:`SUMMARY_NAME` into the
 folder, last: the recipe and library versions, a sha256 of the files and the hash InvokeAI will give
@@ -182,13 +182,13 @@ def _invokeai_hash(folder: Path) -> str | None:
 
 
 def _torchvision_workaround():
-    """Let torchvision import with a CPU-only torch (see launch_invokeai.py, which lies beside this file)."""
+    """Let torchvision import with a CPU-only torch (see launcher.py, which lies beside this file)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import launch_invokeai
+    import launcher
 
-    if launch_invokeai._torchvision_imports():
+    if launcher._torchvision_imports():
         return None
-    return launch_invokeai._declare_missing_torchvision_ops()
+    return launcher._declare_missing_torchvision_ops()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ the same file system: a local or managed server) and waits for the install job. 
 server has already (the same path, or the same content hash) is returned as it is, so installing
 is safe to repeat.
 
-Usage: ``python -m pytest_invokeai.server.model_install [--url URL]`` builds the model, prints
+Usage: ``python -m pytest_invokeai.local.model_install [--url URL]`` builds the model, prints
 its folder and, with ``--url``, installs it into that server.
 """
 
@@ -28,15 +28,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import ServerError
-from ..locks import file_lock
-from . import api
-from .client import InvokeAIClient
-from .install import home_dir, installed_python
-from .managed import clean_environment
-from .tiny_sd15 import RECIPE_VERSION, SUMMARY_NAME
+from pytest_invokeai._util.locks import file_lock
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.local.install import home_dir, installed_python
+from pytest_invokeai.local.invokeai_side.tiny_sd15 import RECIPE_VERSION, SUMMARY_NAME
+from pytest_invokeai.local.managed import clean_environment
+from pytest_invokeai.server import api
+from pytest_invokeai.server.client import InvokeAIClient
 
-BUILDER = Path(__file__).with_name("tiny_sd15.py")
+BUILDER = Path(__file__).parent / "invokeai_side" / "tiny_sd15.py"
 TINY_SD15_NAME = f"tiny-sd15-{RECIPE_VERSION}"  # the folder's name, and so the model's name on a server
 BUILD_TIMEOUT = 600.0  # about 10 s on 2 cores, most of it importing torch
 POLL_INTERVAL = 0.25
@@ -60,7 +60,7 @@ def ensure_tiny_sd15(cache_dir: Path | None = None, *, invokeai_python: Path | N
         if python is None:
             raise ServerError(
                 "building the tiny SD-1.5 model needs InvokeAI's Python (torch, diffusers, transformers); "
-                "install it with `python -m pytest_invokeai.server.install`, or pass invokeai_python"
+                "install it with `python -m pytest_invokeai.local.install`, or pass invokeai_python"
             )
         if target.exists():  # a folder without a valid summary: not ours to trust
             shutil.rmtree(target)
@@ -159,7 +159,7 @@ def _wait_for_job(client: InvokeAIClient, job: dict[str, Any], source: Path, tim
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pytest_invokeai.server.model_install",
+        prog="python -m pytest_invokeai.local.model_install",
         description="Build the tiny SD-1.5 test model (once) and optionally install it into a running InvokeAI.",
     )
     parser.add_argument("--url", help="install the model into the InvokeAI server at this URL (same machine)")

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..errors import ServerError
-from ..locks import file_lock
-from .client import InvokeAIClient
-from .model_install import ensure_tiny_sd15, install_model
+from pytest_invokeai._util.locks import file_lock
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.local.model_install import ensure_tiny_sd15, install_model
+from pytest_invokeai.server.client import InvokeAIClient
 
 #: Recipes: name -> a function that returns a local model folder (built and cached when needed).
 RECIPES: dict[str, Callable[[], Path]] = {"tiny-sd15": ensure_tiny_sd15}

@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import InputValueError, ServerError
-from ..workflow.load import Workflow
-from ..workflow.schema import InvocationSchema, default_schema
-from . import api
-from .client import InvokeAIClient
+from pytest_invokeai.errors import InputValueError, ServerError
+from pytest_invokeai.server import api
+from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.workflow.load import Workflow
+from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
 
 IDENTIFIER_KEYS = ("key", "hash", "name", "base", "type")
 LISTED_MAX = 20  # installed models named in a message; more would bury the point
