@@ -198,9 +198,9 @@ def test_a_server_that_refuses_connections_is_named_once(project: pytest.Pyteste
 
 
 def test_a_server_that_accepts_and_never_answers_is_named_once_within_seconds(project: pytest.Pytester) -> None:
-    # A stand-in (a socket that accepts and never answers): what a port forward or proxy in front of a
-    # dead machine does at start-up, a fault a real InvokeAI cannot be made to show there on its own.
-    # The next test shows the same with a real InvokeAI, stopped before the run.
+    # A stand-in, a plain socket that accepts and never answers: at start-up a real InvokeAI cannot be
+    # made to show this fault reliably on its own (a proxy or port forward in front of a dead machine
+    # does). The next test comes closest with a real one: an InvokeAI stopped (SIGSTOP) before the run.
     with silent_listener() as url:
         run_with_an_unusable_server(project, url, "did not answer within 5 s")
 
