@@ -167,7 +167,8 @@ def test_a_value_that_is_not_a_url_is_a_usage_error_said_once(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     output = result.stdout.str() + result.stderr.str()
     assert output.count("notaurl") == 1, output
-    assert f"{where}: bad value 'notaurl' for --invokeai-url: expected the URL of an InvokeAI server, such as http://127.0.0.1:9090" in output
+    expected = "bad value 'notaurl' for --invokeai-url: expected the URL of an InvokeAI server, such as http://127.0.0.1:9090"
+    assert f"{where}: {expected}" in output
 
 
 # -- a server that cannot be used at the start -----------------------------------------------
