@@ -167,7 +167,8 @@ def test_a_value_that_is_not_a_url_is_a_usage_error_said_once(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     output = result.stdout.str() + result.stderr.str()
     assert output.count("notaurl") == 1, output
-    assert f"{where}: bad value 'notaurl' for --invokeai-url: expected the URL of an InvokeAI server, such as http://127.0.0.1:9090" in output
+    expected = "bad value 'notaurl' for --invokeai-url: expected the URL of an InvokeAI server, such as http://127.0.0.1:9090"
+    assert f"{where}: {expected}" in output
 
 
 # -- a server that cannot be used at the start -----------------------------------------------
@@ -198,9 +199,9 @@ def test_a_server_that_refuses_connections_is_named_once(project: pytest.Pyteste
 
 
 def test_a_server_that_accepts_and_never_answers_is_named_once_within_seconds(project: pytest.Pytester) -> None:
-    # A stand-in (a socket that accepts and never answers): what a port forward or proxy in front of a
-    # dead machine does at start-up, a fault a real InvokeAI cannot be made to show there on its own.
-    # The next test shows the same with a real InvokeAI, stopped before the run.
+    # A stand-in, a plain socket that accepts and never answers: at start-up a real InvokeAI cannot be
+    # made to show this fault reliably on its own (a proxy or port forward in front of a dead machine
+    # does). The next test comes closest with a real one: an InvokeAI stopped (SIGSTOP) before the run.
     with silent_listener() as url:
         run_with_an_unusable_server(project, url, "did not answer within 5 s")
 

@@ -172,7 +172,8 @@ class RunState:
                         unreachable = none.unreachable
                         raise
                     finally:
-                        self.results.servers_down.update({url: f"not reachable at the start: {why}" for url, why in unreachable.items()})
+                        down = {url: f"not reachable at the start: {why}" for url, why in unreachable.items()}
+                        self.results.servers_down.update(down)
                     check_agreement(lanes, self._used_workflows())
                 except Exception as exc:
                     for lane in lanes:
