@@ -183,7 +183,7 @@ def run_with_an_unusable_server(project: pytest.Pytester, url: str, why: str) ->
     took = time.monotonic() - began
 
     result.assert_outcomes(failed=3)
-    assert took < 20, f"the run took {took:.0f} s"
+    assert took < 25, f"the run took {took:.0f} s"
     stdout = result.stdout.str()
     one_line = f"InvokeAI at {url} is not reachable (see the InvokeAI section of the summary)"
     assert stdout.count(one_line) >= 3, stdout  # each test's failure is this one line
@@ -203,7 +203,7 @@ def test_a_server_that_accepts_and_never_answers_is_named_once_within_seconds(pr
     # made to show this fault reliably on its own (a proxy or port forward in front of a dead machine
     # does). The next test comes closest with a real one: an InvokeAI stopped (SIGSTOP) before the run.
     with silent_listener() as url:
-        run_with_an_unusable_server(project, url, "did not answer within 5 s")
+        run_with_an_unusable_server(project, url, "did not answer within 10 s")
 
 
 @pytest.mark.server
@@ -211,7 +211,7 @@ def test_a_server_stopped_before_the_run_is_named_once_within_seconds(
     server: ManagedServer, project: pytest.Pytester
 ) -> None:
     with stopped(server):
-        run_with_an_unusable_server(project, server.url, "did not answer within 5 s")
+        run_with_an_unusable_server(project, server.url, "did not answer within 10 s")
 
 
 # -- a server that stops answering mid-run ---------------------------------------------------

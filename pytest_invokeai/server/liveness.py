@@ -27,8 +27,10 @@ T = TypeVar("T")
 #: Seconds between progress lines while a server is silent.
 PROGRESS_EVERY = 15.0
 #: Seconds the first call to a server (its version, at the start of a run) may take, all retries
-#: included; a server that does not answer that is left out of the run at once.
-STARTUP_PROBE = 5.0
+#: included; a server that does not answer that is left out of the run at once. Ten seconds: a fresh InvokeAI
+#: pauses its answers for about 3 s while it runs its first graph (longer on a loaded machine), and an xdist
+#: worker that connects then must not take that pause for a dead server.
+STARTUP_PROBE = 10.0
 
 SilenceListener = Callable[[str, float, float], None]  # (url, seconds silent, hang timeout)
 
