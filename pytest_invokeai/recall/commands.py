@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_invokeai._util.keys import rootdir_key
 from pytest_invokeai.errors import InvokeAITestError
 from pytest_invokeai.recall.cases import RecallCase, case_values
 from pytest_invokeai.recall.mapping import map_recall
@@ -28,13 +29,6 @@ DEFAULT_SUMMARY = "invokeai-results/report.json"  # relative to the rootdir: whe
 TOKEN_ENV = BY_NAME["invokeai_token"].env
 # The shell fills in the token when the line runs: a report is shared and kept, a token must never be in it.
 AUTH_HEADER = f'-H "Authorization: Bearer ${TOKEN_ENV}"'
-
-
-def _relative(path: Path, rootdir: Path) -> str:
-    try:
-        return path.resolve().relative_to(rootdir.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
 
 
 def recall_command(
@@ -74,7 +68,7 @@ def add_recall_lines(
     """
     results = None
     if summary is not None and Path(summary).resolve() != (rootdir / DEFAULT_SUMMARY).resolve():
-        results = _relative(Path(summary), rootdir)
+        results = rootdir_key(summary, rootdir)
     workflows: dict[str, Workflow] = {}
     lines: dict[str, dict[str, str]] = {}
     for result in outputs:

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_invokeai.baseline.store import BaselineStore, relative_name
+from pytest_invokeai._util.keys import rootdir_key
+from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.cases.spec import CaseSpec
 from pytest_invokeai.errors import InvokeAITestError
 from pytest_invokeai.report.results import OutputResult, TestProblem
@@ -273,7 +274,7 @@ class RunState:
 
     def note_replaced(self, broken: Path, kept: Path) -> None:
         """An unreadable baseline or index map was rewritten; ``kept`` holds its old bytes."""
-        self.results.replaced[relative_name(broken, self.rootdir)] = relative_name(kept, self.rootdir)
+        self.results.replaced[rootdir_key(broken, self.rootdir)] = rootdir_key(kept, self.rootdir)
 
     def _install_models(self, names: tuple[str, ...]) -> None:
         from pytest_invokeai.local.model_sources import install_declared_models

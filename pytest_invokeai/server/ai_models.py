@@ -146,11 +146,6 @@ def identifier(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: config.get(k) for k in IDENTIFIER_KEYS}
 
 
-def resolve_model(client: InvokeAIClient, value: Any) -> dict[str, Any]:
-    """The server's identifier for one model value (see :meth:`InstalledModels.resolve`)."""
-    return InstalledModels.fetch(client).resolve(value)
-
-
 def missing_models(
     models: InvokeAIClient | InstalledModels, workflow: Workflow, *, schema: InvocationSchema | None = None
 ) -> list[ModelNotInstalledError]:
