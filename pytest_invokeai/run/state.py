@@ -21,7 +21,8 @@ from pytest_invokeai.errors import InvokeAITestError
 from pytest_invokeai.report.results import OutputResult, TestProblem
 from pytest_invokeai.run.settings import Settings
 from pytest_invokeai.workflow.cache import WorkflowCache
-from pytest_invokeai.workflow.load import Workflow
+from pytest_invokeai.workflow.load import Workflow, load_workflow
+from pytest_invokeai.workflow.schema import load_schema
 
 # The server side, the scheduler and the judge (httpx, Socket.IO, numpy, PIL) are imported when the
 # first case runs: collecting a suite of thousands of cases must not pay for them.
@@ -106,7 +107,7 @@ class RunState:
         self.rootdir = rootdir
         self.run_dir = run_dir  # shared by the processes of this run (the managed server's record)
         self.store = BaselineStore(settings.baseline_dir, profile=settings.baseline_profile)
-        self.workflows = WorkflowCache()
+        self.workflows = WorkflowCache(self._load_workflow)
         self.results = RunResults()
         self._lock = threading.Lock()
         self._scheduler: CaseScheduler | None = None
@@ -125,6 +126,10 @@ class RunState:
         self._planned_keys: set[str] = set()
         self.on_waiting: Callable[[str, int, str], None] | None = None  # progress of long waits
         self.on_silence: Callable[[str, float, float], None] | None = None  # a server silent (url, seconds, limit)
+
+    def _load_workflow(self, path: Path) -> Workflow:
+        # Read with the run's node schema (--invokeai-schema); the schema file is read once, when first needed.
+        return load_workflow(path, schema=load_schema(self.settings.schema))
 
     def plan(self, cases: list[tuple[str, CaseSpec]]) -> None:
         """The declared cases this process will run, in order (more may come, from xdist)."""
