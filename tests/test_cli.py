@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import custom_node_schema
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
@@ -306,17 +307,7 @@ def test_a_schema_file_makes_custom_nodes_known(tmp_path: Path) -> None:
     assert guessed.returncode == EXIT_OK
     assert "my_custom_sharpen" in guessed.stderr, "without a schema the kind is guessed, and the user is told"
 
-    # What `pytest-invokeai schema fetch` writes for a server with the custom node pack installed.
-    bundled = json.loads((Path(__file__).parents[1] / "pytest_invokeai/workflow/data/invocation-schema.json").read_text())
-    bundled["nodes"]["my_custom_sharpen"] = {
-        "fields": {
-            "strength": {"kind": "float", "title": "Sharpen strength", "constraints": {"minimum": 0, "maximum": 1}},
-            "tags": {"kind": "string_collection"},
-        },
-        "node_pack": "my-node-pack",
-        "title": "Sharpen",
-    }
-    schema_file = write_json(tmp_path / "my-nodes.schema.json", bundled)
+    schema_file = custom_schema_file(tmp_path)
     known = cli("--schema", schema_file, "inputs", workflow, "--json")
     assert known.returncode == EXIT_OK, known.stderr
     assert "my_custom_sharpen" not in known.stderr
@@ -332,14 +323,7 @@ def test_a_missing_schema_file_is_named(tmp_path: Path, sdxl_path: Path) -> None
 
 
 def custom_schema_file(tmp_path: Path) -> Path:
-    """The bundled schema plus the custom node of form-nested.json, as `schema fetch` writes it."""
-    bundled = json.loads((Path(__file__).parents[1] / "pytest_invokeai/workflow/data/invocation-schema.json").read_text())
-    bundled["nodes"]["my_custom_sharpen"] = {
-        "fields": {"strength": {"kind": "float", "title": "Sharpen strength", "constraints": {"minimum": 0, "maximum": 1}}},
-        "node_pack": "my-node-pack",
-        "title": "Sharpen",
-    }
-    return write_json(tmp_path / "my-nodes.schema.json", bundled)
+    return write_json(tmp_path / "my-nodes.schema.json", custom_node_schema())
 
 
 def test_the_schema_flag_is_passed_to_the_command_not_written_to_the_environment(

@@ -12,24 +12,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import custom_node_schema
 
 DATA = Path(__file__).parent / "data"
-BUNDLED = Path(__file__).parents[1] / "pytest_invokeai" / "workflow" / "data" / "invocation-schema.json"
 
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     shutil.copy(DATA / "workflows" / "form-nested.json", pytester.path / "nested.json")
-    schema = json.loads(BUNDLED.read_text())
-    schema["nodes"]["my_custom_sharpen"] = {
-        "fields": {
-            "strength": {"kind": "float", "title": "Sharpen strength", "constraints": {"minimum": 0, "maximum": 1}},
-            "tags": {"kind": "string_collection"},
-        },
-        "node_pack": "my-node-pack",
-        "title": "Sharpen",
-    }
-    (pytester.path / "my-nodes.schema.json").write_text(json.dumps(schema))
+    (pytester.path / "my-nodes.schema.json").write_text(json.dumps(custom_node_schema()))
     (pytester.path / "sharpen.invokeai.toml").write_text('workflow = "nested.json"\n\n[inputs]\n3 = 0.75\n\n[[case]]\nid = "strong"\n')
     return pytester
 
