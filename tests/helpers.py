@@ -49,3 +49,21 @@ def builder(graph: dict):
         return {"prepend": False, "batch": {"graph": {**graph, "nodes": nodes}, "runs": 1}}
 
     return build
+
+
+def custom_node_schema() -> dict[str, Any]:
+    """What `pytest-invokeai schema fetch` writes for a server with the custom node of form-nested.json installed:
+    the shipped schema plus ``my_custom_sharpen`` (a ``strength`` in 0..1 titled "Sharpen strength", and ``tags``)."""
+    import json
+
+    shipped = Path(__file__).parents[1] / "pytest_invokeai" / "workflow" / "data" / "invocation-schema.json"
+    schema: dict[str, Any] = json.loads(shipped.read_text())
+    schema["nodes"]["my_custom_sharpen"] = {
+        "fields": {
+            "strength": {"kind": "float", "title": "Sharpen strength", "constraints": {"minimum": 0, "maximum": 1}},
+            "tags": {"kind": "string_collection"},
+        },
+        "node_pack": "my-node-pack",
+        "title": "Sharpen",
+    }
+    return schema

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import custom_node_schema
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
@@ -305,17 +307,7 @@ def test_a_schema_file_makes_custom_nodes_known(tmp_path: Path) -> None:
     assert guessed.returncode == EXIT_OK
     assert "my_custom_sharpen" in guessed.stderr, "without a schema the kind is guessed, and the user is told"
 
-    # What `pytest-invokeai schema fetch` writes for a server with the custom node pack installed.
-    bundled = json.loads((Path(__file__).parents[1] / "pytest_invokeai/workflow/data/invocation-schema.json").read_text())
-    bundled["nodes"]["my_custom_sharpen"] = {
-        "fields": {
-            "strength": {"kind": "float", "title": "Sharpen strength", "constraints": {"minimum": 0, "maximum": 1}},
-            "tags": {"kind": "string_collection"},
-        },
-        "node_pack": "my-node-pack",
-        "title": "Sharpen",
-    }
-    schema_file = write_json(tmp_path / "my-nodes.schema.json", bundled)
+    schema_file = custom_schema_file(tmp_path)
     known = cli("--schema", schema_file, "inputs", workflow, "--json")
     assert known.returncode == EXIT_OK, known.stderr
     assert "my_custom_sharpen" not in known.stderr
@@ -328,6 +320,38 @@ def test_a_schema_file_makes_custom_nodes_known(tmp_path: Path) -> None:
 def test_a_missing_schema_file_is_named(tmp_path: Path, sdxl_path: Path) -> None:
     result = cli("--schema", tmp_path / "nope.json", "inputs", sdxl_path)
     assert_clean_error(result, f"{tmp_path / 'nope.json'}: cannot read the schema snapshot")
+
+
+def custom_schema_file(tmp_path: Path) -> Path:
+    return write_json(tmp_path / "my-nodes.schema.json", custom_node_schema())
+
+
+def test_the_schema_flag_is_passed_to_the_command_not_written_to_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_invokeai.cli import main
+
+    workflow = Path(__file__).parent / "data" / "workflows" / "form-nested.json"
+    before = dict(os.environ)
+    assert main(["--schema", str(custom_schema_file(tmp_path)), "inputs", str(workflow), "--json"]) == EXIT_OK
+    assert dict(os.environ) == before
+    (strength,) = [i for i in json.loads(capsys.readouterr().out) if i["field_name"] == "strength"]
+    assert strength["display_name"] == "Sharpen strength"  # the file's title: the command used it
+    assert main(["inputs", str(workflow), "--json"]) == EXIT_OK  # and the next command in this process does not
+    (strength,) = [i for i in json.loads(capsys.readouterr().out) if i["field_name"] == "strength"]
+    assert strength["display_name"] != "Sharpen strength"
+
+
+def test_the_schema_environment_variable_still_selects_a_schema_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_invokeai.cli import main
+
+    monkeypatch.setenv("PYTEST_INVOKEAI_SCHEMA", str(custom_schema_file(tmp_path)))
+    workflow = Path(__file__).parent / "data" / "workflows" / "form-nested.json"
+    assert main(["inputs", str(workflow), "--json"]) == EXIT_OK
+    (strength,) = [i for i in json.loads(capsys.readouterr().out) if i["field_name"] == "strength"]
+    assert strength["display_name"] == "Sharpen strength"
 
 
 @pytest.mark.server

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import httpx
 import pytest
 
 from pytest_invokeai.errors import ServerError
-from pytest_invokeai.server.client import AsyncInvokeAIClient, InvokeAIClient
+from pytest_invokeai.server.client import InvokeAIClient
 
 
 def noise_batch(destination: str, seed: int = 1) -> dict:
@@ -25,15 +24,6 @@ def noise_batch(destination: str, seed: int = 1) -> dict:
 def test_version_of_a_real_server(invokeai_server_url: str) -> None:
     with InvokeAIClient(invokeai_server_url) as client:
         assert client.version() == "6.14.2"
-
-
-@pytest.mark.server
-def test_async_client_reads_the_same_version(invokeai_server_url: str) -> None:
-    async def main() -> str:
-        async with AsyncInvokeAIClient(invokeai_server_url) as client:
-            return await client.version()
-
-    assert asyncio.run(main()) == "6.14.2"
 
 
 @pytest.mark.server
@@ -155,20 +145,6 @@ def test_enqueue_without_destination_is_never_resent() -> None:
         client.enqueue(body)
     assert server.posts == 1
     assert "to enqueue the batch: RemoteProtocolError" in str(info.value)
-
-
-def test_async_enqueue_recovers_the_same_way() -> None:
-    server = DroppingServer(post_drops=1, enqueue_arrives=True)
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        return server(request)
-
-    async def main():
-        async with AsyncInvokeAIClient("http://fake", transport=httpx.MockTransport(handler), backoff=0.001) as client:
-            return await client.enqueue(noise_batch("run-1"))
-
-    assert asyncio.run(main()).item_ids == (7, 8)
-    assert server.posts == 1
 
 
 def test_request_body_is_sent_as_json() -> None:

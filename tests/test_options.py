@@ -31,6 +31,7 @@ NAMES = {
     "invokeai_save_images": ("--invokeai-save-images", "PYTEST_INVOKEAI_SAVE_IMAGES"),
     "invokeai_look_ahead": ("--invokeai-look-ahead", "PYTEST_INVOKEAI_LOOK_AHEAD"),
     "invokeai_tolerance": ("--invokeai-tolerance", "PYTEST_INVOKEAI_TOLERANCE"),
+    "invokeai_schema": ("--invokeai-schema", "PYTEST_INVOKEAI_SCHEMA"),
 }
 
 
@@ -74,6 +75,7 @@ def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
     assert settings.save_images is False
     assert settings.look_ahead == 32
     assert settings.tolerance == {}
+    assert settings.schema is None  # the bundled schema
     assert set(settings.sources) == set(NAMES)
     assert set(settings.sources.values()) == {"default"}
 
@@ -118,6 +120,34 @@ def test_command_line_beats_env_beats_ini_beats_default(
     ini_only = settle(tmp_path, ini={name: ini})
     assert getattr(ini_only, field) == from_ini
     assert ini_only.sources[name] == "ini"
+
+
+def test_the_schema_file_follows_the_same_precedence_and_resolves_against_the_rootdir(tmp_path: Path) -> None:
+    bundled = (Path(__file__).parents[1] / "pytest_invokeai/workflow/data/invocation-schema.json").read_bytes()
+    for name in ("cli", "env", "ini"):
+        (tmp_path / f"{name}.schema.json").write_bytes(bundled)
+    name, env_name = "invokeai_schema", "PYTEST_INVOKEAI_SCHEMA"
+    given = dict(cli={name: "cli.schema.json"}, env={env_name: "env.schema.json"}, ini={name: "ini.schema.json"})
+    assert settle(tmp_path, **given).schema == tmp_path / "cli.schema.json"
+    assert settle(tmp_path, env=given["env"], ini=given["ini"]).schema == tmp_path / "env.schema.json"
+    assert settle(tmp_path, ini=given["ini"]).schema == tmp_path / "ini.schema.json"
+    assert settle(tmp_path, ini=given["ini"]).sources[name] == "ini"
+
+
+@pytest.mark.parametrize(
+    ("where", "given", "source"),
+    [
+        ("cli", {"cli": {"invokeai_schema": "nope.json"}}, "command line"),
+        ("env", {"env": {"PYTEST_INVOKEAI_SCHEMA": "nope.json"}}, "environment variable PYTEST_INVOKEAI_SCHEMA"),
+        ("ini", {"ini": {"invokeai_schema": "nope.json"}}, "ini option invokeai_schema"),
+    ],
+)
+def test_a_schema_file_that_cannot_be_read_is_a_usage_error_naming_where_it_was_set(
+    tmp_path: Path, where: str, given: dict[str, Any], source: str
+) -> None:
+    with pytest.raises(OptionError) as caught:
+        settle(tmp_path, **given)
+    assert str(caught.value).startswith(f"{source}: bad value for --invokeai-schema: {tmp_path / 'nope.json'}: cannot read")
 
 
 def test_paths_follow_the_same_precedence_and_resolve_against_the_rootdir(tmp_path: Path) -> None:

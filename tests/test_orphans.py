@@ -1,6 +1,6 @@
 """Orphaned baselines (pytest_invokeai.baseline.orphans), as plain Python.
 
-``narrowed_by`` and ``find_run_orphans`` read a few attributes of pytest's config: a stand-in with
+``narrowed_by`` and ``scan_run`` read a few attributes of pytest's config: a stand-in with
 pytest's own defaults is enough, and one test checks the attribute names on a real parsed config.
 """
 
@@ -15,7 +15,6 @@ from PIL import Image
 
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.orphans import (
-    find_run_orphans,
     narrowed_by,
     prune,
     scan_run,
@@ -82,7 +81,7 @@ def test_narrowed_by_reads_the_attributes_pytest_sets(pytester, args, expected):
     assert narrowed_by(pytester.parseconfig(*args), 0) == expected
 
 
-# -- find_run_orphans ----------------------------------------------------------------------------
+# -- scan_run: orphans ----------------------------------------------------------------------------
 
 RECORDS = [
     "tests/test_a.py::test_used",
@@ -133,7 +132,7 @@ def project(tmp_path: Path) -> SimpleNamespace:
 
 def orphans(project, *args: str, invoked_in: str = "", **option) -> list[str]:
     run_config = config(*args, invoked_in=project.rootdir / invoked_in, **option)
-    return find_run_orphans(project, run_config, COLLECTED)
+    return scan_run(project, run_config, COLLECTED).orphans
 
 
 def test_a_whole_project_run_reports_every_unused_record_and_map(project):
@@ -227,3 +226,23 @@ def test_a_test_whose_cases_could_not_be_listed_keeps_every_baseline_under_its_i
     assert scan.orphans == sorted(
         [RECORD_FILES["tests/sub/test_b.py::test_gone"], RECORD_FILES["other/test_c.py::test_x"], MAP_FILES["gone.json"]]
     )  # the unused map may be its workflow's: only the map of a deleted workflow is an orphan
+
+
+# -- profiles -----------------------------------------------------------------------------------
+
+
+def test_a_profile_run_judges_only_the_profiles_own_records(tmp_path: Path) -> None:
+    """(Moved from the store's own orphan finder, which only tests used: the scan here is the one the run uses.)"""
+    default, cpu = BaselineStore(tmp_path / "baselines"), BaselineStore(tmp_path / "baselines", profile="cpu")
+    image = png((10, 10, 10))
+
+    def save(store: BaselineStore, test_id: str) -> Path:
+        return store.save(BaselineRecord(test_id=test_id, outputs={"save": OutputBaseline(images=[fingerprint(image)])}))
+
+    save(default, "t.py::default_gone")  # the default store's: not this profile run's to judge
+    cpu_gone = save(cpu, "t.py::cpu_gone")
+    save(cpu, "t.py::kept")
+    run = SimpleNamespace(store=cpu, rootdir=tmp_path, used_workflows=set())
+    scan = scan_run(run, config(invoked_in=tmp_path), ["t.py::kept"])
+    assert scan.orphans == [cpu_gone.relative_to(tmp_path).as_posix()]
+    assert scan.orphans[0].startswith("baselines/") and "cpu" in scan.orphans[0]

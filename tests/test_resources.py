@@ -28,7 +28,6 @@ from pytest_invokeai.server.ai_models import (
     InstalledModels,
     ModelNotInstalledError,
     missing_models,
-    resolve_model,
     resolve_models_in_values,
 )
 from pytest_invokeai.server.boards import ensure_board
@@ -176,7 +175,7 @@ def test_a_model_that_is_not_installed_is_named_with_what_is_installed(client: I
     value = loader["data"]["inputs"]["model"]["value"]
     installed_sdxl = sorted(m["name"] for m in client.send(api.models()) if (m["base"], m["type"]) == ("sdxl", "main"))
     with pytest.raises(ModelNotInstalledError) as caught:
-        resolve_model(client, value)
+        InstalledModels.fetch(client).resolve(value)
     error = caught.value
     assert (error.model_name, error.base, error.type) == ("juggernautXL_v9Rundiffusionphoto2", "sdxl", "main")
     tail = f"installed sdxl main models: {', '.join(installed_sdxl)}" if installed_sdxl else "no sdxl main model is installed there"

@@ -22,7 +22,6 @@ from pytest_invokeai.baseline.store import (
     BaselineStore,
     UnreadableBaseline,
     UnreadableIndexMap,
-    find_orphans,
 )
 from pytest_invokeai.baseline.update import UpdateMode, accepts_drift, should_write
 from pytest_invokeai.errors import BaselineError, InvokeAITestError
@@ -566,22 +565,6 @@ def test_workers_meeting_one_unreadable_map_replace_it_once(tmp_path: Path) -> N
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".broken"]
     assert (path.parent / (path.name + ".broken")).read_bytes() == b"\x00broken"
     assert store.load_index_map("wf.json") == make_index_map()
-
-
-# -- orphans ----------------------------------------------------------------------------------
-
-
-def test_orphans_are_the_records_and_maps_no_collected_test_uses(tmp_path: Path) -> None:
-    store, cpu = BaselineStore(tmp_path), BaselineStore(tmp_path, profile="cpu")
-    paths = {test_id: store.save(make_record(test_id)) for test_id in ("t.py::kept", "t.py::gone", "old.py::gone")}
-    cpu_gone = cpu.save(make_record("t.py::cpu_gone"))
-    maps = {key: store.save_index_map(key, make_index_map()) for key in ("kept.json", "gone.json")}
-
-    orphans = find_orphans(store, ["t.py::kept", "t.py::new"], ["kept.json", "new.json"])
-    assert orphans.records == {"t.py::gone": paths["t.py::gone"], "old.py::gone": paths["old.py::gone"]}
-    assert orphans.index_maps == {"gone.json": maps["gone.json"]}
-    assert find_orphans(cpu, ["t.py::kept"], ["kept.json", "gone.json"]).records == {"t.py::cpu_gone": cpu_gone}
-    assert not find_orphans(store, paths, maps)
 
 
 # -- update modes -----------------------------------------------------------------------------

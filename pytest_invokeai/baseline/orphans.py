@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_invokeai._util.keys import rootdir_key, workflow_key
 from pytest_invokeai.baseline.store import (
     INDEX_MAPS_DIR,
     RECORD_SUFFIX,
     BaselineStore,
-    relative_name,
 )
-from pytest_invokeai.run.gate import workflow_key
 
 
 def narrowed_by(config: Any, deselected: int, collection_errors: int = 0) -> str:
@@ -81,11 +80,6 @@ class RunScan:
     unreadable: dict[str, str] = field(default_factory=dict)  # file (relative to the rootdir) -> what is wrong
 
 
-def find_run_orphans(state: Any, config: Any, collected_ids: Iterable[str], unlisted: Iterable[str] = ()) -> list[str]:
-    """Files (relative to the rootdir) of baselines and index maps in the run's scope that nothing uses."""
-    return scan_run(state, config, collected_ids, unlisted).orphans
-
-
 def scan_run(state: Any, config: Any, collected_ids: Iterable[str], unlisted: Iterable[str] = ()) -> RunScan:
     """The orphans and the unreadable files among the baselines and index maps in the run's scope."""
     store: BaselineStore = state.store
@@ -126,8 +120,8 @@ def scan_run(state: Any, config: Any, collected_ids: Iterable[str], unlisted: It
         if whole_project or key in used_maps:
             unreadable[path] = problem
     return RunScan(
-        orphans=sorted(relative_name(p, rootdir) for p in orphans),
-        unreadable={relative_name(p, rootdir): why for p, why in sorted(unreadable.items())},
+        orphans=sorted(rootdir_key(p, rootdir) for p in orphans),
+        unreadable={rootdir_key(p, rootdir): why for p, why in sorted(unreadable.items())},
     )
 
 

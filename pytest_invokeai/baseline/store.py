@@ -44,7 +44,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,17 +129,6 @@ def _read_bytes(path: Path) -> bytes:
         raise BaselineError(f"{path}: is a directory, expected a baseline .json file") from None
     except OSError as exc:
         raise BaselineError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
-
-
-@dataclass
-class Orphans:
-    """Stored files that no collected test uses."""
-
-    records: dict[str, Path] = field(default_factory=dict)  # test id -> record file
-    index_maps: dict[str, Path] = field(default_factory=dict)  # workflow key -> index map file
-
-    def __bool__(self) -> bool:
-        return bool(self.records or self.index_maps)
 
 
 class BaselineStore:
@@ -466,14 +455,6 @@ class BaselineStore:
             directory = directory.parent
 
 
-def relative_name(path: Path, rootdir: Path) -> str:
-    """How listings name a store file: relative to the rootdir where it is inside it, with forward slashes."""
-    try:
-        return path.resolve().relative_to(rootdir.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.samefile(b)
@@ -501,12 +482,3 @@ def _image_owner(name: str) -> str | None:
 
 def _is_record_name(name: str) -> bool:
     return name.endswith(RECORD_SUFFIX) and not name.startswith(".") and not name.endswith(TEMP_SUFFIX)
-
-
-def find_orphans(store: BaselineStore, used_test_ids: Iterable[str], used_workflows: Iterable[str]) -> Orphans:
-    """Records in the active store and index maps that no collected test uses."""
-    used_tests, used_maps = set(used_test_ids), set(used_workflows)
-    return Orphans(
-        records={test_id: path for test_id, path in store.stored_test_ids().items() if test_id not in used_tests},
-        index_maps={key: path for key, path in store.stored_index_maps().items() if key not in used_maps},
-    )

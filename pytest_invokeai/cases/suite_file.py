@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -70,7 +70,8 @@ def is_suite_file(path: Path) -> bool:
     return path.name.endswith(SUFFIX) and len(path.name) > len(SUFFIX)
 
 
-def load_suite_file(path: Path) -> SuiteFile:
+def load_suite_file(path: Path, *, load: Callable[[Path], Workflow] = load_workflow) -> SuiteFile:
+    """The suite file at ``path``; ``load`` reads its workflow (the run's, with the run's node schema)."""
     where = str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -87,7 +88,7 @@ def load_suite_file(path: Path) -> SuiteFile:
         raise SuiteFileError('needs `workflow = "path/to/workflow.json"` (relative to this file)', source=where)
     workflow_path = (path.parent / data["workflow"]).resolve()
     try:
-        workflow = load_workflow(workflow_path)
+        workflow = load(workflow_path)
     except WorkflowError as exc:  # the loader names the resolved path; say which line of this file led there
         raise SuiteFileError(f"workflow = {data['workflow']!r}: {exc}", source=where) from None
     inputs = form_inputs(workflow)

@@ -37,7 +37,9 @@ from pytest_invokeai.cli.common import (
     show_warning,
 )
 from pytest_invokeai.errors import InvokeAITestError
-from pytest_invokeai.workflow.schema import SCHEMA_ENV
+from pytest_invokeai.run.settings import BY_NAME
+
+SCHEMA_ENV = BY_NAME["invokeai_schema"].env  # the plugin's variable: the command reads it too
 
 COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines, recall)
 
@@ -94,8 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         (args.command_parser if hasattr(args, "command_parser") else parser).print_help(sys.stderr)
         return EXIT_USAGE
-    if args.schema:
-        os.environ[SCHEMA_ENV] = args.schema  # read by every default_schema() call of this command
+    # The node schema file each command reads its workflows with (loaded when a command first needs it).
+    args.schema = args.schema or os.environ.get(SCHEMA_ENV, "").strip() or None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")

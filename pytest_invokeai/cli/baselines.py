@@ -101,6 +101,8 @@ def run_pytest(args: argparse.Namespace, *plugin_args: str) -> int:
         command.append(f"--invokeai-baseline-dir={args.dir}")
     if args.profile is not None:
         command.append(f"--invokeai-baseline-profile={args.profile}")
+    if getattr(args, "schema", None):  # the command's --schema (relative to here; pytest's paths are to the rootdir)
+        command.append(f"--invokeai-schema={Path(args.schema).resolve()}")
     extra = list(args.pytest_args)
     if extra[:1] == ["--"]:
         extra = extra[1:]

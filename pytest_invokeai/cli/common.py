@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from pytest_invokeai.workflow.load import Workflow, load_workflow
+from pytest_invokeai.workflow.schema import load_schema
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -21,9 +22,11 @@ def print_error(message: str) -> None:
     print(f"pytest-invokeai: error: {message}", file=sys.stderr)
 
 
-def load_workflow_arg(path: str) -> Workflow:
-    """Load WORKFLOW. What the loader repairs is a warning, shown by :func:`show_warning` on stderr."""
-    return load_workflow(path)
+def load_workflow_arg(path: str, schema: str | None) -> Workflow:
+    """Load WORKFLOW with the node schema file ``schema`` (``--schema``; None: the bundled one).
+
+    What the loader repairs is a warning, shown by :func:`show_warning` on stderr."""
+    return load_workflow(path, schema=load_schema(schema))
 
 
 def show_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:

@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    workflow = load_workflow_arg(args.workflow)
+    workflow = load_workflow_arg(args.workflow, args.schema)
     index_map = IndexMap.from_workflow(workflow)
     index_map.save(args.output)
     print(f"wrote {args.output}: {len(index_map.inputs)} inputs of workflow '{index_map.workflow_name}'")
@@ -65,7 +65,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     saved = IndexMap.load(args.map)
-    workflow = load_workflow_arg(args.workflow)
+    workflow = load_workflow_arg(args.workflow, args.schema)
     report = check_drift(workflow, saved)
     if args.json:
         print_json(report.to_json())

@@ -61,7 +61,7 @@ def parse_assignment(text: str) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    workflow = load_workflow_arg(args.workflow)
+    workflow = load_workflow_arg(args.workflow, args.schema)
     values = collect_values(workflow, assignments_by_key(args.sets))
     body = build_enqueue_body(workflow, values, board=args.board)
     print_json(body, compact=args.json)

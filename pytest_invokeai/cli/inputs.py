@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    workflow = load_workflow_arg(args.workflow)
+    workflow = load_workflow_arg(args.workflow, args.schema)
     found = form_inputs(workflow)
     if args.json:
         print_json([input_json(i) for i in found])

@@ -35,6 +35,7 @@ from pytest_invokeai.recall.mapping import RecallMapping, map_recall
 from pytest_invokeai.run.settings import BY_NAME, convert
 from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.workflow.load import load_workflow
+from pytest_invokeai.workflow.schema import load_schema
 
 URL_OPTION = BY_NAME["invokeai_url"]  # the plugin's own settings, read the plugin's way
 TOKEN_ENV = BY_NAME["invokeai_token"].env
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             f"the workflow of {case.test_id!r} ({case.origin}) is {case.workflow_key}, relative to the suite's root, "
             f"and there is no such file under {case.rootdir}: run from the suite's root or pass --rootdir"
         )
-    workflow = load_workflow(case.workflow_path)
+    workflow = load_workflow(case.workflow_path, schema=load_schema(args.schema))
     values, notes = case_values(case, workflow)
     mapping = map_recall(workflow, values)
     url = (args.url or _first_env_url() or DEFAULT_URL).rstrip("/")

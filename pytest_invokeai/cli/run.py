@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    workflow = load_workflow_arg(args.workflow)
+    workflow = load_workflow_arg(args.workflow, args.schema)
     inputs = form_inputs(workflow)
     values: dict[str, object] = {}
     for key, text in assignments_by_key(args.sets).items():

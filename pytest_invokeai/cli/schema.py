@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 from pytest_invokeai.cli.common import EXIT_OK
-from pytest_invokeai.workflow.schema import SCHEMA_ENV, fetch_schema
+from pytest_invokeai.run.settings import BY_NAME
+from pytest_invokeai.workflow.schema import fetch_schema
+
+SCHEMA_ENV = BY_NAME["invokeai_schema"].env
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

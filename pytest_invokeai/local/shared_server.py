@@ -143,10 +143,6 @@ def _cancel_queue(record: dict[str, str], token: str | None) -> str:
     return ""
 
 
-def server_log(run_dir: Path) -> Path:
-    return run_dir / "invokeai.log"
-
-
 def _stop_process_group(pid: int, timeout: float) -> None:
     if os.name == "nt":  # pragma: no cover - the managed server runs on POSIX
         try:

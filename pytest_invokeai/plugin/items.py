@@ -15,13 +15,13 @@ import pytest
 from pytest_invokeai.cases.spec import CaseSpec
 from pytest_invokeai.cases.suite_file import SuiteFileError, load_suite_file
 from pytest_invokeai.errors import InvokeAITestError
-from pytest_invokeai.plugin.bridge import run_case
+from pytest_invokeai.plugin.bridge import run_case, run_state
 
 
 class SuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         try:
-            suite = load_suite_file(self.path)
+            suite = load_suite_file(self.path, load=run_state(self.config).workflows.get)
         except InvokeAITestError as exc:
             yield UnusableSuiteFile.from_parent(self, name=self.path.name, error=str(exc))
             return

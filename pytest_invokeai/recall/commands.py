@@ -6,12 +6,14 @@ report time from the case data each output carries (its workflow and input value
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_invokeai._util.keys import rootdir_key
 from pytest_invokeai.errors import InvokeAITestError
 from pytest_invokeai.recall.cases import RecallCase, case_values
 from pytest_invokeai.recall.mapping import map_recall
@@ -28,13 +30,6 @@ DEFAULT_SUMMARY = "invokeai-results/report.json"  # relative to the rootdir: whe
 TOKEN_ENV = BY_NAME["invokeai_token"].env
 # The shell fills in the token when the line runs: a report is shared and kept, a token must never be in it.
 AUTH_HEADER = f'-H "Authorization: Bearer ${TOKEN_ENV}"'
-
-
-def _relative(path: Path, rootdir: Path) -> str:
-    try:
-        return path.resolve().relative_to(rootdir.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
 
 
 def recall_command(
@@ -62,7 +57,7 @@ def curl_command(body: Mapping[str, Any], *, url: str, queue: str = DEFAULT_QUEU
 
 def add_recall_lines(
     outputs: Iterable[OutputResult], *, rootdir: Path, server_known: bool, summary: Path | None = None,
-    authorized: bool = False,
+    authorized: bool = False, load: Callable[[Path], Workflow] = load_workflow,
 ) -> None:
     """Add the recall command and curl line to each output's ``extra`` (cases that map to nothing get none).
 
@@ -70,33 +65,31 @@ def add_recall_lines(
     started and stopped); without it the lines use InvokeAI's default address. ``summary`` is where
     the run's JSON summary goes: the command names it when it is not where the command looks by default.
     ``authorized``: the run used a token, so the curl line sends one (from ``$PYTEST_INVOKEAI_TOKEN``, as the
-    recall command does).
+    recall command does). ``load`` reads a workflow (the run's, with the run's node schema).
     """
     results = None
     if summary is not None and Path(summary).resolve() != (rootdir / DEFAULT_SUMMARY).resolve():
-        results = _relative(Path(summary), rootdir)
-    workflows: dict[str, Workflow] = {}
+        results = rootdir_key(summary, rootdir)
+    load = functools.cache(load)  # many cases share a workflow: read each once
     lines: dict[str, dict[str, str]] = {}
     for result in outputs:
         if not result.case or "workflow" not in result.case:
             continue
         if result.test_id not in lines:
-            lines[result.test_id] = _lines(result.test_id, result.case, rootdir, workflows, server_known, results, authorized)
+            lines[result.test_id] = _lines(result.test_id, result.case, rootdir, load, server_known, results, authorized)
         result.extra.update(lines[result.test_id])
 
 
 def _lines(
-    test_id: str, data: Mapping[str, Any], rootdir: Path, workflows: dict[str, Workflow], server_known: bool,
+    test_id: str, data: Mapping[str, Any], rootdir: Path, load: Callable[[Path], Workflow], server_known: bool,
     results: str | None, authorized: bool,
 ) -> dict[str, str]:
     case = RecallCase(test_id=test_id, workflow_key=data["workflow"], inputs=list(data.get("inputs", [])),
                       origin="this run", rootdir=rootdir, server=data.get("server"))
     try:
-        key = case.workflow_key
-        if key not in workflows:
-            workflows[key] = load_workflow(case.workflow_path)
-        values, _ = case_values(case, workflows[key])
-        mapping = map_recall(workflows[key], values)
+        workflow = load(case.workflow_path)
+        values, _ = case_values(case, workflow)
+        mapping = map_recall(workflow, values)
     except (InvokeAITestError, OSError) as exc:  # the report must be written whatever one case holds
         return {"recall": f"not available: {exc}"}
     if mapping.is_empty:

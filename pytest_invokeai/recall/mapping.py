@@ -41,7 +41,7 @@ from pytest_invokeai.workflow.form import (
 )
 from pytest_invokeai.workflow.graph import with_values
 from pytest_invokeai.workflow.load import Workflow
-from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
+from pytest_invokeai.workflow.schema import InvocationSchema
 
 POSITIVE_INPUTS = ("positive_conditioning", "positive_text_conditioning")
 NEGATIVE_INPUTS = ("negative_conditioning", "negative_text_conditioning")
@@ -169,7 +169,7 @@ def map_recall(
     Values are checked as a test run checks them (:class:`~pytest_invokeai.errors.InputValueError`
     naming the input); an image input may be a :class:`~pathlib.Path` (a local file).
     """
-    schema = schema or default_schema()
+    schema = schema or workflow.schema
     inputs = form_inputs(workflow, schema)
     values = dict(values or {})
     files = {key: value for key, value in values.items() if isinstance(value, Path)}

@@ -46,7 +46,7 @@ def write_reports(state: Any, run: RunOutcome) -> list[Path]:
     data_path = report.with_suffix(".json")
     add_recall_lines(
         results.outputs, rootdir=state.rootdir, server_known=not state.managed, summary=data_path,
-        authorized=bool(state.settings.token),
+        authorized=bool(state.settings.token), load=state.workflows.get,
     )
     accepted = _accepted_drift(state)
     down = dict(results.servers_down)  # a server left out or lost: named once, here and in the summary

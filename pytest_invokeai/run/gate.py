@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pytest_invokeai._util.keys import workflow_key
 from pytest_invokeai.baseline.store import BaselineStore, UnreadableIndexMap
 from pytest_invokeai.baseline.update import UpdateMode, accepts_drift
 from pytest_invokeai.cases.spec import CaseSpec
@@ -41,14 +42,6 @@ class Blocked(Exception):
         super().__init__(message)
         self.verdict = verdict
         self.message = message
-
-
-def workflow_key(path: Path, rootdir: Path) -> str:
-    """The workflow's name in the store: its path relative to the rootdir, with forward slashes."""
-    try:
-        return path.resolve().relative_to(rootdir.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix().lstrip("/")
 
 
 @dataclass

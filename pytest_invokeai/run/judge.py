@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_invokeai._util.keys import rootdir_key
 from pytest_invokeai.baseline.compare import Thresholds, compare
 from pytest_invokeai.baseline.fingerprint import Fingerprint, fingerprint
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import (
     BaselineStore,
     UnreadableBaseline,
-    relative_name,
 )
 from pytest_invokeai.baseline.update import UpdateMode, should_write
 from pytest_invokeai.cases.spec import CaseError, CaseSpec
@@ -116,10 +116,7 @@ def recorded_inputs(workflow: Workflow, values: Mapping[Any, Any], rootdir: Path
 
 def _json_safe(value: Any, rootdir: Path) -> Any:
     if isinstance(value, Path):
-        try:
-            return value.resolve().relative_to(rootdir.resolve()).as_posix()
-        except ValueError:
-            return value.as_posix()
+        return rootdir_key(value, rootdir)
     if isinstance(value, bytes):
         return "sha256:" + hashlib.sha256(value).hexdigest()
     if isinstance(value, Mapping):
@@ -268,7 +265,7 @@ def judge(
         # Copies not passed here are deleted: only those that still show their kept fingerprints stay.
         written = settings.store.save(new_record, images=images_to_keep)
         if replaced is not None:
-            note = f"{relative_name(replaced[0], settings.rootdir)} (kept as {replaced[1].name})"
+            note = f"{rootdir_key(replaced[0], settings.rootdir)} (kept as {replaced[1].name})"
             for each in results:
                 each.extra["replaced unreadable baseline"] = note
     else:

@@ -175,6 +175,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="NAME=VALUE,...",
     ),
     Option(
+        "invokeai_schema",
+        "node schema file written by 'pytest-invokeai schema fetch', relative to the rootdir: the fields of custom "
+        "nodes (and of an InvokeAI other than the one shipped). Default: the InvokeAI 6.14.2 schema shipped with "
+        "pytest-invokeai",
+        metavar="FILE",
+    ),
+    Option(
         "invokeai_look_ahead",
         "how many cases to keep queued on the server ahead of the running test",
         default=32,
@@ -270,6 +277,7 @@ class Settings:
     save_images: bool
     look_ahead: int
     hang_timeout: float = DEFAULT_HANG_TIMEOUT
+    schema: Path | None = None  # a node schema snapshot (None: the bundled one)
     tolerance: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # option name -> "command line" | env var | "ini"
 
@@ -303,6 +311,9 @@ def resolve(
         return (rootdir / Path(values[name]).expanduser()).resolve()
 
     report = values["invokeai_report"]
+    schema = path("invokeai_schema") if values["invokeai_schema"] else None
+    if schema is not None:
+        _check_schema(schema, _where(BY_NAME["invokeai_schema"], sources["invokeai_schema"]))
     return Settings(
         urls=[u.rstrip("/") for u in values["invokeai_url"]],
         token=values["invokeai_token"],
@@ -321,9 +332,27 @@ def resolve(
         save_images=values["invokeai_save_images"],
         look_ahead=values["invokeai_look_ahead"],
         hang_timeout=values["invokeai_hang_timeout"],
+        schema=schema,
         tolerance=parse_tolerance(values["invokeai_tolerance"], sources["invokeai_tolerance"]),
         sources=sources,
     )
+
+
+def _where(option: Option, source: str) -> str:
+    """Where a resolved value came from, in the words of :func:`convert`'s errors."""
+    if source == option.env:
+        return f"environment variable {option.env}"
+    return f"ini option {option.ini}" if source == "ini" else source
+
+
+def _check_schema(path: Path, where: str) -> None:
+    """A schema file that cannot be used is a usage error, said once (it is read once: the load is cached)."""
+    from pytest_invokeai.workflow.schema import SchemaError, load_schema
+
+    try:
+        load_schema(path)
+    except SchemaError as exc:
+        raise OptionError(f"{where}: bad value for --invokeai-schema: {exc}") from None
 
 
 def parse_tolerance(text: str | None, where: str) -> dict[str, float]:

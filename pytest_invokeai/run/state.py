@@ -14,13 +14,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_invokeai.baseline.store import BaselineStore, relative_name
+from pytest_invokeai._util.keys import rootdir_key
+from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.cases.spec import CaseSpec
 from pytest_invokeai.errors import InvokeAITestError
 from pytest_invokeai.report.results import OutputResult, TestProblem
 from pytest_invokeai.run.settings import Settings
 from pytest_invokeai.workflow.cache import WorkflowCache
-from pytest_invokeai.workflow.load import Workflow
+from pytest_invokeai.workflow.load import Workflow, load_workflow
+from pytest_invokeai.workflow.schema import load_schema
 
 # The server side, the scheduler and the judge (httpx, Socket.IO, numpy, PIL) are imported when the
 # first case runs: collecting a suite of thousands of cases must not pay for them.
@@ -105,7 +107,7 @@ class RunState:
         self.rootdir = rootdir
         self.run_dir = run_dir  # shared by the processes of this run (the managed server's record)
         self.store = BaselineStore(settings.baseline_dir, profile=settings.baseline_profile)
-        self.workflows = WorkflowCache()
+        self.workflows = WorkflowCache(self._load_workflow)
         self.results = RunResults()
         self._lock = threading.Lock()
         self._scheduler: CaseScheduler | None = None
@@ -124,6 +126,10 @@ class RunState:
         self._planned_keys: set[str] = set()
         self.on_waiting: Callable[[str, int, str], None] | None = None  # progress of long waits
         self.on_silence: Callable[[str, float, float], None] | None = None  # a server silent (url, seconds, limit)
+
+    def _load_workflow(self, path: Path) -> Workflow:
+        # Read with the run's node schema (--invokeai-schema); the schema file is read once, when first needed.
+        return load_workflow(path, schema=load_schema(self.settings.schema))
 
     def plan(self, cases: list[tuple[str, CaseSpec]]) -> None:
         """The declared cases this process will run, in order (more may come, from xdist)."""
@@ -274,7 +280,7 @@ class RunState:
 
     def note_replaced(self, broken: Path, kept: Path) -> None:
         """An unreadable baseline or index map was rewritten; ``kept`` holds its old bytes."""
-        self.results.replaced[relative_name(broken, self.rootdir)] = relative_name(kept, self.rootdir)
+        self.results.replaced[rootdir_key(broken, self.rootdir)] = rootdir_key(kept, self.rootdir)
 
     def _install_models(self, names: tuple[str, ...]) -> None:
         from pytest_invokeai.local.model_sources import install_declared_models

@@ -19,7 +19,7 @@ from pytest_invokeai.errors import InputValueError, ServerError
 from pytest_invokeai.server import api
 from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.workflow.load import Workflow
-from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
+from pytest_invokeai.workflow.schema import InvocationSchema
 
 IDENTIFIER_KEYS = ("key", "hash", "name", "base", "type")
 LISTED_MAX = 20  # installed models named in a message; more would bury the point
@@ -146,11 +146,6 @@ def identifier(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: config.get(k) for k in IDENTIFIER_KEYS}
 
 
-def resolve_model(client: InvokeAIClient, value: Any) -> dict[str, Any]:
-    """The server's identifier for one model value (see :meth:`InstalledModels.resolve`)."""
-    return InstalledModels.fetch(client).resolve(value)
-
-
 def missing_models(
     models: InvokeAIClient | InstalledModels, workflow: Workflow, *, schema: InvocationSchema | None = None
 ) -> list[ModelNotInstalledError]:
@@ -160,7 +155,7 @@ def missing_models(
     installed models raises :class:`AmbiguousModelError` (that is a problem to fix, not a missing model).
     """
     installed = _installed(models)
-    schema = schema or default_schema()
+    schema = schema or workflow.schema
     missing = []
     for (node_id, field_name), value in workflow_model_values(workflow, schema=schema).items():
         node_type = workflow.node(node_id).data.type
@@ -177,7 +172,7 @@ def workflow_model_values(workflow: Workflow, *, schema: InvocationSchema | None
 
     Fields fed by an edge are left out: the graph ignores their stored value.
     """
-    schema = schema or default_schema()
+    schema = schema or workflow.schema
     fed = {(e.target, e.targetHandle) for e in workflow.document.edges if e.type == "default"}
     return {
         (node.id, field_name): field_instance.value
@@ -203,7 +198,7 @@ def resolve_models_in_values(
     Keys of an identifier beyond the five (``submodel_type``) are kept.
     """
     installed = _installed(models)
-    schema = schema or default_schema()
+    schema = schema or workflow.schema
     resolved: dict[FieldKey, Any] = {}
     for (node_id, field_name), value in values.items():
         node = workflow.node(node_id)

@@ -1,19 +1,18 @@
-"""HTTP clients for an InvokeAI server: :class:`InvokeAIClient` (sync) and :class:`AsyncInvokeAIClient`.
+"""The HTTP client for an InvokeAI server: :class:`InvokeAIClient`.
 
-Each operation is written once, as a generator that yields :class:`~.api.Call` objects and receives
-their answers; the two clients differ only in how they send a call. Retries happen only where they
+Each operation is written as a generator that yields :class:`~.api.Call` objects and receives their
+answers, so what an operation asks stays apart from how a call is sent. Retries happen only where they
 are safe: connection failures of idempotent calls, with exponential backoff. An enqueue is never
 retried blindly: after a connection broke mid-enqueue, the client asks the server what it holds for
 the batch's ``destination`` (each run tags its batches with its own) before sending again.
 
-With ``hang_timeout`` the sync client also tells a server that hangs from a slow one (see
+With ``hang_timeout`` the client also tells a server that hangs from a slow one (see
 :mod:`.liveness`): a call to a server that has answered nothing for that long fails with
 :class:`ServerHung`, and so does every later call to it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -275,56 +274,3 @@ class InvokeAIClient(_ClientBase):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class AsyncInvokeAIClient(_ClientBase):
-    """Asynchronous client (``async with AsyncInvokeAIClient(url) as client:``)."""
-
-    def __init__(self, base_url: str, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any) -> None:
-        super().__init__(base_url, **kwargs)
-        self._http = httpx.AsyncClient(transport=transport, **self._httpx_options())
-
-    async def send(self, call: Call) -> Any:
-        attempt = 0
-        while True:
-            try:
-                response = await self._http.request(**self._request(call))
-            except httpx.TransportError as exc:
-                await asyncio.sleep(self._retry_delay(call, attempt, exc))
-                attempt += 1
-                continue
-            return api.read_answer(call, response, self.base_url)
-
-    async def run(self, operation: Operation[T]) -> T:
-        answer: Any = None
-        error: Exception | None = None
-        while True:
-            finished, call = _advance(operation, answer, error)
-            if finished:
-                return call
-            answer, error = None, None
-            try:
-                answer = await self.send(call)
-            except ConnectionBroken as exc:
-                error = exc
-
-    async def version(self) -> str:
-        return await self.send(api.version())
-
-    async def enqueue(self, body: dict[str, Any]) -> EnqueueResult:
-        return await self.run(enqueue_operation(self.queue_id, body))
-
-    async def queue_item(self, item_id: int) -> dict[str, Any]:
-        return await self.send(api.queue_item(self.queue_id, item_id))
-
-    async def image_bytes(self, image_name: str) -> bytes:
-        return await self.send(api.image_bytes(image_name))
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> AsyncInvokeAIClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()

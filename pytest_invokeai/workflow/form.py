@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_invokeai.errors import InputValueError, WorkflowError
 from pytest_invokeai.workflow.document import NODE_FIELD, Form, FormElement
 from pytest_invokeai.workflow.graph import AUTO_BOARD
-from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
+from pytest_invokeai.workflow.schema import InvocationSchema
 from pytest_invokeai.workflow.values import parse_value
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def form_inputs(workflow: Workflow, schema: InvocationSchema | None = None) -> l
     Fields of node types (or fields) the schema does not know get a kind guessed from their value,
     with a :class:`FormWarning` (also kept in :attr:`FormInput.warning`).
     """
-    schema = schema or default_schema()
+    schema = schema or workflow.schema
     feeds = _edge_feeds(workflow)
     occurrences: dict[tuple[str, str], int] = {}
     inputs: list[FormInput] = []

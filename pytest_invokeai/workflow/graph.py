@@ -20,7 +20,7 @@ from pytest_invokeai.workflow.document import BATCH_NODE_TYPES, GENERATOR_NODE_T
 from pytest_invokeai.workflow.embedded import embedded_workflow, input_value
 from pytest_invokeai.workflow.jsonpath import json_path
 from pytest_invokeai.workflow.load import Workflow
-from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
+from pytest_invokeai.workflow.schema import InvocationSchema
 
 #: Node types whose inputs the UI passes on even when the schema does not list them (pydantic ``extra="allow"``).
 NODES_ACCEPTING_EXTRA_INPUTS = frozenset({"core_metadata"})
@@ -55,7 +55,7 @@ def build_enqueue_body(
     computed from the batch and generator nodes
     (``[[{node_path, field_name, items}, ...], ...]``: inner lists zip, the outer list multiplies).
     """
-    schema = schema or default_schema()
+    schema = schema or workflow.schema
     document = with_values(workflow, values or {})
     graph = build_graph(document, schema=schema, board=board, source=workflow.source)
     data = compute_batch_data(document, source=workflow.source) if batch_data is None else batch_data

@@ -38,7 +38,7 @@ from pytest_invokeai.workflow.document import (
     WorkflowDocument,
 )
 from pytest_invokeai.workflow.jsonpath import json_path
-from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
+from pytest_invokeai.workflow.schema import InvocationSchema, bundled_schema
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_WORKFLOW_KEY = "invokeai_workflow"
@@ -56,6 +56,8 @@ class Workflow:
     source: str
     original_version: str
     warnings: list[str] = field(default_factory=list)
+    # The node schema it was loaded with: what reads its form or builds its graph uses the same one.
+    schema: InvocationSchema = field(default_factory=bundled_schema, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -102,7 +104,7 @@ def load_workflow(
 
 
 def parse_workflow(raw: Any, *, source: str, schema: InvocationSchema | None = None) -> Workflow:
-    schema = schema or default_schema()
+    schema = schema or bundled_schema()
     if not isinstance(raw, dict):
         raise WorkflowError(f"expected a JSON object, found {type(raw).__name__}", source=source, json_path="$")
     version = _read_version(raw, source)
@@ -127,7 +129,7 @@ def parse_workflow(raw: Any, *, source: str, schema: InvocationSchema | None = N
 
     for message in found:
         warnings.warn(WorkflowWarning(f"{source}: {message}"), stacklevel=3)
-    return Workflow(document=doc, source=source, original_version=version, warnings=found)
+    return Workflow(document=doc, source=source, original_version=version, warnings=found, schema=schema)
 
 
 # -- reading -------------------------------------------------------------------------------

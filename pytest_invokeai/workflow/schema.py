@@ -13,7 +13,6 @@ their own server with :func:`fetch_schema` (or ``scripts/snapshot_schema.py --ur
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -254,13 +253,10 @@ def bundled_schema() -> InvocationSchema:
     return InvocationSchema.load(BUNDLED_SNAPSHOT)
 
 
-#: Environment variable naming a schema file written by ``pytest-invokeai schema fetch`` (custom nodes).
-SCHEMA_ENV = "PYTEST_INVOKEAI_SCHEMA"
-
-
-def default_schema() -> InvocationSchema:
-    """The schema used when a caller names none: the file in ``$PYTEST_INVOKEAI_SCHEMA``, else the bundled one."""
-    path = os.environ.get(SCHEMA_ENV)
+def load_schema(path: str | Path | None = None) -> InvocationSchema:
+    """The schema snapshot at ``path`` (written by ``pytest-invokeai schema fetch``, for custom nodes), or the
+    bundled one when ``path`` is None. Callers pass what the user set (``--invokeai-schema``, the CLI's
+    ``--schema``); the schema then travels with each loaded :class:`~pytest_invokeai.workflow.load.Workflow`."""
     return _schema_file(str(Path(path).resolve())) if path else bundled_schema()
 
 
