@@ -1,7 +1,9 @@
 """Orphaned baselines (pytest_invokeai.baseline.orphans), as plain Python.
 
-``narrowed_by`` and ``scan_run`` read a few attributes of pytest's config: a stand-in with
-pytest's own defaults is enough, and one test checks the attribute names on a real parsed config.
+The scan takes plain data (the store, the rootdir, a :class:`RunScope`, the used workflows);
+``narrowed_by`` and ``run_scope`` (pytest_invokeai.plugin.narrowing) read a few attributes of pytest's
+config: a stand-in with pytest's own defaults is enough, and one test checks the attribute names on a
+real parsed config.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from PIL import Image
 
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.orphans import (
-    narrowed_by,
+    RunScope,
+    find_run_orphans,
     prune,
     scan_run,
 )
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import BaselineStore
+from pytest_invokeai.plugin.narrowing import narrowed_by, run_scope
 from pytest_invokeai.workflow.drift import IndexMap
 from pytest_invokeai.workflow.load import load_workflow
 
@@ -131,8 +135,13 @@ def project(tmp_path: Path) -> SimpleNamespace:
 
 
 def orphans(project, *args: str, invoked_in: str = "", **option) -> list[str]:
-    run_config = config(*args, invoked_in=project.rootdir / invoked_in, **option)
-    return scan_run(project, run_config, COLLECTED).orphans
+    scope = run_scope(config(*args, invoked_in=project.rootdir / invoked_in, **option))
+    return find_run_orphans(project.store, project.rootdir, scope, project.used_workflows, COLLECTED)
+
+
+def scan_of(project, *args: str, unlisted: tuple[str, ...] = ()):
+    scope = run_scope(config(*args, invoked_in=project.rootdir))
+    return scan_run(project.store, project.rootdir, scope, project.used_workflows, COLLECTED, unlisted)
 
 
 def test_a_whole_project_run_reports_every_unused_record_and_map(project):
@@ -207,7 +216,7 @@ def test_unreadable_files_are_listed_never_orphaned_so_never_pruned(project):
     base = project.rootdir / "baselines"
     (base / "tests" / "test_a.py" / "test_gone.json").write_bytes(b"")  # an uncollected test's record, broken
     (base / "_index_maps" / "unused.json.json").write_text("{")
-    scan = scan_run(project, config(invoked_in=project.rootdir), COLLECTED)
+    scan = scan_of(project)
     assert scan.unreadable == {
         "baselines/_index_maps/unused.json.json": "not valid JSON (line 1, column 2): Expecting property name enclosed in double quotes",
         "baselines/tests/test_a.py/test_gone.json": "is empty",
@@ -218,11 +227,11 @@ def test_unreadable_files_are_listed_never_orphaned_so_never_pruned(project):
     assert all((project.rootdir / name).is_file() for name in scan.unreadable)
     assert not {project.rootdir / name for name in scan.unreadable} & set(removed)
     # Out of the run's scope: a record under other folders; a map of a workflow this run does not use.
-    assert scan_run(project, config("other", invoked_in=project.rootdir), COLLECTED).unreadable == {}
+    assert scan_of(project, "other").unreadable == {}
 
 
 def test_a_test_whose_cases_could_not_be_listed_keeps_every_baseline_under_its_id(project):
-    scan = scan_run(project, config(invoked_in=project.rootdir), COLLECTED, unlisted=["tests/test_a.py::"])  # e.g. a suite file that failed to load
+    scan = scan_of(project, unlisted=("tests/test_a.py::",))  # e.g. a suite file that failed to load
     assert scan.orphans == sorted(
         [RECORD_FILES["tests/sub/test_b.py::test_gone"], RECORD_FILES["other/test_c.py::test_x"], MAP_FILES["gone.json"]]
     )  # the unused map may be its workflow's: only the map of a deleted workflow is an orphan
@@ -242,7 +251,26 @@ def test_a_profile_run_judges_only_the_profiles_own_records(tmp_path: Path) -> N
     save(default, "t.py::default_gone")  # the default store's: not this profile run's to judge
     cpu_gone = save(cpu, "t.py::cpu_gone")
     save(cpu, "t.py::kept")
-    run = SimpleNamespace(store=cpu, rootdir=tmp_path, used_workflows=set())
-    scan = scan_run(run, config(invoked_in=tmp_path), ["t.py::kept"])
+    scan = scan_run(cpu, tmp_path, RunScope(paths=(tmp_path.resolve(),)), set(), ["t.py::kept"])
     assert scan.orphans == [cpu_gone.relative_to(tmp_path).as_posix()]
     assert scan.orphans[0].startswith("baselines/") and "cpu" in scan.orphans[0]
+
+
+def test_the_scan_takes_plain_data_no_pytest_config(project):
+    """The engine side of the scan needs no pytest object: a scope of plain paths is all it reads."""
+    tests = (project.rootdir / "tests").resolve()
+    scope = RunScope(paths=(tests,), ignored=(tests / "sub",))
+    assert find_run_orphans(project.store, project.rootdir, scope, project.used_workflows, COLLECTED) == [
+        MAP_FILES["gone.json"],  # its workflow file is gone: an orphan whatever the scope
+        "baselines/tests/test_a.py/test_gone.json",
+        "baselines/tests/test_a.py/test_used2.json",
+    ]
+
+
+def test_a_scope_covers_its_paths_less_what_was_ignored(tmp_path):
+    scope = RunScope(paths=(tmp_path / "tests",), ignored=(tmp_path / "tests" / "slow",), ignore_globs=(str(tmp_path / "*" / "gen_*"),))
+    assert scope.covers(tmp_path / "tests" / "test_a.py")
+    assert not scope.covers(tmp_path / "other" / "test_a.py")  # outside the run's paths
+    assert not scope.covers(tmp_path / "tests" / "slow" / "test_b.py")  # --ignore
+    assert not scope.covers(tmp_path / "tests" / "gen_cases" / "test_c.py")  # --ignore-glob, on a parent folder
+    assert scope.ignores_any and not RunScope(paths=(tmp_path,)).ignores_any

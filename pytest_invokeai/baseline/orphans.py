@@ -11,6 +11,9 @@ The same scan finds the files that cannot be used (empty, cut short, binary, ano
 they are listed as unreadable, never as orphans, so pruning never deletes one (its test may still be
 there). A test whose cases could not be listed (a suite file or a matrix that failed to load) keeps
 every baseline under its id: ``unlisted`` holds those test id prefixes.
+
+The scan takes plain data; the pytest adapter (plugin/narrowing.py) works out from pytest's options
+whether a run was narrowed and its :class:`RunScope`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pytest_invokeai._util.keys import rootdir_key, workflow_key
 from pytest_invokeai.baseline.store import (
@@ -29,49 +31,34 @@ from pytest_invokeai.baseline.store import (
 )
 
 
-def narrowed_by(config: Any, deselected: int, collection_errors: int = 0) -> str:
-    """Why the collected tests are not all the tests under the run's paths ("" when they are).
+@dataclass(frozen=True)
+class RunScope:
+    """Where a run looked for tests, as plain paths: the run's arguments, less what it ignored.
 
-    ``collection_errors``: test files that failed to collect hold tests too (their baselines are in use).
+    ``paths``: the folders and files the run covers (resolved). ``ignored``: paths kept out of
+    collection (``--ignore``, resolved); ``ignore_globs``: patterns of absolute paths (``--ignore-glob``).
     """
-    option = config.option
-    reasons = [f"{collection_errors} collection error(s)"] if collection_errors else []
-    if getattr(option, "keyword", ""):
-        reasons.append("-k")
-    if getattr(option, "markexpr", ""):
-        reasons.append("-m")
-    # (--lfnf=none alone narrows nothing: without --lf or --ff it is inert, with --ff it deselects.)
-    if getattr(option, "lf", False):
-        reasons.append("--lf")
-    if getattr(option, "stepwise", False) or getattr(option, "stepwise_skip", False):
-        reasons.append("--sw")
-    if any("::" in str(arg) for arg in config.args):
-        reasons.append("node ids")
-    if deselected and not reasons:
-        reasons.append(f"{deselected} deselected")
-    return ", ".join(reasons)
 
+    paths: tuple[Path, ...]
+    ignored: tuple[Path, ...] = ()
+    ignore_globs: tuple[str, ...] = ()
 
-def _scope(config: Any) -> list[Path]:
-    base = Path(config.invocation_params.dir)
-    return [(base / str(arg).split("::")[0]).resolve() for arg in config.args]
+    def covers(self, path: Path) -> bool:
+        """Whether a test file at ``path`` was in the run's reach: under its paths and not ignored."""
+        return _inside(path, self.paths) and not self.ignores(path)
+
+    def ignores(self, path: Path) -> bool:
+        """Whether ``--ignore``/``--ignore-glob`` kept ``path`` from collection."""
+        candidates = [path, *path.parents]
+        return _inside(path, self.ignored) or any(fnmatch.fnmatch(str(c), g) for c in candidates for g in self.ignore_globs)
+
+    @property
+    def ignores_any(self) -> bool:
+        return bool(self.ignored or self.ignore_globs)
 
 
 def _inside(path: Path, scope: Sequence[Path]) -> bool:
     return any(path == root or root in path.parents for root in scope)
-
-
-def _ignored(path: Path, config: Any) -> bool:
-    """Whether ``--ignore``/``--ignore-glob`` (relative to the invocation directory) kept ``path`` from collection."""
-    base = Path(config.invocation_params.dir).resolve()
-    ignored = [(base / str(p)).resolve() for p in getattr(config.option, "ignore", None) or []]
-    globs = [str(base / str(g)) for g in getattr(config.option, "ignore_glob", None) or []]
-    candidates = [path, *path.parents]
-    return _inside(path, ignored) or any(fnmatch.fnmatch(str(c), g) for c in candidates for g in globs)
-
-
-def _ignores_any(config: Any) -> bool:
-    return bool(getattr(config.option, "ignore", None) or getattr(config.option, "ignore_glob", None))
 
 
 @dataclass
@@ -80,11 +67,31 @@ class RunScan:
     unreadable: dict[str, str] = field(default_factory=dict)  # file (relative to the rootdir) -> what is wrong
 
 
-def scan_run(state: Any, config: Any, collected_ids: Iterable[str], unlisted: Iterable[str] = ()) -> RunScan:
-    """The orphans and the unreadable files among the baselines and index maps in the run's scope."""
-    store: BaselineStore = state.store
-    rootdir: Path = state.rootdir
-    scope = _scope(config)
+def find_run_orphans(
+    store: BaselineStore,
+    rootdir: Path,
+    scope: RunScope,
+    used_workflows: Iterable[Path],
+    collected_ids: Iterable[str],
+    unlisted: Iterable[str] = (),
+) -> list[str]:
+    """Files (relative to the rootdir) of baselines and index maps in the run's scope that nothing uses."""
+    return scan_run(store, rootdir, scope, used_workflows, collected_ids, unlisted).orphans
+
+
+def scan_run(
+    store: BaselineStore,
+    rootdir: Path,
+    scope: RunScope,
+    used_workflows: Iterable[Path],
+    collected_ids: Iterable[str],
+    unlisted: Iterable[str] = (),
+) -> RunScan:
+    """The orphans and the unreadable files among the baselines and index maps in the run's scope.
+
+    ``collected_ids``: the test ids the run collected; ``unlisted``: test id prefixes of tests whose
+    cases could not be listed (their baselines stay in use).
+    """
     collected = set(collected_ids)
     prefixes = tuple(unlisted)
     orphans: list[Path] = []
@@ -92,7 +99,7 @@ def scan_run(state: Any, config: Any, collected_ids: Iterable[str], unlisted: It
     records = store.scan_records()
     for test_id, path in records.found.items():
         test_file = (rootdir / test_id.split("::")[0]).resolve()
-        if not _inside(test_file, scope) or _ignored(test_file, config):
+        if not scope.covers(test_file):
             continue
         # Second runs in one test are stored as "<test id>::runN" (and named ones as "<test id>::<name>").
         if test_id in collected or test_id.startswith(prefixes) or any(test_id.startswith(c + "::") for c in collected):
@@ -101,13 +108,13 @@ def scan_run(state: Any, config: Any, collected_ids: Iterable[str], unlisted: It
     for path, problem in records.unreadable.items():
         # Its test id is unknown: where it lies tells the test file (exactly, where no name needed escaping).
         test_file = rootdir.joinpath(*path.parent.relative_to(store.active_root).parts)
-        if _inside(test_file.resolve(), scope) and not _ignored(test_file, config):
+        if _inside(test_file.resolve(), scope.paths) and not scope.ignores(test_file):
             unreadable[path] = problem
-    used_maps = {workflow_key(w, rootdir) for w in state.used_workflows}
+    used_maps = {workflow_key(w, rootdir) for w in used_workflows}
     # A workflow may serve tests anywhere in the project: only a run over the whole rootdir, ignoring
     # nothing (or a deleted workflow file) can call its index map unused; and only when every test's
     # workflow is known (a suite file that failed to load may be the one that uses it).
-    whole_project = _inside(rootdir.resolve(), scope) and not _ignores_any(config)
+    whole_project = _inside(rootdir.resolve(), scope.paths) and not scope.ignores_any
     maps_judged = whole_project and not prefixes
     maps = store.scan_index_maps()
     for key, path in maps.found.items():
@@ -139,6 +146,14 @@ def unreadable_messages(unreadable: Mapping[str, str], replaced: Mapping[str, st
         for name, why in sorted(unreadable.items())
         if name not in replaced
     ]
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What ``--invokeai-prune`` removed (or, with ``dry_run``, would remove)."""
+
+    dry_run: bool
+    files: list[Path]
 
 
 def prune(store: BaselineStore, orphans: Iterable[str], *, rootdir: Path, dry_run: bool) -> list[Path]:

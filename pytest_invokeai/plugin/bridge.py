@@ -70,7 +70,7 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
     state = run_state(item.config)
     test_id = item.nodeid if name is None else f"{item.nodeid}::{name}"
     try:
-        scheduler = state.scheduler
+        scheduler = state.start_scheduler()
     except Exception as exc:  # no server: a clear failure (never a silent skip)
         from pytest_invokeai.server.pool import NoServerReachable
 
@@ -136,7 +136,7 @@ def _model_hashes(state: RunState, workflow: Any, server: str) -> Mapping[str, s
     values = workflow_model_values(workflow)
     if not values:
         return {}
-    resolved = resolve_models_in_values(state.scheduler.session_for(server).installed_models, workflow, values)
+    resolved = resolve_models_in_values(state.start_scheduler().session_for(server).installed_models, workflow, values)
     return {str(v.get("name")): str(v.get("hash", "")) for v in resolved.values() if isinstance(v, Mapping)}
 
 

@@ -38,7 +38,7 @@ def invokeai_client(pytestconfig: pytest.Config) -> InvokeAIClient:
     """A client for the run's InvokeAI server (the managed one without --invokeai-url; with several, the first one up)."""
     state = run_state(pytestconfig)
     try:
-        return state.client
+        return state.first_client()
     except Exception as exc:
         raise fail(f"no InvokeAI server for this test: {exc}") from None
 

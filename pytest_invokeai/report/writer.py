@@ -1,54 +1,61 @@
-"""The end of a run: the HTML report with its JSON summary, and the lines of the terminal summary."""
+"""The end of a run: the HTML report with its JSON summary, and the lines of the terminal summary.
+
+Both take the run's typed results (:class:`~pytest_invokeai.run.state.RunResults`) and its settings,
+never the run's state: the end of a run reads what happened, it connects to nothing.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_invokeai.baseline.orphans import unreadable_messages
+from pytest_invokeai.baseline.orphans import Pruned, unreadable_messages
 from pytest_invokeai.report.outcomes import RunOutcome
 from pytest_invokeai.report.results import AcceptedDrift, TestProblem, summarize
+from pytest_invokeai.run.settings import Settings
+from pytest_invokeai.run.state import RunResults
 
 
-def _accepted_drift(state: Any) -> list[AcceptedDrift]:
-    return [AcceptedDrift(key, text) for key, text in sorted(state.results.accepted_drift.items())]
+def _accepted_drift(results: RunResults) -> list[AcceptedDrift]:
+    return [AcceptedDrift(key, text) for key, text in sorted(results.accepted_drift.items())]
 
 
-def _summary(state: Any) -> dict[str, Any]:
-    results = state.results
-    return summarize(results.outputs, _problems(results), orphans=results.orphans, accepted_drift=_accepted_drift(state))
+def _summary(results: RunResults) -> dict[str, Any]:
+    return summarize(results.outputs, _problems(results), orphans=results.orphans, accepted_drift=_accepted_drift(results))
 
 
-def _problems(results: Any) -> list[TestProblem]:
+def _problems(results: RunResults) -> list[TestProblem]:
     """The tests' problems, and each unreadable baseline file (by its path) that the run did not replace."""
     unreadable = unreadable_messages(results.unreadable, results.replaced)
     return [*results.problems, *(TestProblem(test_id=name, verdict="error", message=text) for name, text in unreadable)]
 
 
-def write_reports(state: Any, run: RunOutcome) -> list[Path]:
+def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, rootdir: Path) -> list[Path]:
     """Write the HTML report and the JSON summary when the run selected an InvokeAI test (run or skipped).
 
     The report replaces the previous one even when nothing was compared: a report left from an older run
     would tell of tests this run did not pass. A run with no InvokeAI test leaves the results folder alone.
     """
-    results = state.results
-    report = state.settings.report
+    report = settings.report
     if report is None or not (run.invokeai_tests or results.outputs or results.problems or results.servers_down):
         return []
     problems = _problems(results)
     # Imported here: a run that compared nothing (--collect-only, say) does not load images or the recall mapping.
     from pytest_invokeai.recall.commands import add_recall_lines
+    from pytest_invokeai.workflow.load import load_workflow
+    from pytest_invokeai.workflow.schema import load_schema
     from pytest_invokeai.report.html import write_html_report
     from pytest_invokeai.report.summary import write_json_summary
 
-    summary = _summary(state)
+    summary = _summary(results)
     # A server the run started itself is gone once the run ends: the lines then name InvokeAI's default address.
     data_path = report.with_suffix(".json")
     add_recall_lines(
-        results.outputs, rootdir=state.rootdir, server_known=not state.managed, summary=data_path,
-        authorized=bool(state.settings.token), load=state.workflows.get,
+        results.outputs, rootdir=rootdir, server_known=bool(settings.urls), summary=data_path,
+        authorized=bool(settings.token), load=lambda path: load_workflow(path, schema=load_schema(settings.schema)),
     )
-    accepted = _accepted_drift(state)
+    accepted = _accepted_drift(results)
     down = dict(results.servers_down)  # a server left out or lost: named once, here and in the summary
     html = write_html_report(
         report, results.outputs, problems, summary=summary, run=run, orphans=results.orphans, accepted_drift=accepted,
@@ -61,21 +68,47 @@ def write_reports(state: Any, run: RunOutcome) -> list[Path]:
     return [html, data]
 
 
-def summary_lines(state: Any) -> list[str]:
-    results = state.results
-    if state.prune_mode:
-        verb = "would delete" if state.prune_mode == "dry-run" else "deleted"
-        lines = [f"prune: {verb} {len(state.pruned)} file(s)", *(f"  {p}" for p in state.pruned)]
-        if results.unreadable:
-            lines.append(f"prune: left {len(results.unreadable)} unreadable file(s) alone (their tests may still use them):")
-            lines += [f"  {name}: {why}" for name, why in sorted(results.unreadable.items())]
-        return lines
+def summary_lines(
+    results: RunResults,
+    *,
+    settings: Settings,
+    orphan_note: str = "",
+    pruned: Pruned | None = None,
+    report_paths: Sequence[Path] = (),
+) -> list[str]:
+    """The terminal summary's lines (none when the run met no InvokeAI test and found no baseline file to name).
+
+    ``orphan_note``: why orphans were not looked for; ``pruned``: what ``--invokeai-prune`` removed.
+    """
+    if pruned is not None:
+        return _prune_lines(results, pruned)
     if not (
         results.outputs or results.problems or results.orphans or results.skipped or results.unreadable
-        or results.replaced or state.report_paths or results.servers_down
+        or results.replaced or report_paths or results.servers_down
     ):
         return []
-    counts = _summary(state)
+    lines = _count_lines(results)
+    lines += accepted_drift_lines(results)
+    if results.skipped:
+        lines.append(f"skipped for a missing model: {len(results.skipped)}")
+    lines += _baseline_file_lines(results, orphan_note)
+    lines += server_lines(results, managed=not settings.urls)
+    for path in report_paths:
+        lines.append(f"report: {path}")
+    return lines
+
+
+def _prune_lines(results: RunResults, pruned: Pruned) -> list[str]:
+    verb = "would delete" if pruned.dry_run else "deleted"
+    lines = [f"prune: {verb} {len(pruned.files)} file(s)", *(f"  {p}" for p in pruned.files)]
+    if results.unreadable:
+        lines.append(f"prune: left {len(results.unreadable)} unreadable file(s) alone (their tests may still use them):")
+        lines += [f"  {name}: {why}" for name, why in sorted(results.unreadable.items())]
+    return lines
+
+
+def _count_lines(results: RunResults) -> list[str]:
+    counts = _summary(results)
     lines = [
         "outputs compared: {compared}; matched {matched}, mismatched {mismatched}, new {new}, updated {updated}, "
         "missing {missing}".format(**{k: counts.get(k, 0) for k in ("compared", "matched", "mismatched", "new", "updated", "missing")})
@@ -86,16 +119,19 @@ def summary_lines(state: Any) -> list[str]:
         lines.append(f"drifted workflows: {len(results.drifted_workflows)} ({', '.join(sorted(results.drifted_workflows))})")
     else:
         lines.append("drifted workflows: 0")
-    lines += accepted_drift_lines(state)
-    if results.skipped:
-        lines.append(f"skipped for a missing model: {len(results.skipped)}")
+    return lines
+
+
+def _baseline_file_lines(results: RunResults, orphan_note: str) -> list[str]:
+    """Orphaned baselines (or why they were not looked for), then unreadable and replaced baseline files."""
+    lines = []
     if results.orphans:
         lines.append(f"orphaned baselines: {len(results.orphans)} (remove with `pytest-invokeai baselines prune`)")
         lines += [f"  {name}" for name in results.orphans[:20]]
         if len(results.orphans) > 20:
             lines.append(f"  ... and {len(results.orphans) - 20} more")
-    elif state.orphan_note:
-        lines.append(state.orphan_note)
+    elif orphan_note:
+        lines.append(orphan_note)
     else:
         lines.append("orphaned baselines: 0")
     unreadable = unreadable_messages(results.unreadable, results.replaced)
@@ -103,15 +139,12 @@ def summary_lines(state: Any) -> list[str]:
         lines.append(f"unreadable baselines: {len(unreadable)}")
         lines += [f"  {text}" for _, text in unreadable]
     lines += [f"replaced unreadable baseline {name} (kept as {kept})" for name, kept in sorted(results.replaced.items())]
-    lines += server_lines(state)
-    for path in state.report_paths:
-        lines.append(f"report: {path}")
     return lines
 
 
-def accepted_drift_lines(state: Any) -> list[str]:
+def accepted_drift_lines(results: RunResults) -> list[str]:
     """Every workflow whose drift this run accepted, with what moved: accepting drift is a deliberate act."""
-    accepted = _accepted_drift(state)
+    accepted = _accepted_drift(results)
     if not accepted:
         return []
     lines = [f"drift accepted, index maps rewritten: {len(accepted)} workflow(s)"]
@@ -121,12 +154,11 @@ def accepted_drift_lines(state: Any) -> list[str]:
     return lines
 
 
-def server_lines(state: Any) -> list[str]:
+def server_lines(results: RunResults, *, managed: bool) -> list[str]:
     """Which servers ran the cases; with several, how many each ran and which went down."""
-    results = state.results
     if not results.servers and not results.servers_down:
         return []
-    kind = "managed local InvokeAI" if state.managed else "InvokeAI"
+    kind = "managed local InvokeAI" if managed else "InvokeAI"
     if len(results.servers) <= 1 and not results.servers_down:
         return [f"{kind}: {', '.join(sorted(results.servers))}"]
     urls = sorted(results.servers | set(results.server_cases) | set(results.servers_down))

@@ -1,15 +1,15 @@
 """Everything one test run (one process) shares: settings, the server, the scheduler, the results.
 
-It is built lazily: a run that collects no InvokeAI test starts no server and opens no connection.
-The pytest glue owns one :class:`RunState` per process; results made in xdist workers travel to the
-controller as JSON (:meth:`RunState.export` / :meth:`RunState.merge`) and the controller writes
-the report.
+It connects lazily (:meth:`RunState.connect`, on the first case): a run that collects no InvokeAI
+test starts no server and opens no connection. The pytest adapter builds one :class:`RunState` per
+process; results made in xdist workers travel to the controller as JSON (:meth:`RunResults.export` /
+:meth:`RunResults.merge`) and the controller writes the report.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,30 +102,42 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 
 
 class RunState:
-    def __init__(self, settings: Settings, *, rootdir: Path, run_dir: Path) -> None:
+    """One process's share of a run: built whole by the pytest adapter, connected on first use (:meth:`connect`).
+
+    ``owner``: this process made ``run_dir`` and stops the managed server at the end. ``worker``: (xdist
+    worker number, number of workers), which of several servers this process uses (see server/pool.py).
+    ``on_waiting`` / ``on_silence``: progress of long waits, and a server silent (url, seconds, limit).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        rootdir: Path,
+        run_dir: Path,
+        owner: bool,
+        worker: tuple[int, int] | None = None,
+        on_waiting: Callable[[str, int, str], None] | None = None,
+        on_silence: Callable[[str, float, float], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.rootdir = rootdir
         self.run_dir = run_dir  # shared by the processes of this run (the managed server's record)
+        self.owner = owner
+        self.worker = worker
+        self.managed = not settings.urls
         self.store = BaselineStore(settings.baseline_dir, profile=settings.baseline_profile)
         self.workflows = WorkflowCache(self._load_workflow)
         self.results = RunResults()
+        self._on_waiting = on_waiting
+        self._on_silence = on_silence
         self._lock = threading.Lock()
         self._scheduler: CaseScheduler | None = None
         self._lanes: list[Lane] | None = None
-        self.worker: tuple[int, int] | None = None  # (xdist worker number, number of workers)
-        self.managed = not settings.urls
-        self.server_error: Exception | None = None
-        self.owner = False  # this process made run_dir and stops the managed server at the end
-        self.used_workflows: set[Path] = set()
-        self.case_errors: dict[str, str] = {}  # test id -> why its marker or matrix could not be used
-        self.orphan_note = ""  # why orphans were not looked for
-        self.prune_mode: str | None = None  # "delete" or "dry-run" (pytest-invokeai baselines prune)
-        self.pruned: list[Path] = []
-        self.report_paths: list[Path] = []
+        self._server_error: Exception | None = None
+        self._used_workflows: set[Path] = set()
         self._planned: list[tuple[str, CaseSpec]] = []
         self._planned_keys: set[str] = set()
-        self.on_waiting: Callable[[str, int, str], None] | None = None  # progress of long waits
-        self.on_silence: Callable[[str, float, float], None] | None = None  # a server silent (url, seconds, limit)
 
     def _load_workflow(self, path: Path) -> Workflow:
         # Read with the run's node schema (--invokeai-schema); the schema file is read once, when first needed.
@@ -142,54 +154,65 @@ class RunState:
     def is_planned(self, key: str) -> bool:
         return key in self._planned_keys
 
-    # -- lazily built ------------------------------------------------------------------------
+    def use_workflows(self, paths: Iterable[Path]) -> None:
+        """Workflows the collected tests use: the servers must agree on them, their index maps are in use."""
+        self._used_workflows.update(paths)
 
     @property
-    def urls(self) -> list[str]:
-        """The servers of the run: the ones given, or the run's managed server (started on first use)."""
+    def used_workflows(self) -> frozenset[Path]:
+        return frozenset(self._used_workflows)
+
+    # -- connecting, on first use ------------------------------------------------------------
+
+    def server_urls(self) -> list[str]:
+        """The servers of the run: the ones given, or the run's managed server (started here on first use)."""
         if self.settings.urls:
             return list(self.settings.urls)
         from pytest_invokeai.local.shared_server import acquire_server
 
         return [acquire_server(self.run_dir, self.settings.server_cmd)]
 
-    @property
-    def lanes(self) -> list[Lane]:
-        """This process's servers, connected and checked to agree (on first use)."""
+    def connect(self) -> list[Lane]:
+        """This process's servers, connected and checked to agree; connects once (a failure is kept and raised again)."""
         with self._lock:
             if self._lanes is None:
-                if self.server_error is not None:  # do not wait minutes again for every test
-                    raise self.server_error
-                from pytest_invokeai.server.pool import (
-                    NoServerReachable,
-                    assign_servers,
-                    check_agreement,
-                    connect_lanes,
-                )
-
-                lanes: list[Lane] = []
+                if self._server_error is not None:  # do not wait minutes again for every test
+                    raise self._server_error
                 try:
-                    worker, workers = self.worker or (None, 0)
-                    primary, standby = assign_servers(self.urls, worker, workers)
-                    unreachable: dict[str, str] = {}
-                    try:
-                        lanes, unreachable = connect_lanes(primary, standby, self._new_session)
-                    except NoServerReachable as none:  # the reasons are said once: in the summary and the report
-                        unreachable = none.unreachable
-                        raise
-                    finally:
-                        down = {url: f"not reachable at the start: {why}" for url, why in unreachable.items()}
-                        self.results.servers_down.update(down)
-                    check_agreement(lanes, self._used_workflows())
+                    self._lanes = self._connect_lanes()
                 except Exception as exc:
-                    for lane in lanes:
-                        lane.session.close()
-                        lane.session.client.close()
-                    self.server_error = exc
+                    self._server_error = exc
                     raise
-                self._lanes = lanes
-                self.results.servers.update(lane.url for lane in lanes if not lane.standby)
+                self.results.servers.update(lane.url for lane in self._lanes if not lane.standby)
             return self._lanes
+
+    def _connect_lanes(self) -> list[Lane]:
+        from pytest_invokeai.server.pool import (
+            NoServerReachable,
+            assign_servers,
+            check_agreement,
+            connect_lanes,
+        )
+
+        lanes: list[Lane] = []
+        try:
+            worker, workers = self.worker or (None, 0)
+            primary, standby = assign_servers(self.server_urls(), worker, workers)
+            unreachable: dict[str, str] = {}
+            try:
+                lanes, unreachable = connect_lanes(primary, standby, self._new_session)
+            except NoServerReachable as none:  # the reasons are said once: in the summary and the report
+                unreachable = none.unreachable
+                raise
+            finally:
+                self.results.servers_down.update({url: f"not reachable at the start: {why}" for url, why in unreachable.items()})
+            check_agreement(lanes, self._loaded_used_workflows())
+        except Exception:
+            for lane in lanes:
+                lane.session.close()
+                lane.session.client.close()
+            raise
+        return lanes
 
     def _new_session(self, url: str) -> tuple[GenerationSession, str]:
         """A session on the server at ``url``, and the server's InvokeAI version."""
@@ -199,7 +222,7 @@ class RunState:
 
         client = InvokeAIClient(
             url, token=self.settings.token, queue_id=self.settings.queue,
-            hang_timeout=self.settings.hang_timeout, on_silence=self.on_silence,
+            hang_timeout=self.settings.hang_timeout, on_silence=self._on_silence,
         )
         try:
             # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
@@ -215,32 +238,27 @@ class RunState:
         except Exception:
             client.close()
             raise
-        session.runner.on_waiting = self.on_waiting
+        session.runner.on_waiting = self._on_waiting
         return session, version
 
-    def _used_workflows(self) -> list[Workflow]:
+    def _loaded_used_workflows(self) -> list[Workflow]:
         loaded = []
-        for path in sorted(self.used_workflows):
+        for path in sorted(self._used_workflows):
             try:
                 loaded.append(self.workflows.get(path))
             except InvokeAITestError:
                 continue  # its tests report it
         return loaded
 
-    @property
-    def client(self) -> InvokeAIClient:
-        """The client of this process's first server (the only one, with one URL)."""
+    def first_client(self) -> InvokeAIClient:
+        """The client of this process's first server (the only one, with one URL); connects on first use."""
         if self._scheduler is not None:
             return self._scheduler.session.client
-        return self.lanes[0].session.client
+        return self.connect()[0].session.client
 
-    @property
-    def invokeai_version(self) -> str | None:
-        return self.lanes[0].version
-
-    @property
-    def scheduler(self) -> CaseScheduler:
-        lanes = self.lanes
+    def start_scheduler(self) -> CaseScheduler:
+        """The scheduler of this process's cases (connecting first); made once, with every case planned so far."""
+        lanes = self.connect()
         with self._lock:
             if self._scheduler is None:
                 from pytest_invokeai.run.gate import WorkflowGate
@@ -275,7 +293,7 @@ class RunState:
             rootdir=self.rootdir,
             save_images=self.settings.save_images,
             thresholds=Thresholds().with_overrides(self.settings.tolerance),
-            invokeai_version=self.invokeai_version,
+            invokeai_version=self.connect()[0].version,
         )
 
     def note_replaced(self, broken: Path, kept: Path) -> None:
@@ -285,7 +303,7 @@ class RunState:
     def _install_models(self, names: tuple[str, ...]) -> None:
         from pytest_invokeai.local.model_sources import install_declared_models
 
-        install_declared_models(self.client, names, lock_dir=self.run_dir)
+        install_declared_models(self.first_client(), names, lock_dir=self.run_dir)
 
     # -- the end -----------------------------------------------------------------------------
 

@@ -60,25 +60,12 @@ def tokenizer_vocabulary() -> tuple[dict[str, int], list[str]]:
     return {token: index for index, token in enumerate(tokens)}, []
 
 
-def build(out_dir: Path) -> dict:
-    """Write the diffusers folder into ``out_dir`` (which must not exist yet); return a summary."""
+def _text_encoder(vocab: dict) -> object:
     import torch
-    from diffusers import (
-        AutoencoderKL,
-        PNDMScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
-
-    if out_dir.exists():
-        raise SystemExit(f"{out_dir} exists already; give a new folder")
-
-    vocab, merges = tokenizer_vocabulary()
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=MAX_TOKENS)
+    from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(SEEDS["text_encoder"])
-    text_encoder = CLIPTextModel(
+    return CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(vocab),
             hidden_size=TEXT_WIDTH,
@@ -92,8 +79,13 @@ def build(out_dir: Path) -> dict:
         )
     )
 
+
+def _unet() -> object:
+    import torch
+    from diffusers import UNet2DConditionModel
+
     torch.manual_seed(SEEDS["unet"])
-    unet = UNet2DConditionModel(
+    return UNet2DConditionModel(
         sample_size=8,
         in_channels=LATENT_CHANNELS,
         out_channels=LATENT_CHANNELS,
@@ -105,9 +97,14 @@ def build(out_dir: Path) -> dict:
         attention_head_dim=8,
     )
 
+
+def _vae() -> object:
+    import torch
+    from diffusers import AutoencoderKL
+
     torch.manual_seed(SEEDS["vae"])
     # Four blocks: three downsamplings, so latents are 1/8 of the image like SD-1.5's.
-    vae = AutoencoderKL(
+    return AutoencoderKL(
         in_channels=3,
         out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 4,
@@ -118,6 +115,23 @@ def build(out_dir: Path) -> dict:
         sample_size=64,
         scaling_factor=0.18215,
     )
+
+
+def build(out_dir: Path) -> dict:
+    """Write the diffusers folder into ``out_dir`` (which must not exist yet); return a summary."""
+    import torch
+    from diffusers import PNDMScheduler, StableDiffusionPipeline
+    from transformers import CLIPTokenizer
+
+    if out_dir.exists():
+        raise SystemExit(f"{out_dir} exists already; give a new folder")
+
+    vocab, merges = tokenizer_vocabulary()
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=MAX_TOKENS)
+    # Made in this order, each after its own seed: the weights (and so the model's hash) depend on it.
+    text_encoder = _text_encoder(vocab)
+    unet = _unet()
+    vae = _vae()
 
     # SD-1.5's own scheduler settings; InvokeAI swaps in the scheduler a node asks for, with these betas.
     scheduler = PNDMScheduler(
