@@ -176,8 +176,7 @@ class RunState:
                     check_agreement(lanes, self._used_workflows())
                 except Exception as exc:
                     for lane in lanes:
-                        lane.session.close()
-                        lane.session.client.close()
+                        lane.close()
                     self.server_error = exc
                     raise
                 self._lanes = lanes
@@ -294,8 +293,7 @@ class RunState:
         lanes = self._lanes or []
         if self._scheduler is None:
             for lane in lanes:
-                lane.session.close()
-                lane.session.client.close()
+                lane.close()
             forget_queues(self.run_dir, [lane.session.runner.destination for lane in lanes])  # nothing enqueued
             return
         try:
