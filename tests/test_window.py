@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Hashable, Mapping, Sequence
 
-from pytest_invokeai.run.window import Batch, Decision, LaneLoad, Window, active_lanes, next_batches
+from pytest_invokeai.run.window import (
+    Batch,
+    Decision,
+    LaneLoad,
+    Window,
+    active_lanes,
+    next_batches,
+)
 
 KEYS = [f"c{i}" for i in range(10)]
 
