@@ -17,18 +17,24 @@ room. A server that stops answering is taken out: the cases it held are enqueued
 others (a test waiting on one of them waits on its new server), and when none is left, the cases
 fail naming the server and why. Nothing waits on a dead server for longer than the client's retries,
 nor on a hung one (it accepts connections and answers nothing) for longer than the hang timeout.
+
+Which cases go next, and where, is decided by :mod:`.window` (pure) under the scheduler's lock; the
+enqueue itself (HTTP, the gate's index-map writes, model installs) runs outside it, so the feeder
+thread and a test waiting for its result never wait on each other's I/O. Keys being enqueued are
+marked as such; a test asking for one waits until its enqueue is recorded.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pytest_invokeai.cases.spec import CaseSpec
 from pytest_invokeai.errors import InvokeAITestError, ServerError
 from pytest_invokeai.run.gate import Blocked, WorkflowGate
+from pytest_invokeai.run.window import Batch, LaneLoad, Window, next_batches
 from pytest_invokeai.server.client import ConnectionBroken
 from pytest_invokeai.server.pool import Lane
 from pytest_invokeai.server.session import (
@@ -74,11 +80,14 @@ class CaseScheduler:
         self._order: list[str] = []
         self._position: dict[str, int] = {}
         self._specs: dict[str, CaseSpec] = {}
+        self._batch_of: dict[str, tuple[Any, ...]] = {}  # cases with equal values may share one enqueue
         self._started: dict[str, Started | BaseException] = {}
+        self._sending: dict[str, Lane | None] = {}  # being enqueued (outside the lock), on which server
         self._homeless: list[str] = []  # enqueued on a server that went down before their test asked
         self._cursor = 0  # everything before it has been enqueued (or blocked)
         self._current = -1  # the furthest position a test has asked for
         self._lock = threading.RLock()
+        self._recorded = threading.Condition(self._lock)  # notified when an enqueue's answers are recorded
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._feeder: threading.Thread | None = None
@@ -106,7 +115,7 @@ class CaseScheduler:
         """The cases this process will run, in order. Called again when more are handed to it (xdist)."""
         with self._lock:
             for key, spec in cases:
-                self._specs[key] = spec
+                self._learn(key, spec)
                 if key not in self._position:
                     self._position[key] = len(self._order)
                     self._order.append(key)
@@ -114,6 +123,10 @@ class CaseScheduler:
 
     def planned(self, key: str) -> bool:
         return key in self._specs
+
+    def _learn(self, key: str, spec: CaseSpec) -> None:
+        self._specs[key] = spec
+        self._batch_of[key] = (spec.workflow, spec.timeout, spec.models)
 
     # -- results -----------------------------------------------------------------------------
 
@@ -124,29 +137,33 @@ class CaseScheduler:
                 raise self._feeder_error
             if key not in self._position:
                 raise KeyError(f"case {key!r} was not planned")
-            position = self._position[key]
-            self._current = max(self._current, position)
+            self._current = max(self._current, self._position[key])
             if len(self.active_lanes()) > 1:
                 self._start_feeder()
-                if self._cursor <= position and key not in self._started:  # its turn came before a server had room
-                    self._cursor = position + 1
-                    self._enqueue([key])
-                self._top_up()
-            else:
-                self._fill(position)
-            if key not in self._started:  # asked twice (a rerun), skipped over, or its server went down
-                self._enqueue([key])
-            started = self._started.pop(key)
+            batches = self._decide(asking=key)
+        self._send(batches)
         self._wake.set()
-        return self._wait(key, started, timeout)
+        return self._wait(key, self._claim(key), timeout)
 
     def run_now(self, key: str, spec: CaseSpec, timeout: float | None = None) -> GenerationResult:
         """A case not known at collection (an ad-hoc call in a test body): enqueue it now and wait."""
         with self._lock:
-            self._specs[key] = spec
-            self._enqueue([key])
-            started = self._started.pop(key)
-        return self._wait(key, started, timeout)
+            self._learn(key, spec)
+        return self._wait(key, self._claim(key, again=True), timeout)
+
+    def _claim(self, key: str, *, again: bool = False) -> Started | BaseException:
+        """The key's answer, taken from the scheduler (enqueued now when it has none, or ``again``)."""
+        while True:
+            with self._recorded:
+                while key in self._sending:  # another thread is enqueueing it: wait for its answer
+                    self._recorded.wait()
+                if key in self._started and not again:
+                    return self._started.pop(key)
+                if key in self._homeless:  # enqueued here, not again by the feeder
+                    self._homeless.remove(key)
+                batches = self._mark([Batch((key,))])
+            self._send(batches)
+            again = False
 
     def _wait(self, key: str, started: Started | BaseException, timeout: float | None) -> GenerationResult:
         while True:
@@ -156,12 +173,11 @@ class CaseScheduler:
             try:
                 result = pending.result(timeout)
             except ConnectionBroken as exc:  # the server went away under the case: run it elsewhere
+                self._take_down(lane, exc)
                 with self._lock:
-                    self._take_down(lane, exc)
                     if self.active_lanes():  # with no other server it is not moved: it fails, naming the server
                         self.moved.append((key, lane.url))
-                    self._enqueue([key])
-                    started = self._started.pop(key)
+                started = self._claim(key, again=True)
                 continue
             finally:
                 lane.release(key)
@@ -177,19 +193,50 @@ class CaseScheduler:
                 try:
                     lane.session.runner.cancel()
                 except ConnectionBroken as exc:
-                    with self._lock:
-                        self._take_down(lane, exc)
+                    self._take_down(lane, exc)
 
     def close(self, *, cleanup: bool = False) -> None:
         """Stop the feeder and every server's session (a server that went down is only let go)."""
         self._stop_feeder()
         for lane in self.lanes:
-            try:
-                lane.session.close(cleanup=cleanup and lane.usable)
-            except ServerError:
-                pass
-            finally:
-                lane.session.client.close()
+            lane.close(cleanup=cleanup)
+
+    # -- deciding (under the lock) -----------------------------------------------------------
+
+    def _decide(self, asking: str | None = None) -> list[tuple[list[str], Lane | None]]:
+        """The next batches by the window policy; their keys are marked as being enqueued."""
+        window = Window(
+            order=self._order,
+            position=self._position,
+            batch_of=self._batch_of,
+            cursor=self._cursor,
+            current=self._current,
+            homeless=self._homeless,
+            queued=_Either(self._started, self._sending),
+            look_ahead=self.look_ahead,
+            lane_depth=LANE_DEPTH,
+        )
+        decision = next_batches(window, [self._load(lane) for lane in self.lanes], asking)
+        self._cursor = decision.cursor
+        self._homeless = list(decision.homeless)
+        return self._mark(decision.batches)
+
+    def _load(self, lane: Lane) -> LaneLoad:
+        sending = sum(1 for to in self._sending.values() if to is lane)
+        return LaneLoad(lane.url, lane.depth() + sending, up=lane.usable, standby=lane.standby)
+
+    def _mark(self, batches: Sequence[Batch]) -> list[tuple[list[str], Lane | None]]:
+        by_url = {lane.url: lane for lane in self.lanes}
+        marked = []
+        for batch in batches:
+            lane = by_url[batch.lane] if batch.lane is not None else None
+            self._sending.update(dict.fromkeys(batch.keys, lane))
+            marked.append((list(batch.keys), lane))
+        return marked
+
+    def _record(self, key: str, answer: Started | BaseException) -> None:
+        with self._lock:
+            self._started[key] = answer
 
     # -- several servers ---------------------------------------------------------------------
 
@@ -202,18 +249,19 @@ class CaseScheduler:
 
     def _take_down(self, lane: Lane, exc: BaseException) -> None:
         """Stop using a server that does not answer; the cases it held go to the others."""
-        if not lane.usable:
-            return
-        held = lane.mark_down(f"InvokeAI at {lane.url} stopped answering: {exc}")
-        elsewhere = bool(self.active_lanes())  # a case moves only when another server can take it
-        for key in held:
-            started = self._started.get(key)
-            if isinstance(started, tuple) and started[0] is lane:
-                del self._started[key]
-                self._homeless.append(key)
-                if elsewhere:
-                    self.moved.append((key, lane.url))
-        self._homeless.sort(key=self._position.__getitem__)
+        with self._lock:
+            if not lane.usable:
+                return
+            held = lane.mark_down(f"InvokeAI at {lane.url} stopped answering: {exc}")
+            elsewhere = bool(self.active_lanes())  # a case moves only when another server can take it
+            for key in held:
+                started = self._started.get(key)
+                if isinstance(started, tuple) and started[0] is lane:
+                    del self._started[key]
+                    self._homeless.append(key)
+                    if elsewhere:
+                        self.moved.append((key, lane.url))
+            self._homeless.sort(key=self._position.__getitem__)
         lane.session.runner.abandon()  # its event connection would only keep retrying (or wait on a hung server)
 
     def _start_feeder(self) -> None:
@@ -242,90 +290,47 @@ class CaseScheduler:
                         try:
                             lane.refresh()
                         except ConnectionBroken as exc:
-                            with self._lock:
-                                self._take_down(lane, exc)
+                            self._take_down(lane, exc)
                 if refresh:
                     last_refresh = now
                 with self._lock:
-                    if len(self.active_lanes()) > 1:
-                        self._top_up()
-                    elif self._homeless:
-                        self._fill(max(self._current, 0))
+                    several = len(self.active_lanes()) > 1
+                    batches = self._decide() if several or self._homeless else []
+                self._send(batches)
             except BaseException as exc:  # a bug here must surface in a test, not vanish with the thread
                 self._feeder_error = exc
                 return
 
-    def _top_up(self) -> None:
-        """Give each server with room the next cases of the window (the least busy server first)."""
-        end = min(len(self._order), self._current + 1 + self.look_ahead)
-        for lane in sorted(self.active_lanes(), key=Lane.depth):
-            room = LANE_DEPTH - lane.depth()
-            while room > 0 and lane.usable:
-                keys = self._next_keys(room, end)
-                if not keys:
-                    return
+    # -- enqueueing (outside the lock) -------------------------------------------------------
+
+    def _send(self, batches: Sequence[tuple[list[str], Lane | None]]) -> None:
+        """Enqueue the marked batches in order; each key's answer is recorded, then its mark removed."""
+        for index, (keys, lane) in enumerate(batches):
+            try:
                 self._enqueue(keys, lane)
-                room -= len(keys)
+            except BaseException:
+                self._unmark([key for later, _ in batches[index:] for key in later])
+                raise
+            self._unmark(keys)
 
-    def _next_keys(self, limit: int, end: int) -> list[str]:
-        """Up to ``limit`` cases that may share one batch: moved ones first, then the window's next."""
-        return self._next_homeless(limit) or self._next_in_window(limit, end)
-
-    def _next_homeless(self, limit: int) -> list[str]:
-        """Moved cases still to come (a test ahead will ask for them), as one batch."""
-        self._homeless = [k for k in self._homeless if self._position[k] >= self._current and k not in self._started]
-        keys = self._take_group(self._homeless, limit)
-        del self._homeless[: len(keys)]
-        return keys
-
-    def _next_in_window(self, limit: int, end: int) -> list[str]:
-        """The next cases from the cursor (not past ``end``) that may share one batch; the cursor moves past them."""
-        keys = self._take_group(self._order[self._cursor : end], limit)
-        self._cursor += len(keys)
-        return keys
-
-    def _take_group(self, keys: Sequence[str], limit: int) -> list[str]:
-        group: list[str] = []
-        for key in keys[:limit]:
-            if group and not self._same_batch(group[0], key):
-                break
-            group.append(key)
-        return group
-
-    # -- enqueueing --------------------------------------------------------------------------
-
-    def _queued_ahead(self, position: int) -> int:
-        return sum(1 for key in self._order[position + 1 : self._cursor] if key in self._started)
-
-    def _fill(self, position: int) -> None:
-        """One server: enqueue the window in chunks (as few batches as the values allow)."""
-        while keys := self._next_homeless(self.look_ahead):  # moved here from a server that went down: first
-            self._enqueue(keys)
-        if position < self._cursor and self._queued_ahead(position) >= self.look_ahead // 2:
-            return
-        end = min(len(self._order), position + 1 + self.look_ahead)
-        if self._cursor < position:  # the tests in between did not ask (skipped by a mark): do not run them
-            self._cursor = position
-        while keys := self._next_in_window(self.look_ahead, end):
-            self._enqueue(keys)
-
-    def _same_batch(self, first: str, key: str) -> bool:
-        a, b = self._specs[first], self._specs[key]
-        return a.workflow == b.workflow and a.timeout == b.timeout and a.models == b.models
+    def _unmark(self, keys: Sequence[str]) -> None:
+        with self._recorded:
+            for key in keys:
+                self._sending.pop(key, None)
+            self._recorded.notify_all()
 
     def _enqueue(self, keys: list[str], lane: Lane | None = None) -> None:
         """Enqueue cases of one workflow on ``lane`` (or the least busy server); a failure is each case's answer."""
         spec = self._specs[keys[0]]
         if self.stopped():
-            error = ServerError("the run was interrupted: nothing more is enqueued")
-            self._started.update(dict.fromkeys(keys, error))
+            self._answer_all(keys, ServerError("the run was interrupted: nothing more is enqueued"))
             return
         try:
             workflow = self.workflows.get(spec.workflow)
             self.gate.check_drift(spec, workflow)
             inputs = form_inputs(workflow)
         except Exception as exc:  # the gate's verdict (or a broken workflow) is every case's answer
-            self._started.update(dict.fromkeys(keys, exc))
+            self._answer_all(keys, exc)
             return
         cases = self._valid_cases(workflow, inputs, keys)
         if not cases:
@@ -333,13 +338,11 @@ class CaseScheduler:
         keys = list(cases)
         while True:
             if lane is None or not lane.usable:
-                active = self.active_lanes()
-                if not active:
+                lane = self._least_busy()
+                if lane is None:
                     down = "; ".join(str(each.down) for each in self.lanes)
-                    error = ServerError(f"no InvokeAI server of this run is left to run it: {down}")
-                    self._started.update(dict.fromkeys(keys, error))
+                    self._answer_all(keys, ServerError(f"no InvokeAI server of this run is left to run it: {down}"))
                     return
-                lane = min(active, key=Lane.depth)
             try:
                 self.gate.check_models(spec, workflow, lane.session)
                 self._submit(lane, workflow, cases, spec.timeout)
@@ -347,8 +350,17 @@ class CaseScheduler:
             except ConnectionBroken as exc:
                 self._take_down(lane, exc)
             except Exception as exc:  # a blocked case (missing model), or a broken one
-                self._started.update(dict.fromkeys(keys, exc))
+                self._answer_all(keys, exc)
                 return
+
+    def _least_busy(self) -> Lane | None:
+        with self._lock:
+            active = self.active_lanes()
+            return min(active, key=Lane.depth) if active else None
+
+    def _answer_all(self, keys: Sequence[str], answer: BaseException) -> None:
+        with self._lock:
+            self._started.update(dict.fromkeys(keys, answer))
 
     def _valid_cases(self, workflow: Workflow, inputs: list[FormInput], keys: list[str]) -> dict[str, dict[Any, Any]]:
         """The cases whose values the form accepts; each other case gets its own error as its answer.
@@ -362,7 +374,7 @@ class CaseScheduler:
             try:
                 check_values(workflow, inputs, values)
             except InvokeAITestError as exc:
-                self._started[key] = exc
+                self._record(key, exc)
                 continue
             valid[key] = values
         return valid
@@ -375,7 +387,7 @@ class CaseScheduler:
             raise
         except Exception as exc:
             if len(cases) == 1:
-                self._started.update(dict.fromkeys(cases, exc))
+                self._answer_all(list(cases), exc)
                 return
         # One case the server refused must not fail its neighbours: send them one by one to find it. Outside
         # the handler above, so that no case's error carries the batch's error (another case's) as its context.
@@ -385,12 +397,35 @@ class CaseScheduler:
             except ConnectionBroken:
                 raise
             except Exception as one:
-                self._started[key] = one
+                self._record(key, one)
 
     def _hold(self, lane: Lane, pending: dict[str, PendingGeneration]) -> None:
-        for key, generation in pending.items():
-            self._started[key] = (lane, generation)
-            lane.hold(key, generation.item_ids)
+        with self._lock:
+            for key, generation in pending.items():
+                if lane.usable:
+                    self._started[key] = (lane, generation)
+                    lane.hold(key, generation.item_ids)
+                elif key in self._position:  # it went down while this was being enqueued: like the cases it held, this moves
+                    self._homeless.append(key)
+                    if self.active_lanes():
+                        self.moved.append((key, lane.url))
+            self._homeless.sort(key=self._position.__getitem__)
+
+
+class _Either:
+    """The keys of two dicts as one collection, without copying them (read under the scheduler's lock)."""
+
+    def __init__(self, first: dict[str, Any], second: dict[str, Any]) -> None:
+        self.first, self.second = first, second
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.first or key in self.second
+
+    def __len__(self) -> int:
+        return len(self.first.keys() | self.second.keys())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.first.keys() | self.second.keys())
 
 
 __all__ = ["Blocked", "CaseScheduler", "LANE_DEPTH", "WorkflowCache"]

@@ -209,8 +209,7 @@ class RunState:
             check_agreement(lanes, self._loaded_used_workflows())
         except Exception:
             for lane in lanes:
-                lane.session.close()
-                lane.session.client.close()
+                lane.close()
             raise
         return lanes
 
@@ -319,8 +318,7 @@ class RunState:
         lanes = self._lanes or []
         if self._scheduler is None:
             for lane in lanes:
-                lane.session.close()
-                lane.session.client.close()
+                lane.close()
             forget_queues(self.run_dir, [lane.session.runner.destination for lane in lanes])  # nothing enqueued
             return
         try:

@@ -119,6 +119,15 @@ class Lane:
             if item.get("status") in TERMINAL_STATUSES:
                 self.item_finished(int(item["item_id"]))
 
+    def close(self, *, cleanup: bool = False) -> None:
+        """Stop listening and let the connection go; ``cleanup`` (only on a server still up) deletes what the session made."""
+        try:
+            self.session.close(cleanup=cleanup and self.usable)
+        except ServerError:
+            pass  # a server that fails its clean-up is let go all the same
+        finally:
+            self.session.client.close()
+
     def mark_down(self, reason: str) -> list[str]:
         """Take the lane out of use; returns the keys of the cases it still held."""
         with self._lock:
