@@ -21,7 +21,7 @@ from pytest_invokeai.errors import BaselineError
 DEFAULT_DIR = Path("baselines")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "baselines",
         help="list the stored baseline records and index maps",

@@ -17,7 +17,7 @@ from pytest_invokeai.errors import BaselineError
 LONG_VALUE = 72  # longer values (the colour thumbnail) are shortened in the text output
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "hash",
         help="print the fingerprint of images (what a baseline stores instead of the image)",

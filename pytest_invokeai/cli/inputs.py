@@ -18,7 +18,7 @@ from pytest_invokeai.workflow.form import FormInput, form_inputs
 VALUE_WIDTH = 40
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "inputs",
         help="list a workflow's form inputs with their index, kind and value",

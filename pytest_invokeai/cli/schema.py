@@ -8,7 +8,7 @@ from pytest_invokeai.cli.common import EXIT_OK
 from pytest_invokeai.workflow.schema import SCHEMA_ENV, fetch_schema
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "schema",
         help="save a running InvokeAI's node schema, for workflows with custom nodes",

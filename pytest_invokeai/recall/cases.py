@@ -159,7 +159,7 @@ def _rootdir_holding(workflow_key: str, start: Path, default: Path) -> Path:
     return default
 
 
-def case_values(case: RecallCase, workflow: Workflow) -> tuple[dict[int, Any], list[str]]:
+def case_values(case: RecallCase, workflow: Workflow) -> tuple[dict[int | str, Any], list[str]]:
     """The recorded inputs as ``{form index: value}``, and notes on what was adjusted or left out.
 
     An input is found by its recorded index if it still has its recorded name there, else by the name
@@ -167,7 +167,7 @@ def case_values(case: RecallCase, workflow: Workflow) -> tuple[dict[int, Any], l
     (:class:`~pathlib.Path`); an image given as bytes (recorded as its hash) cannot be rebuilt.
     """
     inputs = form_inputs(workflow)
-    values: dict[int, Any] = {}
+    values: dict[int | str, Any] = {}  # keyed by form index; typed as map_recall takes it
     notes: list[str] = []
     for entry in case.inputs:
         index, name, value = entry.get("index"), entry.get("name"), entry.get("value")
