@@ -151,7 +151,7 @@ def run_list(args: argparse.Namespace) -> int:
     maps = store.scan_index_maps()
     unreadable.update(maps.unreadable)
     index_maps = [{"workflow": key, "file": str(path), "bytes": path.stat().st_size} for key, path in maps.found.items()]
-    listing = {
+    listing: dict[str, Any] = {
         "dir": str(store.root),
         "profile": store.profile,
         "profiles": store.profiles(),

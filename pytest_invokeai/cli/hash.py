@@ -45,7 +45,8 @@ def fingerprint_file(path: str | Path) -> Fingerprint:
 
 def stored_form(fp: Fingerprint) -> dict[str, Any]:
     """The fingerprint as a baseline record stores it."""
-    return json.loads(fp.to_json())
+    stored: dict[str, Any] = json.loads(fp.to_json())
+    return stored
 
 
 def run(args: argparse.Namespace) -> int:

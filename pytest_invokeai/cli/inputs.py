@@ -69,7 +69,7 @@ def short_value(value: Any) -> str:
     if isinstance(value, dict):
         for key in ("name", "image_name", "board_id"):
             if isinstance(value.get(key), str):
-                return value[key]
+                return str(value[key])
     text = json.dumps(value, ensure_ascii=False)
     text = " ".join(text.split())  # multi-line prompts on one line
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"

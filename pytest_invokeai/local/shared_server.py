@@ -47,7 +47,8 @@ def acquire_server(run_dir: Path, command: str | None = None) -> str:
     with file_lock(run_dir / "server.lock"):
         recorded = run_dir / SERVER_FILE
         if recorded.exists():
-            return json.loads(recorded.read_text())["url"]
+            url: str = json.loads(recorded.read_text())["url"]  # written by this module below
+            return url
         failed = run_dir / ERROR_FILE
         if failed.exists():  # another worker already tried: do not spend minutes failing again
             raise ServerError(failed.read_text())

@@ -18,7 +18,7 @@ from typing import Any
 from pytest_invokeai.baseline.record import BaselineRecord
 from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.errors import BaselineError, InputValueError, InvokeAITestError
-from pytest_invokeai.workflow.form import form_inputs
+from pytest_invokeai.workflow.form import FormInput, form_inputs
 from pytest_invokeai.workflow.load import Workflow
 
 SOURCES = ("auto", "results", "baseline")  # auto: the last run's results, else the baseline
@@ -184,7 +184,7 @@ def case_values(case: RecallCase, workflow: Workflow) -> tuple[dict[int | str, A
     return values, notes
 
 
-def _find_input(inputs: list, index: Any, name: Any, case: RecallCase, notes: list[str]):
+def _find_input(inputs: list[FormInput], index: Any, name: Any, case: RecallCase, notes: list[str]) -> FormInput:
     if isinstance(index, int) and 0 <= index < len(inputs) and (name is None or inputs[index].display_name == name):
         return inputs[index]
     named = [item for item in inputs if item.display_name == name]
