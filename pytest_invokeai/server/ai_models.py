@@ -13,11 +13,12 @@ it by choice; :func:`missing_models` lists every such model of a workflow before
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pytest_invokeai.errors import InputValueError, ServerError
 from pytest_invokeai.server import api
 from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.workflow.document import Node
 from pytest_invokeai.workflow.load import Workflow
 from pytest_invokeai.workflow.schema import InvocationSchema, default_schema
 
@@ -163,7 +164,7 @@ def missing_models(
     schema = schema or default_schema()
     missing = []
     for (node_id, field_name), value in workflow_model_values(workflow, schema=schema).items():
-        node_type = workflow.node(node_id).data.type
+        node_type = cast(Node, workflow.node(node_id)).data.type  # the id comes from this workflow's own nodes
         for one in value if isinstance(value, list) else [value]:
             try:
                 installed.resolve(one, **_hints(schema, node_type, field_name), field=(node_id, field_name))

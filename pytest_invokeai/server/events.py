@@ -110,7 +110,7 @@ class QueueEvents:
 
         return handle
 
-    def _on_bulk_cancel(self, data: dict[str, Any]) -> None:
+    def _on_bulk_cancel(self, data: object) -> None:  # whatever the socket delivered, checked below
         # 6.14 sends one event for a bulk cancel instead of a status event per item.
         if not isinstance(data, dict):
             return
