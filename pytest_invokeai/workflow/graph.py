@@ -178,7 +178,7 @@ def _resolve_edge(
             return None
         source_id, source_field = resolved
     else:
-        source_id, source_field = edge["source"], edge.get("sourceHandle")
+        source_id, source_field = edge["source"], edge.get("sourceHandle", "")
     if source_id not in executable or not source_field or not edge.get("targetHandle"):
         return None
     return source_id, source_field, edge["target"], edge["targetHandle"]
