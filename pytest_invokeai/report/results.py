@@ -137,7 +137,8 @@ def summarize(
     outputs = list(outputs)
     problems = list(problems)
     by_verdict = {verdict: 0 for verdict in VERDICTS}
-    for item in [*outputs, *problems]:
+    checked: list[OutputResult | TestProblem] = [*outputs, *problems]
+    for item in checked:
         by_verdict[item.verdict] += 1
     return {
         "compared": len(outputs),
