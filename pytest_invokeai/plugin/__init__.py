@@ -27,7 +27,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -86,7 +86,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if option.metavar and option.kind != "bool":
             kwargs["metavar"] = option.metavar
         group.addoption(option.flag, **kwargs)
-        parser.addini(option.ini, help=option.help_text(), type="linelist" if option.kind == "list" else "string")
+        ini_type: Literal["linelist", "string"] = "linelist" if option.kind == "list" else "string"
+        parser.addini(option.ini, help=option.help_text(), type=ini_type)
     group.addoption(
         "--invokeai-prune",
         choices=PRUNE_MODES,
@@ -110,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     workerinput = getattr(config, "workerinput", None)
     owner = workerinput is None
-    run_dir = new_run_dir() if owner else Path(workerinput[RUN_DIR_INPUT])
+    run_dir = new_run_dir() if workerinput is None else Path(workerinput[RUN_DIR_INPUT])
     state = RunState(settings, rootdir=config.rootpath, run_dir=run_dir)
     state.owner = owner
     if workerinput is not None:  # which of several servers this worker uses (see server/pool.py)
@@ -179,8 +180,9 @@ class RunOwner:
     def cancel_left(self) -> None:
         failures = cancel_registered_queues(self.state.run_dir, self.state.settings.token)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        for line in failures if reporter is not None else []:
-            reporter.write_line(f"pytest-invokeai: {line}")
+        if reporter is not None:
+            for line in failures:
+                reporter.write_line(f"pytest-invokeai: {line}")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -328,7 +330,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state = run_state(config)
     state.finish()
     if hasattr(config, "workerinput"):
-        config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(state.results.export())
+        # xdist gives a worker's config this dict (its channel back to the controller); pytest's types do not know it.
+        config.workeroutput[WORKER_OUTPUT_KEY] = json.dumps(state.results.export())  # type: ignore[attr-defined]
         return
     if config.option.collectonly:  # nothing ran: the results folder is left to what reads it
         return
