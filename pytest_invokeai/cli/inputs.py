@@ -58,7 +58,7 @@ def format_table(found: list[FormInput]) -> str:
     widths = [max(len(row[c]) for row in (header, *rows)) for c in range(len(header) - 1)]
 
     def line(row: tuple[str, ...]) -> str:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]  # the last column is not padded + [row[-1]]
         return "  ".join(cells)
 
     return "\n".join(line(row) for row in (header, *rows))

@@ -105,7 +105,7 @@ class ManagedServer:
             }
         )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "wb")
+        log = open(self.log_path, "wb")  # noqa: SIM115 - closed in the finally below, once Popen has its own copy
         try:
             self._process = subprocess.Popen(
                 [*self.command, "--root", str(self.root)],

@@ -19,6 +19,7 @@ seconds before they are torn down.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -102,10 +103,8 @@ def registered_queues(run_dir: Path) -> list[dict[str, str]]:
 
 def mark_stopped(run_dir: Path) -> None:
     """The run was interrupted: its processes enqueue nothing more."""
-    try:
+    with contextlib.suppress(OSError):  # the run folder is gone: so is the run
         (run_dir / STOPPED_FILE).touch()
-    except OSError:  # the run folder is gone: so is the run
-        pass
 
 
 def is_stopped(run_dir: Path) -> bool:
@@ -150,10 +149,8 @@ def server_log(run_dir: Path) -> Path:
 
 def _stop_process_group(pid: int, timeout: float) -> None:
     if os.name == "nt":  # pragma: no cover - the managed server runs on POSIX
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
         return
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -171,7 +168,5 @@ def _stop_process_group(pid: int, timeout: float) -> None:
             except ProcessLookupError:
                 return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

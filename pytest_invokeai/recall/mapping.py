@@ -366,7 +366,7 @@ class _Reader:
         if self.view.has_input(node_id, "weight"):
             weight_found = self._read("loras", node_id, "weight")
             if weight_found is not None:
-                weight, refs = weight_found.value, refs + [weight_found.ref]
+                weight, refs = weight_found.value, [*refs, weight_found.ref]
         return name, weight, refs
 
     def _clip_skip(self, encoder: str) -> None:

@@ -21,8 +21,8 @@ import base64
 import html
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
 from pathlib import Path, PurePath
+from typing import Any
 from urllib.parse import quote
 
 from PIL import Image

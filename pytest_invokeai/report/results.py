@@ -136,7 +136,7 @@ def summarize(
     """
     outputs = list(outputs)
     problems = list(problems)
-    by_verdict = {verdict: 0 for verdict in VERDICTS}
+    by_verdict = dict.fromkeys(VERDICTS, 0)
     checked: list[OutputResult | TestProblem] = [*outputs, *problems]
     for item in checked:
         by_verdict[item.verdict] += 1

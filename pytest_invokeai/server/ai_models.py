@@ -214,7 +214,8 @@ def resolve_models_in_values(
         hints = _hints(schema, node.data.type, field_name)
 
         def one(item: Any) -> Any:
-            found = installed.resolve(item, **hints, field=(node_id, field_name))
+
+            found = installed.resolve(item, **hints, field=(node_id, field_name))  # noqa: B023
             extra = {k: v for k, v in item.items() if k not in IDENTIFIER_KEYS} if isinstance(item, Mapping) else {}
             return {**extra, **found}
 

@@ -11,7 +11,8 @@ the workflow, so the :class:`~.load.Workflow` passed in is never changed.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pytest_invokeai.errors import InputValueError, WorkflowError
 from pytest_invokeai.workflow.batch import batch_data as compute_batch_data
