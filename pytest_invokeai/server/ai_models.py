@@ -214,7 +214,7 @@ def resolve_models_in_values(
         hints = _hints(schema, node.data.type, field_name)
 
         def one(item: Any) -> Any:
-
+            # B023 waived below: `one` is called only in this iteration of the loop, so it sees this iteration's values.
             found = installed.resolve(item, **hints, field=(node_id, field_name))  # noqa: B023
             extra = {k: v for k, v in item.items() if k not in IDENTIFIER_KEYS} if isinstance(item, Mapping) else {}
             return {**extra, **found}
