@@ -58,7 +58,8 @@ def format_table(found: list[FormInput]) -> str:
     widths = [max(len(row[c]) for row in (header, *rows)) for c in range(len(header) - 1)]
 
     def line(row: tuple[str, ...]) -> str:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]  # the last column is not padded + [row[-1]]
+        # widths has no entry for the last column, which is not padded: zip stops before it.
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[-1]]
         return "  ".join(cells)
 
     return "\n".join(line(row) for row in (header, *rows))
