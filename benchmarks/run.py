@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     log = Progress()
     results: dict[str, Any] = {
         "format": 1,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": the_command(argv),
         "machine": machine_info(),
         "settings": {"image_size": args.image_size, "sizes": args.sizes, "quick": args.quick},

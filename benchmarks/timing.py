@@ -9,7 +9,7 @@ to its last result. ``wall / busy`` is then the client's overhead: 1.0 means the
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 FINISHED = ("completed", "failed", "canceled")
@@ -28,7 +28,7 @@ def parse_server_time(text: str) -> float:
         cleaned = cleaned[:-1] + "+00:00"
     moment = datetime.fromisoformat(cleaned)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
 
 

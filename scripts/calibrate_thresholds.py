@@ -38,8 +38,8 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pytest_invokeai.baseline.compare import Thresholds, compare, distances
-from pytest_invokeai.baseline.fingerprint import fingerprint
+from pytest_invokeai.baseline.compare import Thresholds, compare, distances  # noqa: E402 - after sys.path has the repo
+from pytest_invokeai.baseline.fingerprint import fingerprint  # noqa: E402 - after sys.path has the repo
 
 Transform = Callable[[Image.Image], Image.Image]
 Pair = tuple[str, Image.Image, Image.Image]  # (name, image, another image of the same kind and size)
@@ -183,7 +183,7 @@ SATURATED = [
     (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255), (255, 0, 255),
     (255, 128, 0), (128, 0, 255), (0, 0, 0), (255, 255, 255), (0, 160, 80), (200, 0, 60),
 ]  # fmt: skip
-TEXT_WORDS = "the quick brown fox jumps over a lazy dog pack my box with five dozen liquor jugs".split()
+TEXT_WORDS = "the quick brown fox jumps over a lazy dog pack my box with five dozen liquor jugs".split()  # noqa: SIM905 - a pangram reads better as a sentence
 
 
 def flat_blocks(seed: int, size: int, block: int) -> Image.Image:

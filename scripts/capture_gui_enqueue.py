@@ -47,8 +47,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 
@@ -115,7 +116,7 @@ def _server(url: str | None, invokeai_python: Path) -> Iterator[str]:
     port = _free_port()
     root = tempfile.mkdtemp(prefix="invokeai-capture-")
     env = {**os.environ, "INVOKEAI_HOST": "127.0.0.1", "INVOKEAI_PORT": str(port), "INVOKEAI_USE_MEMORY_DB": "true", "INVOKEAI_DEVICE": "cpu"}
-    log = open(Path(root) / "server.log", "wb")
+    log = open(Path(root) / "server.log", "wb")  # noqa: SIM115 - the server writes to it until the finally below closes it
     proc = subprocess.Popen([str(invokeai_python), str(LAUNCHER), "--root", root], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -8,6 +8,7 @@ The cut is asked for by creating a file, so the pytest run under test (another p
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from pathlib import Path
@@ -56,10 +57,8 @@ class CuttableProxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def _watch(self) -> None:
         while not self._cut.wait(0.05):
@@ -72,8 +71,6 @@ class CuttableProxy:
             self._cut.set()
             self._listener.close()
             for sock in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()

@@ -339,7 +339,7 @@ def test_spec_from_marker_resolves_the_workflow_against_the_test_folder(tmp_path
 
 
 @pytest.mark.parametrize(
-    "kwargs,message",
+    ("kwargs", "message"),
     [
         ({}, 'needs workflow="path/to/workflow.json"'),
         ({"workflow": ""}, 'needs workflow="path/to/workflow.json"'),

@@ -124,7 +124,7 @@ def test_inputs_table_has_one_row_per_input(sdxl_path: Path, sdxl: dict) -> None
     assert lines[0].split() == ["INDEX", "NAME", "KIND", "VALUE", "IDENTITY"]
     fields = form_fields_of_export(sdxl)
     assert len(lines) == 1 + len(fields)
-    for index, (line, (node_id, field_name)) in enumerate(zip(lines[1:], fields)):
+    for index, (line, (node_id, field_name)) in enumerate(zip(lines[1:], fields, strict=True)):
         assert line.split()[0] == str(index)
         assert line.endswith(f"{node_id}.{field_name}")
 

@@ -70,12 +70,12 @@ def test_hash_as_text_is_one_block_per_image(images: dict[str, Path]) -> None:
     assert result.returncode == EXIT_OK, result.stderr
     blocks = result.stdout.strip().split("\n\n")
     assert [block.splitlines()[0] for block in blocks] == [str(images["base"]), str(images["small"])]
-    for block, path in zip(blocks, (images["base"], images["small"])):
+    for block, path in zip(blocks, (images["base"], images["small"]), strict=True):
         with Image.open(path) as image:
             stored = fingerprint(image)
         lines = block.splitlines()[1:]
         assert len(lines) == len(dataclasses.fields(Fingerprint))
-        for line, field in zip(lines, dataclasses.fields(Fingerprint)):
+        for line, field in zip(lines, dataclasses.fields(Fingerprint), strict=True):
             name, value = line.split(maxsplit=1)
             assert name == field.name
             assert value == str(getattr(stored, name)) or value.endswith("--json prints all)")
@@ -138,7 +138,7 @@ def test_threshold_overrides_change_the_verdict(images: dict[str, Path]) -> None
     loose = [arg for name in Thresholds.names() for arg in ("--threshold", f"{name}=1000")]
     result = cli("compare", images["base"], images["blurred"], *loose, "--json")
     assert result.returncode == EXIT_OK, result.stdout + result.stderr
-    assert json.loads(result.stdout)["thresholds"] == {name: 1000 for name in Thresholds.names()}
+    assert json.loads(result.stdout)["thresholds"] == dict.fromkeys(Thresholds.names(), 1000)
 
 
 def test_an_unknown_threshold_name_lists_the_valid_ones(images: dict[str, Path]) -> None:

@@ -55,7 +55,7 @@ def test_overrides_layer_like_global_then_test_then_output():
 
 
 def test_unknown_override_names_the_valid_ones():
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="unknown threshold name") as info:
         Thresholds().with_overrides({"phash": 0.2, "lab": 3, "blurriness": 1})
     assert str(info.value) == "unknown threshold name(s): blurriness, lab; valid names: phash, color, layout, sharpness"
 

@@ -188,7 +188,7 @@ def test_color_blocks_places_the_block_where_the_form_says(session):
     background, block = (30, 60, 160), (240, 200, 40)  # the form's colours; hue 0 leaves them (HSV rounding aside)
 
     def near(pixel: tuple[int, ...], colour: tuple[int, int, int]) -> bool:
-        return all(abs(p - c) <= 2 for p, c in zip(pixel, colour))
+        return all(abs(p - c) <= 2 for p, c in zip(pixel, colour, strict=False))  # an RGBA pixel against an RGB colour
 
     assert image.size == (96, 96)
     assert near(image.getpixel((8, 4)), block) and near(image.getpixel((23, 19)), block)

@@ -175,7 +175,7 @@ def test_hidden_colour_under_full_transparency_does_not_count():
 def test_size_change_always_mismatches(made):
     image, _, base = image_pair(made, "soft colour field")
     smaller = fingerprint(calibration.SIZE_CHANGE(image))
-    anything_goes = Thresholds().with_overrides({name: 1e9 for name in Thresholds.names()})
+    anything_goes = Thresholds().with_overrides(dict.fromkeys(Thresholds.names(), 1e9))
     result = compare(base, smaller, anything_goes)
     assert not result.match
     assert result.size_mismatch == f"{SIZE}x{SIZE} -> {smaller.width}x{smaller.height}"

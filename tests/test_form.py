@@ -438,7 +438,7 @@ def test_parse_value_errors(kind: str, extra: dict[str, Any], raw: Any, message:
 
 
 def test_float_parse_rejects_infinity() -> None:
-    with pytest.raises(InputValueError, match="expected a finite number, got inf$"):
+    with pytest.raises(InputValueError, match=r"expected a finite number, got inf$"):
         parse_value(make_input("float"), "inf")
     assert math.isclose(parse_value(make_input("float"), "1e-3"), 0.001)
 

@@ -147,7 +147,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 @pytest.mark.parametrize(
-    "how,where",
+    ("how", "where"),
     [("cli", "command line"), ("env", "environment variable PYTEST_INVOKEAI_URL"), ("ini", "ini option invokeai_url")],
 )
 def test_a_value_that_is_not_a_url_is_a_usage_error_said_once(

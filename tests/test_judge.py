@@ -334,13 +334,13 @@ def test_tolerance_for_an_output_not_compared_raises_a_case_error(runs, store, t
     assert str(info.value) == (
         f"{TEST_ID}: tolerance names output 'Result', which is not compared; compared outputs: save"
     )
-    with pytest.raises(CaseError, match="unknown threshold name.*ssim"):
+    with pytest.raises(CaseError, match=r"unknown threshold name.*ssim"):
         run_judge(runs, store, tmp_path, MISSING, case=spec(tolerance={"ssim": 0.1}))
 
 
 def test_a_run_with_only_intermediate_images_is_a_case_error(runs, store, tmp_path):
     only_intermediate = replace(runs.a, images={"blur": runs.a.images["blur"]})
-    with pytest.raises(CaseError, match="no image outputs to compare.*outputs=\\[...\\]"):
+    with pytest.raises(CaseError, match=r"no image outputs to compare.*outputs=\[...\]"):
         run_judge(runs, store, tmp_path, MISSING, result=only_intermediate)
 
 

@@ -84,7 +84,7 @@ def test_a_complete_folder_is_reused_without_building(tiny_sd15: Path, tmp_path:
 
 
 def test_a_python_that_cannot_run_is_named(tmp_path: Path):
-    with pytest.raises(ServerError, match="cannot build the tiny SD-1.5 model with .*no-python"):
+    with pytest.raises(ServerError, match=r"cannot build the tiny SD-1.5 model with .*no-python"):
         ensure_tiny_sd15(tmp_path, invokeai_python=tmp_path / "no-python")
     assert not (tmp_path / TINY_SD15_NAME).exists()
 

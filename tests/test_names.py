@@ -17,7 +17,7 @@ def test_plain_ids_stay_as_they_are() -> None:
 )
 def test_unsafe_characters_are_replaced_and_marked_with_a_hash(identifier: str) -> None:
     stem = safe_stem(identifier)
-    assert all(c.isalnum() and c.isascii() or c in "._-=,+@[]" for c in stem), stem
+    assert all((c.isalnum() and c.isascii()) or c in "._-=,+@[]" for c in stem), stem
     assert "/" not in stem and "\\" not in stem and not stem.startswith(".")
     assert stem.rsplit("-", 1)[1] and len(stem.rsplit("-", 1)[1]) == 8
 

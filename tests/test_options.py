@@ -104,7 +104,7 @@ PRECEDENCE = [
 ]
 
 
-@pytest.mark.parametrize("name,field,cli,env,ini,from_cli,from_env,from_ini", PRECEDENCE, ids=[r[0] for r in PRECEDENCE])
+@pytest.mark.parametrize(("name", "field", "cli", "env", "ini", "from_cli", "from_env", "from_ini"), PRECEDENCE, ids=[r[0] for r in PRECEDENCE])
 def test_command_line_beats_env_beats_ini_beats_default(
     tmp_path: Path, name: str, field: str, cli: Any, env: str, ini: Any, from_cli: Any, from_env: Any, from_ini: Any
 ) -> None:
@@ -197,7 +197,7 @@ def test_an_empty_environment_variable_counts_as_unset(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "cli,env,ini,expected",
+    ("cli", "env", "ini", "expected"),
     [
         (None, "http://a:1,http://b:2  http://c:3", None, ["http://a:1", "http://b:2", "http://c:3"]),
         (["http://a:1,http://b:2", "http://c:3/"], None, None, ["http://a:1", "http://b:2", "http://c:3"]),
@@ -218,7 +218,7 @@ def test_url_lists(tmp_path: Path, cli: Any, env: str | None, ini: Any, expected
 
 
 @pytest.mark.parametrize(
-    "source,name,raw,where,valid",
+    ("source", "name", "raw", "where", "valid"),
     [
         ("env", "invokeai_timeout", "abc", "environment variable PYTEST_INVOKEAI_TIMEOUT", "expected a number > 0"),
         ("env", "invokeai_timeout", "0", "environment variable PYTEST_INVOKEAI_TIMEOUT", "expected a number > 0"),

@@ -33,10 +33,10 @@ WORKFLOW = Path(__file__).parent / "data" / "gui" / "form-layout.workflow.json"
 
 def config(*args: str, invoked_in: Path = Path("."), **option) -> SimpleNamespace:
     """A stand-in for pytest.Config: pytest's defaults for the options read, ``args`` as given."""
-    defaults = dict(
-        keyword="", markexpr="", lf=False, last_failed_no_failures="all", stepwise=False, stepwise_skip=False,
-        ignore=None, ignore_glob=None,
-    )
+    defaults = {
+        "keyword": "", "markexpr": "", "lf": False, "last_failed_no_failures": "all", "stepwise": False, "stepwise_skip": False,
+        "ignore": None, "ignore_glob": None,
+    }
     return SimpleNamespace(
         option=SimpleNamespace(**{**defaults, **option}),
         args=list(args) or [str(invoked_in)],

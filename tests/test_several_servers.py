@@ -179,7 +179,7 @@ def test_cases_spread_over_every_server_and_each_runs_once(project, servers):
     per_server = [seeds_of(our_items(url)) for url in servers]
     assert all(per_server), f"a server got no case: {per_server}"
     assert sorted(s for seeds in per_server for s in seeds) == list(range(12))  # none twice, none lost
-    for url, seeds in zip(servers, per_server):
+    for url, seeds in zip(servers, per_server, strict=True):
         result.stdout.fnmatch_lines([f"  {url}: {len(seeds)} case(s)"])  # the summary counts what the server shows
 
     # No server idled while the other had a queue: when one finished its last case, the other held at

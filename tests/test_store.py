@@ -286,7 +286,7 @@ def test_nasty_test_ids_stay_inside_the_root_with_portable_distinct_names(tmp_pa
     store = BaselineStore(tmp_path)
     paths = [store.record_path(test_id) for test_id in NASTY_IDS]
     assert len(set(paths)) == len(NASTY_IDS)
-    for test_id, path in zip(NASTY_IDS, paths):
+    for test_id, path in zip(NASTY_IDS, paths, strict=True):
         relative = path.relative_to(tmp_path)  # raises if outside
         assert path.resolve().is_relative_to(tmp_path.resolve())
         for part in relative.parts:
@@ -428,7 +428,7 @@ def test_concurrent_writers_never_leave_a_torn_or_temporary_file(tmp_path: Path)
 
 @pytest.mark.parametrize("name", ["", "../x", "a/b", "CON", " cuda", ".hidden", "cuda_", "ü", "x" * 101])
 def test_bad_profile_names_say_what_is_valid(tmp_path: Path, name: str) -> None:
-    with pytest.raises(BaselineError, match="letters, digits, '.', '_' and '-'"):
+    with pytest.raises(BaselineError, match=r"letters, digits, '.', '_' and '-'"):
         BaselineStore(tmp_path, profile=name)
 
 
@@ -606,5 +606,5 @@ def test_only_mode_all_or_the_flag_accepts_drift(mode: str, flag: bool, expected
 def test_update_modes_parse_loosely_and_reject_unknown_text() -> None:
     assert UpdateMode.parse(" Changed ") is UpdateMode.CHANGED and UpdateMode.parse("ALL") is UpdateMode.ALL
     assert UpdateMode("missing") is UpdateMode.MISSING and UpdateMode.MISSING == "missing"
-    with pytest.raises(ValueError, match="'everything'.*valid modes: none, missing, changed, all"):
+    with pytest.raises(ValueError, match=r"'everything'.*valid modes: none, missing, changed, all"):
         UpdateMode.parse("everything")

@@ -260,7 +260,7 @@ ERRORS = {
 }
 
 
-@pytest.mark.parametrize("text,expected", list(ERRORS.values()), ids=list(ERRORS))
+@pytest.mark.parametrize(("text", "expected"), list(ERRORS.values()), ids=list(ERRORS))
 def test_every_mistake_names_the_file_and_the_key(project: Path, text: str, expected: list[str]) -> None:
     path = write(project, text)
     with pytest.raises((CaseError, InputValueError)) as caught:  # CaseError includes SuiteFileError
@@ -272,7 +272,7 @@ def test_every_mistake_names_the_file_and_the_key(project: Path, text: str, expe
 
 
 @pytest.mark.parametrize(
-    "name,expected",
+    ("name", "expected"),
     [
         ("colors.invokeai.toml", True),
         ("a.b.invokeai.toml", True),

@@ -136,7 +136,7 @@ def _detail_change(before: list[float], after: list[float]) -> float:
     """The largest change, in stops (|log2| of the ratio), of the detail at one scale."""
     return max(
         abs(math.log2((b + SHARPNESS_FLOOR / scale) / (a + SHARPNESS_FLOOR / scale)))
-        for scale, b, a in zip(SHARPNESS_SCALES, before, after)
+        for scale, b, a in zip(SHARPNESS_SCALES, before, after, strict=False)
     )
 
 
@@ -150,7 +150,7 @@ def compare(baseline: Fingerprint, actual: Fingerprint, thresholds: Thresholds |
             size_mismatch=f"{baseline.width}x{baseline.height} -> {actual.width}x{actual.height}",
         )
     if baseline.pixel_sha256 == actual.pixel_sha256:
-        return Comparison(match=True, distances={name: 0.0 for name in limits.names()}, thresholds=limits, identical=True)
+        return Comparison(match=True, distances=dict.fromkeys(limits.names(), 0.0), thresholds=limits, identical=True)
     measured = distances(baseline, actual)
     failed = tuple(name for name, value in measured.items() if value > getattr(limits, name))
     return Comparison(match=not failed, distances=measured, thresholds=limits, failed=failed)

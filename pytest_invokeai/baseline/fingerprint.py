@@ -36,6 +36,7 @@ import hashlib
 import io
 import json
 from dataclasses import asdict, dataclass, fields
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image
@@ -73,7 +74,7 @@ class Fingerprint:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str | bytes | dict) -> Fingerprint:
+    def from_json(cls, text: str | bytes | dict[str, Any]) -> Fingerprint:
         try:
             data = json.loads(text) if isinstance(text, (str, bytes)) else dict(text)
         except json.JSONDecodeError as exc:
@@ -141,15 +142,17 @@ def _decode(text: str, name: str, dtype: np.dtype | type, count: int) -> np.ndar
 def fingerprint(image: bytes | Image.Image) -> Fingerprint:
     """Fingerprint PNG (or any Pillow-readable) bytes or a Pillow image."""
     if isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)  # kept apart: once opened, ``image`` is a Pillow image and has no length
         try:
-            image = Image.open(io.BytesIO(bytes(image)))
+            image = Image.open(io.BytesIO(data))
             image.load()
         except Exception as exc:  # Pillow raises several types for unreadable data
-            raise BaselineError(f"cannot read image bytes ({len(image)} bytes): {exc}") from exc
+            raise BaselineError(f"cannot read image bytes ({len(data)} bytes): {exc}") from exc
     if not isinstance(image, Image.Image):
         raise TypeError(f"fingerprint() takes PNG bytes or a PIL image, got {type(image).__name__}")
     rgba = image if image.mode == "RGBA" else image.convert("RGBA")
-    if rgba.getextrema()[3][0] == 255:  # opaque: compositing would change nothing
+    # An RGBA image has four bands, so getextrema() gives one (min, max) pair a band; [3] is alpha.
+    if cast(tuple[tuple[int, int], ...], rgba.getextrema())[3][0] == 255:  # opaque: compositing would change nothing
         flat = rgba.convert("RGB")
     else:
         flat = Image.alpha_composite(Image.new("RGBA", rgba.size, BACKGROUND), rgba).convert("RGB")
@@ -202,14 +205,15 @@ def _edge_thumbnail(rgb_image: Image.Image) -> bytes:
     step[:-1] = np.maximum(step[:-1], dy)
     step[1:] = np.maximum(step[1:], dy)
     small = np.asarray(Image.fromarray(step, mode="F").resize((LAYOUT_GRID, LAYOUT_GRID), Image.Resampling.BILINEAR))
-    return np.clip(np.rint(small), 0, 255).astype(np.uint8).tobytes()
+    layout: bytes = np.clip(np.rint(small), 0, 255).astype(np.uint8).tobytes()
+    return layout
 
 
 def _dct_matrix(n: int) -> np.ndarray:
     """The orthonormal DCT-II matrix: ``m @ x`` transforms a column vector of length n."""
     k = np.arange(n)[:, None]
     i = np.arange(n)[None, :]
-    m = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2 / n)
+    m: np.ndarray = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2 / n)
     m[0] /= np.sqrt(2)
     return m
 
@@ -221,7 +225,8 @@ def _phash_coefficients(rgb_image: Image.Image) -> bytes:
     """pHash's low-frequency DCT band of the luminance, without its DC term, as int16."""
     thumb = np.asarray(rgb_image.convert("L").resize((PHASH_THUMB, PHASH_THUMB), Image.Resampling.BILINEAR), dtype=np.float64)
     band = (_DCT @ thumb @ _DCT.T)[:PHASH_BAND, :PHASH_BAND].ravel()[1:]
-    return np.clip(np.rint(band), -32768, 32767).astype("<i2").tobytes()
+    coefficients: bytes = np.clip(np.rint(band), -32768, 32767).astype("<i2").tobytes()
+    return coefficients
 
 
 def _sharpness(rgb_image: Image.Image) -> list[float]:

@@ -56,7 +56,7 @@ class BaselineRecord:
     invokeai_version: str | None = None
     workflow: str | None = None  # workflow path relative to the rootdir, posix
     workflow_content_hash: str | None = None  # informational
-    inputs: list[dict] = field(default_factory=list)  # [{"index": 0, "name": "Width", "value": 64}, ...]
+    inputs: list[dict[str, Any]] = field(default_factory=list)  # [{"index": 0, "name": "Width", "value": 64}, ...]
     models: dict[str, str] = field(default_factory=dict)  # model name -> hash (environment info)
 
     @property
@@ -187,7 +187,7 @@ def _outputs_from_json(raw: Any, source: str) -> dict[str, OutputBaseline]:
     return outputs
 
 
-def _inputs_from_json(raw: Any, source: str) -> list[dict]:
+def _inputs_from_json(raw: Any, source: str) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
         raise _error(source, "$.inputs", 'must be a list of {"index": N, "name": ..., "value": ...}')
     for position, item in enumerate(raw):

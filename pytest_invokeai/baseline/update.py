@@ -18,7 +18,7 @@ from __future__ import annotations
 from enum import Enum
 
 
-class UpdateMode(str, Enum):
+class UpdateMode(str, Enum):  # noqa: UP042 - a StrEnum would change str(mode) and f"{mode}"
     NONE = "none"
     MISSING = "missing"
     CHANGED = "changed"

@@ -102,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
             warnings.showwarning = show_warning
-            return handler(args)
+            exit_code: int = handler(args)  # each command module sets a handler returning its exit code
+            return exit_code
     except InvokeAITestError as exc:
         print_error(str(exc))
         return EXIT_USAGE

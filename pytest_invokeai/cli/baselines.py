@@ -21,7 +21,7 @@ from pytest_invokeai.errors import BaselineError
 DEFAULT_DIR = Path("baselines")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "baselines",
         help="list the stored baseline records and index maps",
@@ -153,7 +153,7 @@ def run_list(args: argparse.Namespace) -> int:
     maps = store.scan_index_maps()
     unreadable.update(maps.unreadable)
     index_maps = [{"workflow": key, "file": str(path), "bytes": path.stat().st_size} for key, path in maps.found.items()]
-    listing = {
+    listing: dict[str, Any] = {
         "dir": str(store.root),
         "profile": store.profile,
         "profiles": store.profiles(),

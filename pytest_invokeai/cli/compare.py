@@ -20,7 +20,7 @@ from pytest_invokeai.cli.hash import fingerprint_file
 from pytest_invokeai.errors import BaselineError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "compare",
         help="compare an image with a baseline (an image or a baseline record) the way a test does",

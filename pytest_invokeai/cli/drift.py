@@ -14,7 +14,7 @@ from pytest_invokeai.cli.common import (
 from pytest_invokeai.workflow.drift import IndexMap, check_drift
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "drift",
         help="save which input is at which index, and check a workflow against that later",

@@ -15,7 +15,7 @@ from pytest_invokeai.workflow.form import collect_values
 from pytest_invokeai.workflow.graph import build_enqueue_body
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "graph",
         help="print the enqueue_batch body the workflow would send to InvokeAI",
@@ -68,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def assignments_by_key(sets: list[tuple[str, str]]) -> dict[str, str]:
+def assignments_by_key(sets: list[tuple[str, str]]) -> dict[int | str, str]:
     """``--set`` pairs as {key: text}. ``collect_values`` resolves the keys and parses the text by kind
     (and refuses two different values for one input given under different keys); only the same
     key given twice is caught here, because a dict cannot hold it twice."""
-    values: dict[str, str] = {}
+    values: dict[int | str, str] = {}
     for key, raw in sets:
         if key in values:
             raise InputValueError(f"--set {key}=... is given twice ({values[key]!r} and {raw!r}); give each input once")

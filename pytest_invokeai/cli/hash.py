@@ -17,7 +17,7 @@ from pytest_invokeai.errors import BaselineError
 LONG_VALUE = 72  # longer values (the colour thumbnail) are shortened in the text output
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "hash",
         help="print the fingerprint of images (what a baseline stores instead of the image)",
@@ -45,7 +45,8 @@ def fingerprint_file(path: str | Path) -> Fingerprint:
 
 def stored_form(fp: Fingerprint) -> dict[str, Any]:
     """The fingerprint as a baseline record stores it."""
-    return json.loads(fp.to_json())
+    stored: dict[str, Any] = json.loads(fp.to_json())
+    return stored
 
 
 def run(args: argparse.Namespace) -> int:

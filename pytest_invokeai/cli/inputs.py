@@ -18,7 +18,7 @@ from pytest_invokeai.workflow.form import FormInput, form_inputs
 VALUE_WIDTH = 40
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "inputs",
         help="list a workflow's form inputs with their index, kind and value",
@@ -58,7 +58,8 @@ def format_table(found: list[FormInput]) -> str:
     widths = [max(len(row[c]) for row in (header, *rows)) for c in range(len(header) - 1)]
 
     def line(row: tuple[str, ...]) -> str:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        # widths has no entry for the last column, which is not padded: zip stops before it.
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)] + [row[-1]]
         return "  ".join(cells)
 
     return "\n".join(line(row) for row in (header, *rows))
@@ -69,7 +70,7 @@ def short_value(value: Any) -> str:
     if isinstance(value, dict):
         for key in ("name", "image_name", "board_id"):
             if isinstance(value.get(key), str):
-                return value[key]
+                return str(value[key])
     text = json.dumps(value, ensure_ascii=False)
     text = " ".join(text.split())  # multi-line prompts on one line
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"

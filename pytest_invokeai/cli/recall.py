@@ -44,7 +44,7 @@ VALUE_WIDTH = 44  # characters of a value shown in the table (--json has them wh
 FOOTNOTE = "* stored by the server, but the InvokeAI 6.14 web UI does not set a field from it"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "recall",
         help="fill the InvokeAI web UI's fields with a test case's parameters (prompts, model, steps, ...)",

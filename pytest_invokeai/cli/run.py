@@ -23,7 +23,7 @@ from pytest_invokeai.server.session import GenerationSession
 from pytest_invokeai.workflow.form import form_inputs, resolve_input
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run a workflow once on InvokeAI and save its output images",
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     workflow = load_workflow_arg(args.workflow, args.schema)
     inputs = form_inputs(workflow)
-    values: dict[str, object] = {}
+    values: dict[int | str, object] = {}  # keyed by the --set key (an index or a label)
     for key, text in assignments_by_key(args.sets).items():
         # An image input given as an existing file is uploaded; other text is read by the input's kind.
         is_file = resolve_input(inputs, key, source=workflow.source).kind == "image" and Path(text).is_file()

@@ -11,7 +11,7 @@ from pytest_invokeai.workflow.schema import fetch_schema
 SCHEMA_ENV = BY_NAME["invokeai_schema"].env
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "schema",
         help="save a running InvokeAI's node schema, for workflows with custom nodes",

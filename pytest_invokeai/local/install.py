@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from pytest_invokeai._util.locks import file_lock
@@ -86,7 +87,7 @@ def _find_base_python() -> str:
     raise ServerError(f"InvokeAI {INVOKEAI_VERSION} needs Python {wanted}; none was found on PATH")
 
 
-def _install_lock(env_dir: Path):
+def _install_lock(env_dir: Path) -> AbstractContextManager[None]:
     """One installer at a time per environment (parallel CI jobs, xdist workers, two shells)."""
     return file_lock(env_dir.parent / f".{env_dir.name}.lock")
 

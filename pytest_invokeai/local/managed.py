@@ -52,7 +52,8 @@ def resolve_server_command(explicit: str | list[str] | None = None) -> list[str]
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]  # (host, port) for AF_INET
+        return port
 
 
 def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -104,7 +105,7 @@ class ManagedServer:
             }
         )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "wb")
+        log = open(self.log_path, "wb")  # noqa: SIM115 - closed in the finally below, once Popen has its own copy
         try:
             self._process = subprocess.Popen(
                 [*self.command, "--root", str(self.root)],

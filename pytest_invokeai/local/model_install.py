@@ -125,7 +125,8 @@ def install_model(client: InvokeAIClient, source: Path, *, name: str | None = No
     job = client.send(api.install_model(str(source), config={"name": name} if name else {}))
     job = _wait_for_job(client, job, source, timeout)
     if job.get("status") == "completed" and isinstance(job.get("config_out"), dict):
-        return job["config_out"]
+        installed: dict[str, Any] = job["config_out"]
+        return installed
     # A concurrent install of the same model makes ours fail as a duplicate; theirs is what we wanted.
     found = _installed(client, source, known_hash)
     if found is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from pytest_invokeai._util.locks import file_lock
 from pytest_invokeai.errors import ServerError
@@ -33,7 +34,7 @@ def model_source(name: str) -> tuple[Path, str | None]:
     )
 
 
-def install_declared_models(client: InvokeAIClient, names: Iterable[str], *, lock_dir: Path) -> list[dict]:
+def install_declared_models(client: InvokeAIClient, names: Iterable[str], *, lock_dir: Path) -> list[dict[str, Any]]:
     """Install each declared model on the server (skipping those it has); the installed records."""
     installed = []
     with file_lock(lock_dir / "models.lock"):

@@ -19,6 +19,7 @@ seconds before they are torn down.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -47,7 +48,8 @@ def acquire_server(run_dir: Path, command: str | None = None) -> str:
     with file_lock(run_dir / "server.lock"):
         recorded = run_dir / SERVER_FILE
         if recorded.exists():
-            return json.loads(recorded.read_text())["url"]
+            url: str = json.loads(recorded.read_text())["url"]  # written by this module below
+            return url
         failed = run_dir / ERROR_FILE
         if failed.exists():  # another worker already tried: do not spend minutes failing again
             raise ServerError(failed.read_text())
@@ -101,10 +103,8 @@ def registered_queues(run_dir: Path) -> list[dict[str, str]]:
 
 def mark_stopped(run_dir: Path) -> None:
     """The run was interrupted: its processes enqueue nothing more."""
-    try:
+    with contextlib.suppress(OSError):  # the run folder is gone: so is the run
         (run_dir / STOPPED_FILE).touch()
-    except OSError:  # the run folder is gone: so is the run
-        pass
 
 
 def is_stopped(run_dir: Path) -> bool:
@@ -145,10 +145,8 @@ def _cancel_queue(record: dict[str, str], token: str | None) -> str:
 
 def _stop_process_group(pid: int, timeout: float) -> None:
     if os.name == "nt":  # pragma: no cover - the managed server runs on POSIX
-        try:
+        with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
         return
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -166,7 +164,5 @@ def _stop_process_group(pid: int, timeout: float) -> None:
             except ProcessLookupError:
                 return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -62,7 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if option.metavar and option.kind != "bool":
             kwargs["metavar"] = option.metavar
         group.addoption(option.flag, **kwargs)
-        parser.addini(option.ini, help=option.help_text(), type="linelist" if option.kind == "list" else "string")
+        ini_type: Literal["linelist", "string"] = "linelist" if option.kind == "list" else "string"
+        parser.addini(option.ini, help=option.help_text(), type=ini_type)
     group.addoption(
         "--invokeai-prune",
         choices=PRUNE_MODES,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -41,14 +41,14 @@ def marker_kwargs(node: pytest.Item | Any) -> dict[str, Any] | None:
 
 def declared_case(item: pytest.Item) -> CaseSpec | None:
     """The case an item declares at collection (enqueued ahead), or None."""
-    spec = getattr(item, "invokeai_spec", None)  # suite-file items
+    spec: CaseSpec | None = getattr(item, "invokeai_spec", None)  # suite-file items
     if spec is not None:
         return spec
     if "invokeai_run" not in getattr(item, "fixturenames", ()):
         return None
     callspec = getattr(item, "callspec", None)
     if callspec is not None and CASE_PARAM in callspec.params:
-        return callspec.params[CASE_PARAM]
+        return cast(CaseSpec, callspec.params[CASE_PARAM])  # the plugin's parametrization puts a CaseSpec there
     kwargs = marker_kwargs(item)
     if kwargs is None or "matrix" in kwargs:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -47,7 +47,7 @@ def invokeai_client(pytestconfig: pytest.Config) -> InvokeAIClient:
 def invokeai_case(request: pytest.FixtureRequest) -> CaseSpec:
     """The case the test's ``@pytest.mark.invokeai`` declares (one matrix row when it has a matrix)."""
     if hasattr(request, "param"):
-        return request.param
+        return cast(CaseSpec, request.param)  # the plugin's parametrization of invokeai_case gives CaseSpecs
     spec = declared_case(request.node)
     if spec is None:
         kwargs = marker_kwargs(request.node)

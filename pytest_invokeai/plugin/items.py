@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+# The types in Item.repr_failure's signature, which pytest does not export.
+from _pytest._code.code import TerminalRepr, TracebackStyle
+
 from pytest_invokeai.cases.spec import CaseSpec
 from pytest_invokeai.cases.suite_file import SuiteFileError, load_suite_file
 from pytest_invokeai.errors import InvokeAITestError
@@ -38,10 +41,12 @@ class SuiteCase(pytest.Item):
     def runtest(self) -> None:
         run_case(self, self.invokeai_spec, planned=True).assert_matches_baseline()
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, (AssertionError, InvokeAITestError)):
             return str(excinfo.value)  # a readable list of what differs, not a traceback into the plugin
-        return super().repr_failure(excinfo)
+        return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Any, int, str]:
         return self.path, 0, f"{self.path.name}::{self.name}"
@@ -60,10 +65,12 @@ class UnusableSuiteFile(pytest.Item):
     def runtest(self) -> None:
         raise SuiteFileError(f"{self.error}\n(none of this suite file's cases ran)")
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str:  # type: ignore[override]
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, SuiteFileError):
             return str(excinfo.value)
-        return super().repr_failure(excinfo)
+        return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Any, int, str]:
         return self.path, 0, self.path.name

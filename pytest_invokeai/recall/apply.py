@@ -127,7 +127,7 @@ def _list_rows(
 
 def _same_item(sent: Mapping[str, Any], applied: Mapping[str, Any], models: Mapping[str, Mapping[str, Any]]) -> bool:
     if "model_name" in sent:
-        return (models.get(applied.get("model_key", "")) or {}).get("name") == sent["model_name"]
+        return bool((models.get(applied.get("model_key", "")) or {}).get("name") == sent["model_name"])
     image = applied.get("image")
     return isinstance(image, dict) and image.get("image_name") == sent.get("image_name")
 

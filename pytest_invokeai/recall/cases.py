@@ -18,7 +18,7 @@ from typing import Any
 from pytest_invokeai.baseline.record import BaselineRecord
 from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.errors import BaselineError, InputValueError, InvokeAITestError
-from pytest_invokeai.workflow.form import form_inputs
+from pytest_invokeai.workflow.form import FormInput, form_inputs
 from pytest_invokeai.workflow.load import Workflow
 
 SOURCES = ("auto", "results", "baseline")  # auto: the last run's results, else the baseline
@@ -159,7 +159,7 @@ def _rootdir_holding(workflow_key: str, start: Path, default: Path) -> Path:
     return default
 
 
-def case_values(case: RecallCase, workflow: Workflow) -> tuple[dict[int, Any], list[str]]:
+def case_values(case: RecallCase, workflow: Workflow) -> tuple[dict[int | str, Any], list[str]]:
     """The recorded inputs as ``{form index: value}``, and notes on what was adjusted or left out.
 
     An input is found by its recorded index if it still has its recorded name there, else by the name
@@ -167,7 +167,7 @@ def case_values(case: RecallCase, workflow: Workflow) -> tuple[dict[int, Any], l
     (:class:`~pathlib.Path`); an image given as bytes (recorded as its hash) cannot be rebuilt.
     """
     inputs = form_inputs(workflow)
-    values: dict[int, Any] = {}
+    values: dict[int | str, Any] = {}  # keyed by form index; typed as map_recall takes it
     notes: list[str] = []
     for entry in case.inputs:
         index, name, value = entry.get("index"), entry.get("name"), entry.get("value")
@@ -184,7 +184,7 @@ def case_values(case: RecallCase, workflow: Workflow) -> tuple[dict[int, Any], l
     return values, notes
 
 
-def _find_input(inputs: list, index: Any, name: Any, case: RecallCase, notes: list[str]):
+def _find_input(inputs: list[FormInput], index: Any, name: Any, case: RecallCase, notes: list[str]) -> FormInput:
     if isinstance(index, int) and 0 <= index < len(inputs) and (name is None or inputs[index].display_name == name):
         return inputs[index]
     named = [item for item in inputs if item.display_name == name]

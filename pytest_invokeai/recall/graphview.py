@@ -69,7 +69,8 @@ class GraphView:
     # -- nodes --------------------------------------------------------------------------------
 
     def node_type(self, node_id: str) -> str:
-        return self._nodes[node_id]["data"].get("type", "")
+        node_type: str = self._nodes[node_id]["data"].get("type", "")
+        return node_type
 
     def has_input(self, node_id: str, field: str) -> bool:
         """The node has this input: stored in the node, or fed by an edge (a file may leave a fed input out)."""

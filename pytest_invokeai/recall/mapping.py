@@ -359,14 +359,14 @@ class _Reader:
             return None
         found = self._read("loras", node_id, "lora")
         name = _model_name(found.value) if found is not None else None
-        if not name:
+        if found is None or not name:
             return None
         refs = [found.ref]
         weight = None
         if self.view.has_input(node_id, "weight"):
             weight_found = self._read("loras", node_id, "weight")
             if weight_found is not None:
-                weight, refs = weight_found.value, refs + [weight_found.ref]
+                weight, refs = weight_found.value, [*refs, weight_found.ref]
         return name, weight, refs
 
     def _clip_skip(self, encoder: str) -> None:
@@ -407,7 +407,7 @@ class _Reader:
         )
         for parameter, handles in groups:
             nodes = [n for h in handles if view.has_input(denoise, h) for n in view.fan_in(denoise, h)]
-            entries = []
+            entries: list[dict[str, Any]] = []
             for node_id in nodes:
                 where = f"{parameter}[{len(entries)}]"
                 entry, refs = (
@@ -430,7 +430,7 @@ class _Reader:
             return None, []
         found = self._read(parameter, node_id, model_field)
         name = _model_name(found.value) if found is not None else None
-        if not name:
+        if found is None or not name:
             return None, []
         entry: dict[str, Any] = {"model_name": name}
         refs = [found.ref]
@@ -490,7 +490,7 @@ def _is_model_field(schema: InvocationSchema, view: GraphView, node_id: str, nam
 
 def _model_name(value: Any) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("name"), str) and value["name"].strip():
-        return value["name"]
+        return str(value["name"])
     if isinstance(value, str) and value.strip():
         return value
     return None

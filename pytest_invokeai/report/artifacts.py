@@ -130,7 +130,7 @@ def side_by_side(baseline_png: bytes | None, actual_png: bytes, diff: Image.Imag
     canvas = Image.new("RGB", (width, height), CANVAS)
     draw = ImageDraw.Draw(canvas)
     x = PANEL_GAP
-    for (label, image), slot in zip(panels, slots):
+    for (label, image), slot in zip(panels, slots, strict=True):  # a slot per panel
         draw.text((x, LABEL_HEIGHT // 2), label, fill=LABEL_TEXT, font=font, anchor="lm")
         canvas.paste(image, (x, LABEL_HEIGHT))
         x += slot + PANEL_GAP

@@ -22,6 +22,7 @@ import html
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePath
+from typing import Any
 from urllib.parse import quote
 
 from PIL import Image
@@ -268,7 +269,7 @@ def _problem_section(index: int, problem: TestProblem) -> str:
     )
 
 
-def _summary_bar(summary: dict) -> str:
+def _summary_bar(summary: dict[str, Any]) -> str:
     keys = [key for key in SUMMARY_ORDER if key in summary] + [key for key in summary if key not in SUMMARY_ORDER]
     keys = [key for key in keys if not isinstance(summary[key], dict)]
     chips = []
@@ -320,7 +321,7 @@ def render_html(
     outputs: Sequence[OutputResult],
     problems: Sequence[TestProblem],
     *,
-    summary: dict,
+    summary: dict[str, Any],
     run: RunOutcome,
     title: str = "pytest-invokeai report",
     folder: Path,
@@ -374,7 +375,7 @@ def write_html_report(
     outputs: Sequence[OutputResult],
     problems: Sequence[TestProblem],
     *,
-    summary: dict,
+    summary: dict[str, Any],
     run: RunOutcome,
     title: str = "pytest-invokeai report",
     orphans: Sequence[str] = (),

@@ -136,8 +136,9 @@ def summarize(
     """
     outputs = list(outputs)
     problems = list(problems)
-    by_verdict = {verdict: 0 for verdict in VERDICTS}
-    for item in [*outputs, *problems]:
+    by_verdict = dict.fromkeys(VERDICTS, 0)
+    checked: list[OutputResult | TestProblem] = [*outputs, *problems]
+    for item in checked:
         by_verdict[item.verdict] += 1
     return {
         "compared": len(outputs),

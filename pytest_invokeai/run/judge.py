@@ -95,7 +95,7 @@ def thresholds_for(base: Thresholds, tolerance: Mapping[str, Any], node_id: str,
 
 
 def check_tolerance_outputs(tolerance: Mapping[str, Any], outputs: Mapping[str, Sequence[OutputImage]], *, where: str) -> None:
-    known = {n for n in outputs} | {imgs[0].node_label for imgs in outputs.values() if imgs}
+    known = set(outputs) | {imgs[0].node_label for imgs in outputs.values() if imgs}
     for key, value in tolerance.items():
         if isinstance(value, Mapping) and key not in known:
             raise CaseError(

@@ -66,7 +66,7 @@ def check_server_url(text: str) -> None:
         hint = f"; did you mean http://{text}?" if looks_like_host else ""
         raise ValueError(f"expected the URL of an InvokeAI server, {example}{hint}")
     try:
-        parts.port
+        parts.port  # noqa: B018 - reading the port is the check: urllib raises on a bad one
     except ValueError:
         raise ValueError(f"the port is not a number from 0 to 65535; expected a URL {example}") from None
     if parts.query or parts.fragment:

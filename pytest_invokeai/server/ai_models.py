@@ -13,11 +13,12 @@ it by choice; :func:`missing_models` lists every such model of a workflow before
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pytest_invokeai.errors import InputValueError, ServerError
 from pytest_invokeai.server import api
 from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.workflow.document import Node
 from pytest_invokeai.workflow.load import Workflow
 from pytest_invokeai.workflow.schema import InvocationSchema
 
@@ -158,7 +159,7 @@ def missing_models(
     schema = schema or workflow.schema
     missing = []
     for (node_id, field_name), value in workflow_model_values(workflow, schema=schema).items():
-        node_type = workflow.node(node_id).data.type
+        node_type = cast(Node, workflow.node(node_id)).data.type  # the id comes from this workflow's own nodes
         for one in value if isinstance(value, list) else [value]:
             try:
                 installed.resolve(one, **_hints(schema, node_type, field_name), field=(node_id, field_name))
@@ -208,7 +209,8 @@ def resolve_models_in_values(
         hints = _hints(schema, node.data.type, field_name)
 
         def one(item: Any) -> Any:
-            found = installed.resolve(item, **hints, field=(node_id, field_name))
+            # B023 waived below: `one` is called only in this iteration of the loop, so it sees this iteration's values.
+            found = installed.resolve(item, **hints, field=(node_id, field_name))  # noqa: B023
             extra = {k: v for k, v in item.items() if k not in IDENTIFIER_KEYS} if isinstance(item, Mapping) else {}
             return {**extra, **found}
 

@@ -64,7 +64,7 @@ def _split_by_maker(client: InvokeAIClient, items: list[dict[str, Any]]) -> tupl
     """(images made by these items' sessions, images they only reused from other sessions)."""
     sessions = {item.get("session_id") for item in items} - {None}
     names = produced_image_names(items)
-    made_by: dict[str, Any] = {}
+    made_by: dict[str | None, Any] = {}  # keyed by what the server answered, which it may leave out
     for start in range(0, len(names), DESCRIBE_CHUNK):
         for record in client.send(api.images_by_names(names[start : start + DESCRIBE_CHUNK])) or []:
             if isinstance(record, dict):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 
@@ -85,7 +85,7 @@ def enqueue_operation(queue_id: str, body: dict[str, Any]) -> Operation[EnqueueR
 
 
 def _result_from_items(items: list[dict[str, Any]]) -> EnqueueResult:
-    batch_ids = {item.get("batch_id") for item in items}
+    batch_ids: set[str] = {item.get("batch_id", "") for item in items}
     ids = tuple(sorted(int(item["item_id"]) for item in items))
     return EnqueueResult(batch_id=sorted(batch_ids)[0] if batch_ids else "", enqueued=len(ids), requested=len(ids), item_ids=ids)
 
@@ -153,7 +153,7 @@ class _ClientBase:
     def _retry_delay(self, call: Call, attempt: int, exc: httpx.TransportError) -> float:
         """Seconds to wait before trying ``call`` again, or raise when it must not be retried."""
         if call.idempotent and attempt < self.retries:
-            return self.backoff * (2**attempt)
+            return self.backoff * (2.0**attempt)  # a float power: typeshed types int ** int as Any
         message = f"cannot reach InvokeAI at {self.base_url} to {call.what}: {type(exc).__name__}: {exc}"
         raise ConnectionBroken(message) from None
 
@@ -246,7 +246,7 @@ class InvokeAIClient(_ClientBase):
         while True:
             finished, call = _advance(operation, answer, error)
             if finished:
-                return call
+                return cast(T, call)  # the operation's return value, which Operation[T] declares T
             answer, error = None, None
             try:
                 answer = self.send(call)
@@ -255,16 +255,16 @@ class InvokeAIClient(_ClientBase):
 
     # Plain calls
     def version(self) -> str:
-        return self.send(api.version())
+        return cast(str, self.send(api.version()))  # send() gives the endpoint's decoded answer
 
     def enqueue(self, body: dict[str, Any]) -> EnqueueResult:
         return self.run(enqueue_operation(self.queue_id, body))
 
     def queue_item(self, item_id: int) -> dict[str, Any]:
-        return self.send(api.queue_item(self.queue_id, item_id))
+        return cast(dict[str, Any], self.send(api.queue_item(self.queue_id, item_id)))
 
     def image_bytes(self, image_name: str) -> bytes:
-        return self.send(api.image_bytes(image_name))
+        return cast(bytes, self.send(api.image_bytes(image_name)))
 
     def close(self) -> None:
         self._http.close()

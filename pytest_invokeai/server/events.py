@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import socketio
+import socketio.exceptions  # imported by socketio itself; named here because its stubs do not re-export it
 
 Listener = Callable[[str, dict[str, Any]], None]
 STATUS_EVENT = "queue_item_status_changed"
@@ -46,7 +47,8 @@ class QueueEvents:
         self._lock = threading.Lock()
         self._listeners: dict[int, list[Listener]] = defaultdict(list)
         self._seen_status: set[tuple[int, str]] = set()
-        self._sio = socketio.Client(reconnection=True, reconnection_attempts=5, reconnection_delay=0.5)
+        # The stubs type reconnection_delay and wait_timeout as int; python-socketio sleeps for them, so seconds as a float work.
+        self._sio = socketio.Client(reconnection=True, reconnection_attempts=5, reconnection_delay=0.5)  # type: ignore[arg-type]
         self.connected = False
         for name in ITEM_EVENTS:
             self._sio.on(name, self._handler(name))
@@ -64,7 +66,7 @@ class QueueEvents:
         try:
             self._sio.connect(
                 _origin(self.base_url), socketio_path=path, transports=["websocket"], headers=headers,
-                wait_timeout=self.connect_timeout,
+                wait_timeout=self.connect_timeout,  # type: ignore[arg-type]  # a float, see socketio.Client above
             )
         except (socketio.exceptions.ConnectionError, OSError, ValueError):
             return False
@@ -110,7 +112,7 @@ class QueueEvents:
 
         return handle
 
-    def _on_bulk_cancel(self, data: dict[str, Any]) -> None:
+    def _on_bulk_cancel(self, data: object) -> None:  # whatever the socket delivered, checked below
         # 6.14 sends one event for a bulk cancel instead of a status event per item.
         if not isinstance(data, dict):
             return

@@ -107,4 +107,5 @@ def _target(edge: dict[str, Any], nodes: dict[str, dict[str, Any]], batch: dict[
             source=source,
             json_path=json_path("nodes", index),
         )
-    return edge["target"]
+    target_id: str = edge["target"]
+    return target_id

@@ -32,7 +32,7 @@ def resolve_connector_source(
             None,
         )
         source = nodes.get(incoming["source"]) if incoming else None
-        if source is None:
+        if source is None or incoming is None:
             return None
         if source.get("type") == "invocation":
             return source["id"], incoming["sourceHandle"]

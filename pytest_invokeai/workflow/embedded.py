@@ -93,7 +93,7 @@ def _form_element(element: dict[str, Any]) -> dict[str, Any]:
         settings = data.get("settings")
         if isinstance(settings, dict):
             defaults = NUMBER_SETTINGS_DEFAULTS if settings.get("type") in ("integer-field-config", "float-field-config") else {}
-            field_data["settings"] = _pick({**defaults, **settings}, FIELD_SETTINGS_KEYS.get(settings.get("type"), tuple(settings)))
+            field_data["settings"] = _pick({**defaults, **settings}, FIELD_SETTINGS_KEYS.get(settings.get("type", ""), tuple(settings)))
         out["data"] = field_data
     elif kind in FORM_DATA_KEYS:
         out["data"] = _pick(data, FORM_DATA_KEYS[kind])

@@ -17,7 +17,7 @@ time, as in the web UI) and a field InvokeAI accepts only from a connection (``i
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -161,7 +161,7 @@ def form_inputs(workflow: Workflow, schema: InvocationSchema | None = None) -> l
     return inputs
 
 
-def resolve_input(inputs: list[FormInput], key: int | str, *, source: str | None = None) -> FormInput:
+def resolve_input(inputs: Sequence[FormInput], key: int | str, *, source: str | None = None) -> FormInput:
     """The input ``key`` names: an index (``3`` or ``"3"``), an identity, or a display name.
 
     A display name shared by different fields is ambiguous: the error lists the candidates.
@@ -297,7 +297,7 @@ def _guessed_kind_warning(source: str, schema: InvocationSchema, node_type: str,
     )
 
 
-def _listing(inputs: list[FormInput]) -> str:
+def _listing(inputs: Sequence[FormInput]) -> str:
     if not inputs:
         return "this workflow's form has no inputs"
     return "valid inputs: " + "; ".join(f"{i.describe()} [{i.kind}]" for i in inputs)

@@ -11,7 +11,8 @@ the workflow, so the :class:`~.load.Workflow` passed in is never changed.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pytest_invokeai.errors import InputValueError, WorkflowError
 from pytest_invokeai.workflow.batch import batch_data as compute_batch_data
@@ -178,7 +179,7 @@ def _resolve_edge(
             return None
         source_id, source_field = resolved
     else:
-        source_id, source_field = edge["source"], edge.get("sourceHandle")
+        source_id, source_field = edge["source"], edge.get("sourceHandle", "")
     if source_id not in executable or not source_field or not edge.get("targetHandle"):
         return None
     return source_id, source_field, edge["target"], edge["targetHandle"]

@@ -189,7 +189,8 @@ def workflow_text_from_png(content: bytes, label: str) -> str:
             "InvokeAI embeds the workflow only in images generated from the Workflows tab.",
             source=label,
         )
-    return text[PNG_WORKFLOW_KEY]
+    embedded: str = text[PNG_WORKFLOW_KEY]  # Pillow gives PNG text chunks as str
+    return embedded
 
 
 def _read_version(raw: dict[str, Any], source: str) -> str:
@@ -200,7 +201,7 @@ def _read_version(raw: dict[str, Any], source: str) -> str:
             source=source,
             json_path=json_path("meta", "version"),
         )
-    version = meta["version"]
+    version: str = meta["version"]  # checked against the supported version strings next
     if version not in SUPPORTED_VERSIONS:
         raise WorkflowError(
             f"unsupported workflow version {version!r}; supported: {', '.join(SUPPORTED_VERSIONS)} "

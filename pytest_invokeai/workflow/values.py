@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pytest_invokeai.errors import InputValueError
@@ -177,7 +178,7 @@ def _list(value: Any) -> list[Any]:
 
 
 def _check_bounds(value: int | float, constraints: dict[str, Any]) -> int | float:
-    tests = (
+    tests: tuple[tuple[str, str, Callable[[Any, Any], bool]], ...] = (
         ("minimum", ">=", lambda v, b: v >= b),
         ("exclusive_minimum", ">", lambda v, b: v > b),
         ("maximum", "<=", lambda v, b: v <= b),

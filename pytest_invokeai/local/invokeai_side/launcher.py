@@ -31,7 +31,7 @@ def _torchvision_imports() -> bool:
         return False
 
 
-def _declare_missing_torchvision_ops():
+def _declare_missing_torchvision_ops() -> object:
     import torch
 
     library = torch.library.Library("torchvision", "DEF")

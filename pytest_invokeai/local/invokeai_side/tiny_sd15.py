@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 #: Names the cached folder, and so the model on a server. Bump it with any change to the files, and
 #: re-export example_suite/workflows/sd15-text-to-image.json, which names the model and its hash.
@@ -192,10 +193,11 @@ def _invokeai_hash(folder: Path) -> str | None:
         from invokeai.backend.model_hash.model_hash import ModelHash
     except ImportError:
         return None
-    return ModelHash().hash(folder)
+    digest: str = ModelHash().hash(folder)
+    return digest
 
 
-def _torchvision_workaround():
+def _torchvision_workaround() -> object:
     """Let torchvision import with a CPU-only torch (see launcher.py, which lies beside this file)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import launcher
