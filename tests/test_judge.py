@@ -1,18 +1,23 @@
-"""Judging one finished case against its baseline (pytest_invokeai.run.judge), as plain Python.
+"""Judging one finished case against its baseline (pytest_invokeai.run.judge), as plain Python: no server.
 
-Two real generations of tests/data/gui/form-layout.workflow.json (noise seeds 1 and 2, 32x32, no
-blur) give two images that do not match each other with the default thresholds (measured: phash
-about 1.5, color about 2.4, layout about 2.8, sharpness about 0.47). Every situation below is built
-from them: records are written with the store and the fingerprint functions, never with the judge.
+The images are made here with Pillow, for two "runs" ``a`` and ``b`` of a noise workflow shaped like
+tests/data/gui/form-layout.workflow.json (outputs save, blur, noise, blank): the same noise recipe with
+seeds 1 and 2 (32x32, +-115 levels around mid-gray), so the two runs do not match each other with the
+default thresholds (measured: phash about 1.41, color 0.34, layout 2.81, sharpness 0.42). Every situation
+below is built from them: records are written with the store and the fingerprint functions, never with
+the judge. The per-image decision is unit-tested on its own at the end, with expected values by hand.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image, ImageFilter
 
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
@@ -20,15 +25,9 @@ from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.baseline.update import UpdateMode
 from pytest_invokeai.cases.spec import CaseError, CaseSpec
 from pytest_invokeai.run.judge import Judgement, JudgeSettings, judge, recorded_inputs
-from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.session import (
-    GenerationResult,
-    GenerationSession,
-    OutputImage,
-)
+from pytest_invokeai.server.runs import CaseResult
+from pytest_invokeai.server.session import GenerationResult, OutputImage
 from pytest_invokeai.workflow.load import Workflow, load_workflow
-
-pytestmark = pytest.mark.server
 
 GUI = Path(__file__).parent / "data" / "gui"
 WORKFLOW = GUI / "form-layout.workflow.json"  # 0 Width, 1 Height, 2 Value (seed), 3 Amount, 4 Radius, 5 Board
@@ -36,10 +35,39 @@ TEST_ID = "test_noise.py::test_noise[Value=1]"
 VALUES = {0: 32, 1: 32, 3: 0.9, 4: 0}
 # Loose enough for seed 1 against seed 2 (see the module docstring), on every signal that differs.
 LOOSE = {"phash": 2.0, "color": 10.0, "layout": 10.0}
+SERVER = "http://127.0.0.1:9090"
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def noise(seed: int) -> Image.Image:
+    """Deterministic RGB noise around mid-gray, the same for a seed on every machine."""
+    levels = np.random.default_rng(seed).integers(-115, 116, (32, 32, 3))
+    return Image.fromarray(np.clip(128 + levels, 0, 255).astype(np.uint8))
+
+
+def generation(seed: int) -> GenerationResult:
+    """What the workflow's run with this seed gives: a gallery output ``save`` and three intermediates."""
+    made = noise(seed)
+
+    def image(node_id: str, node_type: str, label: str, intermediate: bool, picture: Image.Image) -> OutputImage:
+        return OutputImage(node_id, node_type, label, intermediate, f"{node_id}-{seed}.png", png(picture))
+
+    images = {
+        "blank": [image("blank", "blank_image", "", True, Image.new("RGB", (32, 32), (128, 128, 128)))],
+        "noise": [image("noise", "img_noise", "", True, made)],
+        "blur": [image("blur", "img_blur", "", True, made.filter(ImageFilter.GaussianBlur(2)))],
+        "save": [image("save", "save_image", "Output", False, made)],
+    }
+    return GenerationResult(case=CaseResult(key=f"seed-{seed}", items=[], images={}), images=images, server=SERVER)
 
 
 class Runs:
-    """Real results: ``a`` (seed 1) and ``b`` (seed 2); images by name, "A"/"B" = the save node's."""
+    """Two results: ``a`` (seed 1) and ``b`` (seed 2); images by name, "A"/"B" = the save node's."""
 
     def __init__(self, workflow: Workflow, a: GenerationResult, b: GenerationResult) -> None:
         self.workflow, self.a, self.b = workflow, a, b
@@ -52,13 +80,8 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(invokeai_server_url: str) -> Runs:
-    workflow = load_workflow(WORKFLOW)
-    with InvokeAIClient(invokeai_server_url) as client, GenerationSession(client) as session:
-        pending = session.submit(workflow, {"a": {**VALUES, 2: 1}, "b": {**VALUES, 2: 2}})
-        runs = Runs(workflow, pending["a"].result(120), pending["b"].result(120))
-        session.close(cleanup=True)  # the PNG bytes are kept in memory
-        return runs
+def runs() -> Runs:
+    return Runs(load_workflow(WORKFLOW), generation(1), generation(2))
 
 
 @pytest.fixture
