@@ -123,17 +123,18 @@ def summarize(
     outputs = list(outputs)
     problems = list(problems)
     by_verdict = dict.fromkeys(VERDICTS, 0)
-    for item in [*outputs, *problems]:
+    items: list[OutputResult | TestProblem] = [*outputs, *problems]
+    for item in items:
         by_verdict[item.verdict] += 1
     return {
         "compared": len(outputs),
-        "matched": by_verdict["matched"],
-        "mismatched": by_verdict["mismatched"],
-        "missing": by_verdict["missing"],  # no baseline, and the update mode did not write one
-        "new": by_verdict["new"],
-        "updated": by_verdict["updated"],
-        "drifted": by_verdict["drifted"],
-        "errors": by_verdict["error"],
+        "matched": by_verdict[Verdict.MATCHED],
+        "mismatched": by_verdict[Verdict.MISMATCHED],
+        "missing": by_verdict[Verdict.MISSING],  # no baseline, and the update mode did not write one
+        "new": by_verdict[Verdict.NEW],
+        "updated": by_verdict[Verdict.UPDATED],
+        "drifted": by_verdict[Verdict.DRIFTED],
+        "errors": by_verdict[Verdict.ERROR],
         "orphaned": len(orphans),
         "drift_accepted": len(accepted_drift),
         "failures": sum(by_verdict[verdict] for verdict in FAILURE_VERDICTS),
