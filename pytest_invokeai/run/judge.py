@@ -9,6 +9,9 @@ the same test. The record is written only when something in it changed.
 An unreadable record (empty, cut short, binary, another test's) fails the test naming the file, unless
 the mode rewrites baselines that exist (``changed``, ``all``): then it counts as no baseline, and the
 new record replaces it, the old bytes kept as ``<name>.broken`` beside it (:attr:`Judgement.replaced`).
+
+The decisions are pure and live in :mod:`pytest_invokeai.run.decision`; :func:`judge` is the I/O around
+them (the store, the images, the artifacts), and the texts of failures come from the formatters below.
 """
 
 from __future__ import annotations
