@@ -1,34 +1,47 @@
-"""Judging one finished case against its baseline (pytest_invokeai.run.judge), as plain Python.
+"""Judging one finished case against its baseline (pytest_invokeai.run.judge), as plain Python: no server.
 
-Two real generations of tests/data/gui/form-layout.workflow.json (noise seeds 1 and 2, 32x32, no
-blur) give two images that do not match each other with the default thresholds (measured: phash
-about 1.5, color about 2.4, layout about 2.8, sharpness about 0.47). Every situation below is built
-from them: records are written with the store and the fingerprint functions, never with the judge.
+The images are made here with Pillow, for two "runs" ``a`` and ``b`` of a noise workflow shaped like
+tests/data/gui/form-layout.workflow.json (outputs save, blur, noise, blank): the same noise recipe with
+seeds 1 and 2 (32x32, +-115 levels around mid-gray), so the two runs do not match each other with the
+default thresholds (measured: phash about 1.41, color 0.34, layout 2.81, sharpness 0.42). Every situation
+below is built from them: records are written with the store and the fingerprint functions, never with
+the judge. The per-image decision is unit-tested on its own at the end, with expected values by hand.
 """
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image, ImageFilter
 
+from pytest_invokeai.baseline.compare import Thresholds
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.baseline.update import UpdateMode
 from pytest_invokeai.cases.spec import CaseError, CaseSpec
-from pytest_invokeai.run.judge import Judgement, JudgeSettings, judge, recorded_inputs
-from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.session import (
-    GenerationResult,
-    GenerationSession,
-    OutputImage,
+from pytest_invokeai.report.artifacts import Artifacts
+from pytest_invokeai.report.results import Verdict
+from pytest_invokeai.run.decision import CopyFrom, KeptImage, decide, plan_output, plan_uncompared, rewrites_unreadable
+from pytest_invokeai.run.judge import (
+    Judgement,
+    JudgeSettings,
+    image_name,
+    judge,
+    mismatch_message,
+    missing_message,
+    output_failures,
+    output_result,
+    recorded_inputs,
 )
+from pytest_invokeai.server.runs import CaseResult
+from pytest_invokeai.server.session import GenerationResult, OutputImage
 from pytest_invokeai.workflow.load import Workflow, load_workflow
-
-pytestmark = pytest.mark.server
 
 GUI = Path(__file__).parent / "data" / "gui"
 WORKFLOW = GUI / "form-layout.workflow.json"  # 0 Width, 1 Height, 2 Value (seed), 3 Amount, 4 Radius, 5 Board
@@ -36,10 +49,39 @@ TEST_ID = "test_noise.py::test_noise[Value=1]"
 VALUES = {0: 32, 1: 32, 3: 0.9, 4: 0}
 # Loose enough for seed 1 against seed 2 (see the module docstring), on every signal that differs.
 LOOSE = {"phash": 2.0, "color": 10.0, "layout": 10.0}
+SERVER = "http://127.0.0.1:9090"
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def noise(seed: int) -> Image.Image:
+    """Deterministic RGB noise around mid-gray, the same for a seed on every machine."""
+    levels = np.random.default_rng(seed).integers(-115, 116, (32, 32, 3))
+    return Image.fromarray(np.clip(128 + levels, 0, 255).astype(np.uint8))
+
+
+def generation(seed: int) -> GenerationResult:
+    """What the workflow's run with this seed gives: a gallery output ``save`` and three intermediates."""
+    made = noise(seed)
+
+    def image(node_id: str, node_type: str, label: str, intermediate: bool, picture: Image.Image) -> OutputImage:
+        return OutputImage(node_id, node_type, label, intermediate, f"{node_id}-{seed}.png", png(picture))
+
+    images = {
+        "blank": [image("blank", "blank_image", "", True, Image.new("RGB", (32, 32), (128, 128, 128)))],
+        "noise": [image("noise", "img_noise", "", True, made)],
+        "blur": [image("blur", "img_blur", "", True, made.filter(ImageFilter.GaussianBlur(2)))],
+        "save": [image("save", "save_image", "Output", False, made)],
+    }
+    return GenerationResult(case=CaseResult(key=f"seed-{seed}", items=[], images={}), images=images, server=SERVER)
 
 
 class Runs:
-    """Real results: ``a`` (seed 1) and ``b`` (seed 2); images by name, "A"/"B" = the save node's."""
+    """Two results: ``a`` (seed 1) and ``b`` (seed 2); images by name, "A"/"B" = the save node's."""
 
     def __init__(self, workflow: Workflow, a: GenerationResult, b: GenerationResult) -> None:
         self.workflow, self.a, self.b = workflow, a, b
@@ -52,13 +94,8 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(invokeai_server_url: str) -> Runs:
-    workflow = load_workflow(WORKFLOW)
-    with InvokeAIClient(invokeai_server_url) as client, GenerationSession(client) as session:
-        pending = session.submit(workflow, {"a": {**VALUES, 2: 1}, "b": {**VALUES, 2: 2}})
-        runs = Runs(workflow, pending["a"].result(120), pending["b"].result(120))
-        session.close(cleanup=True)  # the PNG bytes are kept in memory
-        return runs
+def runs() -> Runs:
+    return Runs(load_workflow(WORKFLOW), generation(1), generation(2))
 
 
 @pytest.fixture
@@ -363,3 +400,112 @@ def test_recorded_inputs_are_by_index_with_names_and_json_safe(tmp_path):
     assert recorded_inputs(workflow, {3: {"a": [Path(tmp_path / "x.png")]}}, tmp_path) == [
         {"index": 3, "name": "Resampling", "value": {"a": ["x.png"]}}
     ]
+
+
+# -- the pure parts: the per-image decision, the output plan, the result and the messages ------------
+
+MATCHED, MISMATCHED, NEW, UPDATED, MISSING_VERDICT = (
+    Verdict.MATCHED, Verdict.MISMATCHED, Verdict.NEW, Verdict.UPDATED, Verdict.MISSING,
+)
+FAILS = "the test fails, naming the file"
+# (what the baseline holds, mode) -> (verdict, whether the record takes the run's fingerprint), written by hand.
+DECISIONS = {
+    ("matched", NONE): (MATCHED, False),
+    ("matched", MISSING): (MATCHED, False),
+    ("matched", CHANGED): (MATCHED, False),
+    ("matched", ALL): (MATCHED, True),  # all rewrites even a match (the fingerprint may have moved a little)
+    ("mismatched", NONE): (MISMATCHED, False),
+    ("mismatched", MISSING): (MISMATCHED, False),
+    ("mismatched", CHANGED): (UPDATED, True),
+    ("mismatched", ALL): (UPDATED, True),
+    ("no baseline", NONE): (MISSING_VERDICT, False),
+    ("no baseline", MISSING): (NEW, True),
+    ("no baseline", CHANGED): (NEW, True),
+    ("no baseline", ALL): (NEW, True),
+    ("unreadable record", NONE): FAILS,
+    ("unreadable record", MISSING): FAILS,
+    ("unreadable record", CHANGED): (NEW, True),  # it counts as no baseline, and is replaced
+    ("unreadable record", ALL): (NEW, True),
+}
+
+
+@pytest.mark.parametrize(("baseline", "mode"), list(DECISIONS), ids=[f"{b}-{m}" for b, m in DECISIONS])
+def test_the_decision_for_one_image(baseline, mode):
+    if baseline == "unreadable record":
+        if not rewrites_unreadable(mode):
+            assert DECISIONS[(baseline, mode)] == FAILS
+            return
+        baseline = "no baseline"
+    exists = baseline != "no baseline"
+    decision = decide(mode, exists=exists, matched={"matched": True, "mismatched": False}.get(baseline))
+    assert (decision.verdict, decision.write) == DECISIONS[(baseline, mode)]
+
+
+def fp(run: Runs, name: str):
+    return fingerprint(run.save[name].png)
+
+
+def test_the_plan_of_an_output_with_fewer_images_than_its_baseline(runs):
+    stored = OutputBaseline(images=[fp(runs, "A"), fp(runs, "B")], label="Output")
+
+    kept_in_missing = plan_output(MISSING, "save", "Output", stored, [fp(runs, "A")], Thresholds())
+    assert [each.verdict for each in kept_in_missing.images] == [MATCHED]
+    assert kept_in_missing.kept == (
+        KeptImage(fp(runs, "A"), CopyFrom.STORE, 0), KeptImage(fp(runs, "B"), CopyFrom.STORE, 1),
+    )
+    assert (kept_in_missing.changed, kept_in_missing.extra_kept) == (False, 1)
+    assert output_failures(kept_in_missing) == ["output 'Output' (save) made 1 image(s); its baseline has 1 more"]
+
+    dropped_in_changed = plan_output(CHANGED, "save", "Output", stored, [fp(runs, "B")], Thresholds())
+    assert [each.verdict for each in dropped_in_changed.images] == [UPDATED]
+    assert dropped_in_changed.kept == (KeptImage(fp(runs, "B"), CopyFrom.RUN, 0),)
+    assert (dropped_in_changed.changed, dropped_in_changed.extra_kept) == (True, 0)
+    assert output_failures(dropped_in_changed) == []
+
+
+def test_the_plan_of_an_output_the_run_did_not_compare(runs):
+    stored = OutputBaseline(images=[fp(runs, "A")], label="")
+    kept = plan_uncompared(MISSING, "blur", stored)
+    assert (kept.kept, kept.changed) == ((KeptImage(fp(runs, "A"), CopyFrom.STORE, 0),), False)
+    assert output_failures(kept) == [
+        "output 'blur' (blur) is in the baseline but this run did not compare it (the workflow lost the output, "
+        "or it is intermediate now)"
+    ]
+    dropped = plan_uncompared(ALL, "blur", stored)
+    assert (dropped.kept, dropped.changed, output_failures(dropped)) == ((), True, [])
+
+
+def test_the_result_of_a_judged_image_carries_its_comparison(runs, tmp_path):
+    stored = OutputBaseline(images=[fp(runs, "B")], label="Final image")
+    plan = plan_output(NONE, "out", "Final image", stored, [fp(runs, "A")], Thresholds().with_overrides({"phash": 1.0}))
+    files = Artifacts(actual=tmp_path / "a.png", diff=tmp_path / "d.png")
+    result = output_result("t", plan, plan.images[0], files, {"workflow": "w.json"})
+    assert (result.test_id, result.output, result.label, result.image_index) == ("t", "out", "Final image", 0)
+    assert result.verdict is Verdict.MISMATCHED
+    assert result.thresholds == {"phash": 1.0, "color": 2.0, "layout": 0.85, "sharpness": 0.5}
+    assert set(result.distances) == {"phash", "color", "layout", "sharpness"} and result.failed == ["phash", "layout"]
+    assert result.explanation.startswith("MISMATCH")
+    assert (result.actual, result.baseline, result.diff, result.side_by_side) == (files.actual, None, files.diff, None)
+    assert result.case == {"workflow": "w.json"}
+
+    new = plan_output(MISSING, "out", "", None, [fp(runs, "A")], Thresholds())
+    result = output_result("t", new, new.images[0], files, {})
+    assert (result.verdict, result.distances, result.failed, result.explanation) == (Verdict.NEW, {}, [], "no baseline")
+    assert result.thresholds == {"phash": 0.075, "color": 2.0, "layout": 0.85, "sharpness": 0.5}
+
+
+def test_the_messages_quote_the_test_id_for_the_shell():
+    name = image_name("save", "Output", 0)
+    files = Artifacts(actual=Path("/r/t/save-0.actual.png"), side_by_side=Path("/r/t/save-0.side-by-side.png"))
+    assert mismatch_message(name, "MISMATCH\nphash distance 1.4", files, "test_a.py::test_it's[1]") == (
+        "output 'Output' (save) image 0 does not match its baseline:\n"
+        "  MISMATCH\n"
+        "  phash distance 1.4\n"
+        "  actual: /r/t/save-0.actual.png\n"
+        "  diff: /r/t/save-0.side-by-side.png\n"
+        "  accept it with: pytest --invokeai-update-baselines=changed 'test_a.py::test_it'\"'\"'s[1]'"
+    )
+    assert missing_message(image_name("save", "", 2), Path("/b/t.json"), files.actual, "test_a.py::test_b") == (
+        "output 'save' (save) image 2 has no baseline (looked in /b/t.json); actual: /r/t/save-0.actual.png\n"
+        "  record it with: pytest --invokeai-update-baselines=missing test_a.py::test_b"
+    )

@@ -25,9 +25,11 @@ from pytest_invokeai.report.artifacts import (
 from pytest_invokeai.report.junit import junit_properties
 from pytest_invokeai.report.outcomes import RunOutcome
 from pytest_invokeai.report.results import (
+    VERDICTS,
     AcceptedDrift,
     OutputResult,
     TestProblem,
+    Verdict,
     ordered,
     summarize,
 )
@@ -210,6 +212,18 @@ def test_unknown_verdicts_are_refused_with_the_valid_ones():
         TestProblem("t", "matched", "fine")
 
 
+def test_verdicts_are_one_str_enum_in_report_order_skipped_included():
+    assert [str(v) for v in VERDICTS] == [
+        "mismatched", "missing", "error", "drifted", "new", "updated", "matched", "skipped",
+    ]
+    assert Verdict.SKIPPED == "skipped" and f"{Verdict.NEW}" == "new" and json.dumps([Verdict.MATCHED]) == '["matched"]'
+    # A verdict given as text (e.g. read back from a worker's JSON) becomes the enum member.
+    assert OutputResult("t", "out", verdict="updated").verdict is Verdict.UPDATED
+    assert TestProblem("t", "drifted", "index 1 moved").verdict is Verdict.DRIFTED
+    with pytest.raises(ValueError, match="output verdict 'skipped' is not one of"):
+        OutputResult("t", "out", verdict="skipped")  # a skipped test compared no image
+
+
 def test_summarize_counts_outputs_and_problems():
     verdicts = ["matched", "matched", "mismatched", "missing", "new", "updated", "error", "drifted"]
     outputs = [OutputResult(f"t{i}", "out", verdict=v) for i, v in enumerate(verdicts)]
@@ -226,18 +240,6 @@ def test_ordered_puts_failures_first_and_keeps_run_order_within_a_verdict():
     assert [r.test_id for r in ordered(results)] == ["t2", "t7", "t6", "t4", "t1", "t3", "t0", "t5"]
 
 
-def test_from_comparison_fills_a_result():
-    baseline, actual = noise_image(11), blurred(noise_image(11))
-    comparison = compare(fingerprint(baseline), fingerprint(actual))
-    result = OutputResult.from_comparison("t", "out", comparison, label="Final image", image_index=2)
-    assert result.verdict == "mismatched"
-    assert result.distances == comparison.distances
-    assert result.thresholds == Thresholds().as_dict()
-    assert result.failed == list(comparison.failed)
-    assert result.explanation.startswith("MISMATCH")
-    assert OutputResult.from_comparison("t", "out", comparison, verdict="updated").verdict == "updated"
-
-
 # -- JSON summary and JUnit properties --------------------------------------------------------
 
 
@@ -247,8 +249,11 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
     files = write_artifacts(tmp_path / "results", ODD_TEST_ID, "out", 0, actual_png=png(actual),
                             baseline_png=png(baseline), comparison=comparison)
     case = {"workflow": "wf.json", "inputs": [{"index": 1, "name": "Prompt", "value": "a fox"}], "server": "http://h:9090"}
-    failing = OutputResult.from_comparison(ODD_TEST_ID, "out", comparison, artifacts=files, extra={"curl": "curl -X POST"},
-                                           case=case)
+    failing = OutputResult(
+        ODD_TEST_ID, "out", verdict="mismatched", distances=dict(comparison.distances), thresholds=Thresholds().as_dict(),
+        failed=list(comparison.failed), explanation=comparison.explain(), actual=files.actual, baseline=files.baseline,
+        diff=files.diff, side_by_side=files.side_by_side, extra={"curl": "curl -X POST"}, case=case,
+    )
     passing = OutputResult("test_ok", "out", verdict="new", actual=files.actual)
     problems = [TestProblem("test_drift", "drifted", "index 2: was 'Prompt', now 'Seed'")]
     accepted = [AcceptedDrift("wf/other.json", "drift: 1 moved (2 unchanged)\n  index 0 'Width' moved to 1")]
@@ -313,5 +318,7 @@ def test_junit_properties_name_output_and_index(tmp_path):
         ("invokeai.canvas_output:abc[1].failed", "lab"),
         ("invokeai.canvas_output:abc[1].actual", "results/t/out-1.actual.png"),
     ]
+    # Plain strings only: xdist sends user properties through execnet, which refuses str subclasses.
+    assert {type(value) for _, value in junit_properties(result)} == {str}
     absolute = dict(junit_properties(result))["invokeai.canvas_output:abc[1].actual"]
     assert Path(absolute).is_absolute() and Path(absolute) == actual.resolve()

@@ -88,8 +88,12 @@ def compared(results: Path, test_id: str, baseline, actual, *, verdict=None, lab
         result = OutputResult(test_id, "canvas_output:abc", label=label, verdict=verdict, actual=files.actual,
                               extra=dict(extra or {}))
     else:
-        result = OutputResult.from_comparison(test_id, "canvas_output:abc", comparison, label=label, verdict=verdict,
-                                              artifacts=files, extra=extra)
+        result = OutputResult(
+            test_id, "canvas_output:abc", label=label, verdict=verdict or ("matched" if comparison.match else "mismatched"),
+            distances=dict(comparison.distances), thresholds=comparison.thresholds.as_dict(), failed=list(comparison.failed),
+            explanation=comparison.explain(), actual=files.actual, baseline=files.baseline, diff=files.diff,
+            side_by_side=files.side_by_side, extra=dict(extra or {}),
+        )
     return result, actual_png
 
 

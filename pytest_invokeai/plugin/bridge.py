@@ -14,8 +14,8 @@ import pytest
 
 from pytest_invokeai.cases.spec import CaseSpec, merge_marker_kwargs, spec_from_marker
 from pytest_invokeai.errors import InvokeAITestError
-from pytest_invokeai.report.results import TestProblem
-from pytest_invokeai.run.gate import MISSING, SKIPPED, Blocked, workflow_key
+from pytest_invokeai.report.results import TestProblem, Verdict
+from pytest_invokeai.run.gate import Blocked, workflow_key
 
 if TYPE_CHECKING:  # imported when a case runs (see runstate.py: collection stays light)
     from pytest_invokeai.run.case_run import CaseRun
@@ -86,12 +86,12 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
     except InvokeAITestError as exc:  # a bad value, a failed generation: the message says it all
         raise fail(str(exc)) from None
     except Blocked as blocked:
-        if blocked.verdict == SKIPPED:
+        if blocked.verdict is Verdict.SKIPPED:
             state.results.skipped.append(item.nodeid)
             # -rs shows the test, not us
             raise pytest.skip.Exception(blocked.message, _use_item_location=True) from None
         state.results.problems.append(TestProblem(test_id=item.nodeid, verdict=blocked.verdict, message=blocked.message))
-        if blocked.verdict != MISSING:
+        if blocked.verdict is not Verdict.MISSING:
             state.results.drifted_workflows.add(key)
         raise fail(blocked.message) from None
     return CaseRun(

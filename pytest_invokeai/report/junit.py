@@ -17,7 +17,8 @@ def junit_properties(result: OutputResult, *, relative_to: Path | None = None) -
     to ``relative_to`` (the JUnit XML's folder) when given.
     """
     prefix = f"invokeai.{result.output}[{result.image_index}]"
-    properties = [(f"{prefix}.verdict", result.verdict)]
+    # A plain str: xdist sends user properties through execnet, which refuses str subclasses such as Verdict.
+    properties = [(f"{prefix}.verdict", str(result.verdict))]
     if result.label:
         properties.append((f"{prefix}.label", result.label))
     properties += [(f"{prefix}.distance.{name}", format_number(value)) for name, value in result.distances.items()]

@@ -6,23 +6,42 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-if TYPE_CHECKING:
-    from pytest_invokeai.baseline.compare import Comparison
-    from pytest_invokeai.report.artifacts import Artifacts
+
+class Verdict(StrEnum):
+    """How a compared output image, or a test that could not compare one, ends.
+
+    A ``str`` enum: it is its own text in JSON, JUnit, HTML classes and comparisons with strings.
+    Members are in the order reports list them: failures first.
+    """
+
+    MISMATCHED = "mismatched"  # differs from its baseline, and the update mode keeps the baseline
+    MISSING = "missing"  # no baseline (image) or no stored index map (test), and the mode writes none
+    ERROR = "error"  # the test could not judge its images (a server error, an unreadable baseline)
+    DRIFTED = "drifted"  # the workflow's form changed since its baselines were recorded
+    NEW = "new"  # no baseline yet; the update mode wrote one
+    UPDATED = "updated"  # differed or vanished; the update mode rewrote it
+    MATCHED = "matched"
+    SKIPPED = "skipped"  # a model the workflow needs is not on the server: the test is skipped, not judged
+
 
 #: Every verdict, in the order reports list them: failures first.
-VERDICTS = ("mismatched", "missing", "error", "drifted", "new", "updated", "matched")
+VERDICTS = tuple(Verdict)
 #: Verdicts that fail a test.
-FAILURE_VERDICTS = frozenset({"mismatched", "missing", "error", "drifted"})
-PROBLEM_VERDICTS = ("drifted", "missing", "error")  # missing: a workflow with no stored index map
+FAILURE_VERDICTS = frozenset({Verdict.MISMATCHED, Verdict.MISSING, Verdict.ERROR, Verdict.DRIFTED})
+#: Verdicts an output image can have (a skipped test compared no image).
+OUTPUT_VERDICTS = tuple(v for v in Verdict if v is not Verdict.SKIPPED)
+#: Verdicts of a test-level problem; missing: a workflow with no stored index map.
+PROBLEM_VERDICTS = (Verdict.DRIFTED, Verdict.MISSING, Verdict.ERROR)
 
 
-def _check_verdict(verdict: str, valid: Sequence[str], what: str) -> None:
+def _check_verdict(verdict: str, valid: Sequence[Verdict], what: str) -> Verdict:
     if verdict not in valid:
         raise ValueError(f"{what} verdict {verdict!r} is not one of: {', '.join(valid)}")
+    return Verdict(verdict)
 
 
 @dataclass
@@ -35,7 +54,7 @@ class OutputResult:
     output: str  # output node id
     label: str = ""  # node label, for people
     image_index: int = 0
-    verdict: str = "matched"
+    verdict: Verdict = Verdict.MATCHED  # a string with a verdict's name is taken too (e.g. read back from JSON)
     distances: dict[str, float] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)  # signals over their threshold
@@ -51,7 +70,7 @@ class OutputResult:
     case: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _check_verdict(self.verdict, VERDICTS, "output")
+        self.verdict = _check_verdict(self.verdict, OUTPUT_VERDICTS, "output")
 
     @property
     def is_failure(self) -> bool:
@@ -61,39 +80,6 @@ class OutputResult:
     def artifact_paths(self) -> dict[str, Path | None]:
         return {"actual": self.actual, "baseline": self.baseline, "diff": self.diff, "side_by_side": self.side_by_side}
 
-    @classmethod
-    def from_comparison(
-        cls,
-        test_id: str,
-        output: str,
-        comparison: Comparison,
-        *,
-        label: str = "",
-        image_index: int = 0,
-        verdict: str | None = None,
-        artifacts: Artifacts | None = None,
-        extra: dict[str, str] | None = None,
-        case: dict[str, Any] | None = None,
-    ) -> OutputResult:
-        """A result filled from a comparison; the verdict is matched/mismatched unless given (e.g. "updated")."""
-        return cls(
-            test_id=test_id,
-            output=output,
-            label=label,
-            image_index=image_index,
-            verdict=verdict or ("matched" if comparison.match else "mismatched"),
-            distances=dict(comparison.distances),
-            thresholds=comparison.thresholds.as_dict(),
-            failed=list(comparison.failed),
-            explanation=comparison.explain(),
-            actual=artifacts.actual if artifacts else None,
-            baseline=artifacts.baseline if artifacts else None,
-            diff=artifacts.diff if artifacts else None,
-            side_by_side=artifacts.side_by_side if artifacts else None,
-            extra=dict(extra or {}),
-            case=dict(case or {}),
-        )
-
 
 @dataclass
 class TestProblem:
@@ -102,11 +88,11 @@ class TestProblem:
     __test__ = False
 
     test_id: str
-    verdict: str  # "drifted" | "error"
+    verdict: Verdict  # drifted, missing or error
     message: str  # person-readable (multi-line) text, e.g. the drift report
 
     def __post_init__(self) -> None:
-        _check_verdict(self.verdict, PROBLEM_VERDICTS, "test problem")
+        self.verdict = _check_verdict(self.verdict, PROBLEM_VERDICTS, "test problem")
 
 
 @dataclass(frozen=True)
@@ -137,18 +123,18 @@ def summarize(
     outputs = list(outputs)
     problems = list(problems)
     by_verdict = dict.fromkeys(VERDICTS, 0)
-    checked: list[OutputResult | TestProblem] = [*outputs, *problems]
-    for item in checked:
+    items: list[OutputResult | TestProblem] = [*outputs, *problems]
+    for item in items:
         by_verdict[item.verdict] += 1
     return {
         "compared": len(outputs),
-        "matched": by_verdict["matched"],
-        "mismatched": by_verdict["mismatched"],
-        "missing": by_verdict["missing"],  # no baseline, and the update mode did not write one
-        "new": by_verdict["new"],
-        "updated": by_verdict["updated"],
-        "drifted": by_verdict["drifted"],
-        "errors": by_verdict["error"],
+        "matched": by_verdict[Verdict.MATCHED],
+        "mismatched": by_verdict[Verdict.MISMATCHED],
+        "missing": by_verdict[Verdict.MISSING],  # no baseline, and the update mode did not write one
+        "new": by_verdict[Verdict.NEW],
+        "updated": by_verdict[Verdict.UPDATED],
+        "drifted": by_verdict[Verdict.DRIFTED],
+        "errors": by_verdict[Verdict.ERROR],
         "orphaned": len(orphans),
         "drift_accepted": len(accepted_drift),
         "failures": sum(by_verdict[verdict] for verdict in FAILURE_VERDICTS),

@@ -26,19 +26,17 @@ from pytest_invokeai._util.keys import workflow_key
 from pytest_invokeai.baseline.store import BaselineStore, UnreadableIndexMap
 from pytest_invokeai.baseline.update import UpdateMode, accepts_drift
 from pytest_invokeai.cases.spec import CaseSpec
+from pytest_invokeai.report.results import Verdict
 from pytest_invokeai.workflow.drift import DriftReport, IndexMap, check_drift
 from pytest_invokeai.workflow.load import Workflow
 
 if TYPE_CHECKING:  # the server side is imported when a case runs, not when pytest collects
     from pytest_invokeai.server.session import GenerationSession
 
-DRIFTED, SKIPPED, MISSING = "drifted", "skipped", "missing"
-
-
 class Blocked(Exception):
     """A case that must not run. ``verdict`` says how the test ends: drifted and missing fail, skipped skips."""
 
-    def __init__(self, verdict: str, message: str) -> None:
+    def __init__(self, verdict: Verdict, message: str) -> None:
         super().__init__(message)
         self.verdict = verdict
         self.message = message
@@ -93,9 +91,9 @@ class WorkflowGate:
             return self._unreadable_map(key, current, exc)
         if saved is None:
             if self.update_mode is UpdateMode.NONE:
-                self.events.append(DriftEvent(key, MISSING))
+                self.events.append(DriftEvent(key, "missing"))
                 return Blocked(
-                    MISSING,
+                    Verdict.MISSING,
                     f"workflow {key} has no stored index map in {self.store.root} (no baselines were recorded "
                     f"for it yet). Record them with:\n  {self.update_command()}",
                 )
@@ -111,7 +109,7 @@ class WorkflowGate:
             return None
         self.events.append(DriftEvent(key, "blocked", report))
         return Blocked(
-            DRIFTED,
+            Verdict.DRIFTED,
             f"the form of workflow {key} changed since its baselines were recorded; values given by index "
             f"would reach other fields, so none of its cases ran.\n{report.text()}\n"
             "If the change is intended, fix the tests' indices, then accept the new form with "
@@ -152,4 +150,4 @@ class WorkflowGate:
 
         missing = missing_models(session.installed_models, workflow)
         if missing:
-            raise Blocked(SKIPPED, f"{workflow_key(spec.workflow, self.rootdir)}: {missing[0]}")
+            raise Blocked(Verdict.SKIPPED, f"{workflow_key(spec.workflow, self.rootdir)}: {missing[0]}")

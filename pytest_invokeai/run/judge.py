@@ -9,28 +9,41 @@ the same test. The record is written only when something in it changed.
 An unreadable record (empty, cut short, binary, another test's) fails the test naming the file, unless
 the mode rewrites baselines that exist (``changed``, ``all``): then it counts as no baseline, and the
 new record replaces it, the old bytes kept as ``<name>.broken`` beside it (:attr:`Judgement.replaced`).
+
+The decisions are pure and live in :mod:`pytest_invokeai.run.decision`; :func:`judge` is the I/O around
+them (the store, the images, the artifacts), and the texts of failures come from the formatters below.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_invokeai._util.keys import rootdir_key
-from pytest_invokeai.baseline.compare import Thresholds, compare
-from pytest_invokeai.baseline.fingerprint import Fingerprint, fingerprint
+from pytest_invokeai.baseline.compare import Thresholds
+from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import (
     BaselineStore,
     UnreadableBaseline,
 )
-from pytest_invokeai.baseline.update import UpdateMode, should_write
+from pytest_invokeai.baseline.update import UpdateMode
 from pytest_invokeai.cases.spec import CaseError, CaseSpec
-from pytest_invokeai.report.artifacts import write_artifacts
-from pytest_invokeai.report.results import OutputResult
+from pytest_invokeai.report.artifacts import Artifacts, write_artifacts
+from pytest_invokeai.report.results import OutputResult, Verdict
+from pytest_invokeai.run.decision import (
+    CopyFrom,
+    ImageJudgement,
+    OutputPlan,
+    plan_output,
+    plan_uncompared,
+    record_must_be_saved,
+    rewrites_unreadable,
+)
 from pytest_invokeai.server.session import GenerationResult, OutputImage
 from pytest_invokeai.workflow.content_hash import content_hash
 from pytest_invokeai.workflow.form import form_inputs, resolve_input
@@ -136,141 +149,174 @@ def judge(
     result: GenerationResult,
     models: Mapping[str, str] | None = None,
 ) -> Judgement:
-    where = test_id
-    outputs = select_outputs(result.images, spec.outputs, where=where)
+    """Judge the case's outputs: read the store, decide (:mod:`.decision`), write artifacts and the record."""
+    outputs = select_outputs(result.images, spec.outputs, where=test_id)
     if not outputs:
         raise CaseError(
-            f"{where}: the run produced no image outputs to compare (none that the gallery shows); name the "
+            f"{test_id}: the run produced no image outputs to compare (none that the gallery shows); name the "
             "outputs to compare with outputs=[...]"
         )
-    check_tolerance_outputs(spec.tolerance, outputs, where=where)
+    check_tolerance_outputs(spec.tolerance, outputs, where=test_id)
     record, unreadable = _load_record(settings, test_id)
-    inputs = recorded_inputs(workflow, spec.inputs, settings.rootdir)
-    case = {"workflow": workflow_key, "inputs": inputs, "server": result.server}
-    baseline_outputs = dict(record.outputs) if record is not None else {}
+    stored_outputs = dict(record.outputs) if record is not None else {}
     mode = settings.update_mode
-    new_outputs: dict[str, OutputBaseline] = {}
-    images_to_keep: dict[str, list[bytes]] = {}
-    changed = False
-    results: list[OutputResult] = []
-    failures: list[str] = []
-
+    plans: list[OutputPlan] = []
     for node_id, images in sorted(outputs.items()):
         label = images[0].node_label
-        thresholds = thresholds_for(settings.thresholds, spec.tolerance, node_id, label, where=where)
-        stored = baseline_outputs.get(node_id)
-        actual_fps = [fingerprint(img.png) for img in images]
-        keep_fps: list[Fingerprint] = []
-        keep_pngs: list[bytes | None] = []
-        for index, (img, actual) in enumerate(zip(images, actual_fps, strict=True)):
-            baseline_fp = stored.images[index] if stored is not None and index < len(stored.images) else None
-            exists = baseline_fp is not None
-            comparison = compare(baseline_fp, actual, thresholds) if baseline_fp is not None else None
-            matched = comparison.match if comparison is not None else None
-            write = should_write(mode, exists=exists, matched=matched)
-            if not exists:
-                verdict = "new" if write else "missing"
-            elif matched:
-                verdict = "matched"
-            else:
-                verdict = "updated" if write else "mismatched"
-            baseline_png = _stored_png(settings.store, test_id, node_id, index)
-            keep_fps.append(actual if write or baseline_fp is None else baseline_fp)
-            # The PNG copy must show what the kept fingerprint describes: a new image's copy is made
-            # only with save_images, a kept image keeps the copy it has (if any).
-            new_png = img.png if settings.save_images else None
-            keep_pngs.append(new_png if write or baseline_fp is None else baseline_png)
-            changed |= write and (baseline_fp is None or baseline_fp != actual)
-            artifacts = write_artifacts(
-                settings.results_dir,
-                test_id,
-                node_id,
-                index,
-                actual_png=img.png,
-                baseline_png=baseline_png if verdict in ("mismatched", "updated") else None,
-                comparison=comparison if comparison is not None and not comparison.match else None,
-            )
-            explanation = comparison.explain() if comparison is not None else "no baseline"
-            results.append(
-                OutputResult(
-                    test_id=test_id,
-                    output=node_id,
-                    label=label,
-                    image_index=index,
-                    verdict=verdict,
-                    distances=dict(comparison.distances) if comparison is not None else {},
-                    thresholds=thresholds.as_dict(),
-                    failed=list(comparison.failed) if comparison is not None else [],
-                    explanation=explanation,
-                    actual=artifacts.actual,
-                    baseline=artifacts.baseline,
-                    diff=artifacts.diff,
-                    side_by_side=artifacts.side_by_side,
-                    case=case,
-                )
-            )
-            name = f"output {label or node_id!r} ({node_id}) image {index}"
-            if verdict == "mismatched":
-                seen = artifacts.side_by_side or artifacts.diff
-                shown = f"  diff: {seen}\n" if seen else "  (keep PNG copies with --invokeai-save-images to get diff images)\n"
-                failures.append(
-                    f"{name} does not match its baseline:\n  {explanation.replace(chr(10), chr(10) + '  ')}\n"
-                    f"  actual: {artifacts.actual}\n{shown}"
-                    f"  accept it with: pytest --invokeai-update-baselines=changed {_quoted(test_id)}"
-                )
-            elif verdict == "missing":
-                failures.append(
-                    f"{name} has no baseline (looked in {settings.store.record_path(test_id)}); actual: "
-                    f"{artifacts.actual}\n  record it with: pytest --invokeai-update-baselines=missing {_quoted(test_id)}"
-                )
-        if stored is not None and len(stored.images) > len(images):
-            extra = len(stored.images) - len(images)
-            if should_write(mode, exists=True, matched=False):
-                changed = True
-            else:
-                keep_fps += stored.images[len(images) :]
-                keep_pngs += [_stored_png(settings.store, test_id, node_id, i) for i in range(len(images), len(stored.images))]
-                failures.append(f"output {label or node_id!r} ({node_id}) made {len(images)} image(s); its baseline has {extra} more")
-        new_outputs[node_id] = OutputBaseline(images=keep_fps, label=label)
-        if all(png is not None for png in keep_pngs) and len(keep_pngs) == len(keep_fps):
-            images_to_keep[node_id] = [png for png in keep_pngs if png is not None]
+        thresholds = thresholds_for(settings.thresholds, spec.tolerance, node_id, label, where=test_id)
+        actual = [fingerprint(image.png) for image in images]
+        plans.append(plan_output(mode, node_id, label, stored_outputs.get(node_id), actual, thresholds))
+    plans += [plan_uncompared(mode, node_id, stored) for node_id, stored in sorted(stored_outputs.items()) if node_id not in outputs]
 
-    for node_id, stored in sorted(baseline_outputs.items()):
-        if node_id in outputs:
-            continue
-        if should_write(mode, exists=True, matched=False):
-            changed = True  # the output is gone and the mode accepts changes: drop it from the record
-        else:
-            new_outputs[node_id] = stored
-            copies = [_stored_png(settings.store, test_id, node_id, i) for i in range(len(stored.images))]
-            if all(png is not None for png in copies):
-                images_to_keep[node_id] = [png for png in copies if png is not None]
-            failures.append(
-                f"output {stored.label or node_id!r} ({node_id}) is in the baseline but this run did not compare it "
-                f"(the workflow lost the output, or it is intermediate now)"
-            )
+    inputs = recorded_inputs(workflow, spec.inputs, settings.rootdir)
+    case = {"workflow": workflow_key, "inputs": inputs, "server": result.server}
+    results: list[OutputResult] = []
+    failures: list[str] = []
+    for plan in plans:
+        images = outputs.get(plan.node_id, [])
+        judged = [_write_image_artifacts(settings, test_id, plan, each, images[each.index], case) for each in plan.images]
+        results += [output for output, _ in judged]
+        failures += [text for _, text in judged if text is not None]
+        failures += output_failures(plan)
 
-    written = None
-    if changed or (mode is UpdateMode.ALL and record is None) or unreadable is not None:
-        new_record = BaselineRecord(
-            test_id=test_id,
-            outputs=new_outputs,
-            invokeai_version=settings.invokeai_version,
-            workflow=workflow_key,
-            workflow_content_hash=content_hash(workflow),
-            inputs=inputs,
-            models=dict(models or {}),
-        )
+    written = replaced = None
+    if record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None):
+        copies = {plan.node_id: _copies(settings, test_id, plan, outputs.get(plan.node_id, [])) for plan in plans if plan.kept}
         replaced = (unreadable, settings.store.set_aside(unreadable)) if unreadable is not None else None
+        new = baseline_record(settings, test_id, plans, workflow=workflow, workflow_key=workflow_key, inputs=inputs, models=models)
         # Copies not passed here are deleted: only those that still show their kept fingerprints stay.
-        written = settings.store.save(new_record, images=images_to_keep)
+        written = settings.store.save(new, images={node: pngs for node, pngs in copies.items() if pngs is not None})
         if replaced is not None:
             note = f"{rootdir_key(replaced[0], settings.rootdir)} (kept as {replaced[1].name})"
             for each in results:
                 each.extra["replaced unreadable baseline"] = note
-    else:
-        replaced = None
     return Judgement(outputs=results, failures=failures, written=written, replaced=replaced)
+
+
+def _write_image_artifacts(
+    settings: JudgeSettings, test_id: str, plan: OutputPlan, judged: ImageJudgement, image: OutputImage, case: dict[str, Any]
+) -> tuple[OutputResult, str | None]:
+    """Write one compared image's artifacts; its result for the reports, and its failure text (None: it passed)."""
+    verdict, comparison = judged.verdict, judged.comparison
+    shows_baseline = verdict in (Verdict.MISMATCHED, Verdict.UPDATED)
+    artifacts = write_artifacts(
+        settings.results_dir,
+        test_id,
+        plan.node_id,
+        judged.index,
+        actual_png=image.png,
+        baseline_png=_stored_png(settings.store, test_id, plan.node_id, judged.index) if shows_baseline else None,
+        comparison=comparison if comparison is not None and not comparison.match else None,
+    )
+    output = output_result(test_id, plan, judged, artifacts, case)
+    name = image_name(plan.node_id, plan.label, judged.index)
+    if verdict is Verdict.MISMATCHED:
+        return output, mismatch_message(name, output.explanation, artifacts, test_id)
+    if verdict is Verdict.MISSING:
+        return output, missing_message(name, settings.store.record_path(test_id), artifacts.actual, test_id)
+    return output, None
+
+
+def output_result(
+    test_id: str, plan: OutputPlan, judged: ImageJudgement, artifacts: Artifacts, case: dict[str, Any]
+) -> OutputResult:
+    """The reports' record of one judged image (the one place an :class:`OutputResult` is built from a comparison)."""
+    comparison = judged.comparison
+    return OutputResult(
+        test_id=test_id,
+        output=plan.node_id,
+        label=plan.label,
+        image_index=judged.index,
+        verdict=judged.verdict,
+        distances=dict(comparison.distances) if comparison is not None else {},
+        thresholds=plan.thresholds.as_dict(),
+        failed=list(comparison.failed) if comparison is not None else [],
+        explanation=comparison.explain() if comparison is not None else "no baseline",
+        actual=artifacts.actual,
+        baseline=artifacts.baseline,
+        diff=artifacts.diff,
+        side_by_side=artifacts.side_by_side,
+        case=case,
+    )
+
+
+def baseline_record(
+    settings: JudgeSettings,
+    test_id: str,
+    plans: Sequence[OutputPlan],
+    *,
+    workflow: Workflow,
+    workflow_key: str,
+    inputs: list[dict[str, Any]],
+    models: Mapping[str, str] | None,
+) -> BaselineRecord:
+    """The record to save: every output the plans keep, with the context the images were made in."""
+    return BaselineRecord(
+        test_id=test_id,
+        outputs={
+            plan.node_id: OutputBaseline(images=[kept.fingerprint for kept in plan.kept], label=plan.label)
+            for plan in plans
+            if plan.kept
+        },
+        invokeai_version=settings.invokeai_version,
+        workflow=workflow_key,
+        workflow_content_hash=content_hash(workflow),
+        inputs=inputs,
+        models=dict(models or {}),
+    )
+
+
+# -- failure messages: one paragraph per failed output image or output -----------------------------
+
+
+def image_name(node_id: str, label: str, index: int) -> str:
+    return f"output {label or node_id!r} ({node_id}) image {index}"
+
+
+def mismatch_message(name: str, explanation: str, artifacts: Artifacts, test_id: str) -> str:
+    seen = artifacts.side_by_side or artifacts.diff
+    shown = f"  diff: {seen}\n" if seen else "  (keep PNG copies with --invokeai-save-images to get diff images)\n"
+    indented = explanation.replace("\n", "\n  ")
+    return (
+        f"{name} does not match its baseline:\n  {indented}\n  actual: {artifacts.actual}\n{shown}"
+        f"  accept it with: pytest --invokeai-update-baselines=changed {shlex.quote(test_id)}"
+    )
+
+
+def missing_message(name: str, record_path: Path, actual: Path | None, test_id: str) -> str:
+    return (
+        f"{name} has no baseline (looked in {record_path}); actual: {actual}\n"
+        f"  record it with: pytest --invokeai-update-baselines=missing {shlex.quote(test_id)}"
+    )
+
+
+def output_failures(plan: OutputPlan) -> list[str]:
+    """What fails the output as a whole: stored images it no longer made, or its not being compared at all."""
+    who = f"output {plan.label or plan.node_id!r} ({plan.node_id})"
+    if not plan.compared:
+        if not plan.kept:
+            return []  # dropped from the record by the update mode
+        return [f"{who} is in the baseline but this run did not compare it (the workflow lost the output, or it is intermediate now)"]
+    if plan.extra_kept:
+        return [f"{who} made {len(plan.images)} image(s); its baseline has {plan.extra_kept} more"]
+    return []
+
+
+# -- the store's side ----------------------------------------------------------------------------
+
+
+def _copies(settings: JudgeSettings, test_id: str, plan: OutputPlan, images: Sequence[OutputImage]) -> list[bytes] | None:
+    """The PNG copies to keep beside the record for one output: all of its kept images', or none."""
+    copies = []
+    for kept in plan.kept:
+        if kept.copy_from is CopyFrom.RUN:
+            png = images[kept.index].png if settings.save_images else None
+        else:
+            png = _stored_png(settings.store, test_id, plan.node_id, kept.index)
+        if png is None:
+            return None
+        copies.append(png)
+    return copies
 
 
 def _load_record(settings: JudgeSettings, test_id: str) -> tuple[BaselineRecord | None, Path | None]:
@@ -278,8 +324,7 @@ def _load_record(settings: JudgeSettings, test_id: str) -> tuple[BaselineRecord 
     try:
         return settings.store.load(test_id), None
     except UnreadableBaseline as exc:
-        rewrites = settings.update_mode in (UpdateMode.CHANGED, UpdateMode.ALL)
-        if not rewrites or exc.path != settings.store.record_path(test_id):
+        if not rewrites_unreadable(settings.update_mode) or exc.path != settings.store.record_path(test_id):
             raise
         return None, exc.path
 
@@ -287,7 +332,3 @@ def _load_record(settings: JudgeSettings, test_id: str) -> tuple[BaselineRecord 
 def _stored_png(store: BaselineStore, test_id: str, node_id: str, index: int) -> bytes | None:
     path = store.image_path(test_id, node_id, index)
     return path.read_bytes() if path is not None else None
-
-
-def _quoted(test_id: str) -> str:
-    return "'" + test_id.replace("'", "'\\''") + "'"
