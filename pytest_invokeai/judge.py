@@ -17,6 +17,7 @@ from typing import Any
 
 from .baseline.compare import Thresholds, compare
 from .baseline.fingerprint import Fingerprint, fingerprint
+from .baseline.image import DecodedImage
 from .baseline.record import BaselineRecord, OutputBaseline
 from .baseline.store import BaselineStore
 from .baseline.update import UpdateMode, should_write
@@ -153,10 +154,12 @@ def judge(
         label = images[0].node_label
         thresholds = thresholds_for(settings.thresholds, spec.tolerance, node_id, label, where=where)
         stored = baseline_outputs.get(node_id)
-        actual_fps = [fingerprint(img.png) for img in images]
         keep_fps: list[Fingerprint] = []
         keep_pngs: list[bytes | None] = []
-        for index, (img, actual) in enumerate(zip(images, actual_fps, strict=True)):
+        for index, img in enumerate(images):
+            # Decoded once, one image at a time: its fingerprint and its artifacts share the pixels.
+            image = DecodedImage.decode(img.png, f"output {label or node_id!r} ({node_id}) image {index}")
+            actual = fingerprint(image)
             baseline_fp = stored.images[index] if stored is not None and index < len(stored.images) else None
             exists = baseline_fp is not None
             comparison = compare(baseline_fp, actual, thresholds) if baseline_fp is not None else None
@@ -180,7 +183,7 @@ def judge(
                 test_id,
                 node_id,
                 index,
-                actual_png=img.png,
+                actual_png=image,
                 baseline_png=baseline_png if verdict in ("mismatched", "updated") else None,
                 comparison=comparison if comparison is not None and not comparison.match else None,
             )
