@@ -84,7 +84,9 @@ def test_example_suite_passes_on_the_managed_server_with_the_committed_baselines
     summary = json.loads(report.with_suffix(".json").read_text())["summary"]
     assert summary["compared"] == 18 and summary["matched"] == 18, summary
     assert "orphaned baselines: 0" in output
-    assert_fingerprints_are_the_committed_ones(report.with_suffix(".json"), at_least=18)
+    # The 14 model-free images always have the recorded pixels; the tiny SD-1.5 model's depend on the
+    # CPU's floating point (they match by the thresholds), so they are checked where they are equal.
+    assert_fingerprints_are_the_committed_ones(report.with_suffix(".json"), at_least=14)
 
 
 def test_fingerprints_of_the_model_free_examples_are_the_committed_ones_bit_for_bit(tmp_path, invokeai_server_url):
