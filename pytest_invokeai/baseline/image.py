@@ -64,7 +64,7 @@ class DecodedImage:
     def rgba_bytes(self) -> bytes:
         """The pixels converted to RGBA, row by row, four bytes a pixel (what ``pixel_sha256`` hashes)."""
         rgba = self.image if self.image.mode == "RGBA" else self.image.convert("RGBA")
-        return rgba.tobytes()
+        return rgba_pixels(rgba)
 
     @cached_property
     def opaque(self) -> bool:
@@ -101,3 +101,28 @@ class DecodedImage:
     def _composited(self) -> Image.Image:
         rgba = Image.frombuffer("RGBA", self.size, self.rgba_bytes, "raw", "RGBA", 0, 1)
         return Image.alpha_composite(Image.new("RGBA", self.size, BACKGROUND), rgba).convert("RGB")
+
+
+def rgba_pixels(rgba: Image.Image) -> bytes:
+    """``rgba.tobytes()`` of an RGBA image, made in one buffer.
+
+    Pillow's ``tobytes()`` encodes in 64 KiB chunks and joins them: for a 1024x1024 image that is a
+    second 4 MiB copy and some two thousand page faults for the memory the chunks take and give back
+    (4 to 5 ms, where this takes well under 1 ms). Its raw encoder, asked for the whole image at once,
+    gives the same bytes in one buffer. That encoder is internal to Pillow (stable since long before
+    Pillow 10): should it ever answer otherwise, ``tobytes()`` it is.
+    """
+    size = rgba.width * rgba.height * 4
+    if rgba.mode != "RGBA" or size == 0:
+        return rgba.tobytes()
+    rgba.load()
+    try:
+        encoder = Image._getencoder("RGBA", "raw", "RGBA")
+        encoder.setimage(rgba.im, (0, 0, *rgba.size))
+        try:
+            _, status, data = encoder.encode(size)
+        finally:
+            encoder.cleanup()
+    except (AttributeError, TypeError, ValueError, OSError):
+        return rgba.tobytes()
+    return data if status == 1 and isinstance(data, bytes) and len(data) == size else rgba.tobytes()
