@@ -3,8 +3,12 @@
 The plugin's version is a marker matrix over the workflow's seed input (K tests, each validated
 against the form); the plain version is ``@pytest.mark.parametrize`` over the same seeds with the
 same test ids, run with ``-p no:invokeai``. Both are timed as whole processes (what a user waits
-for: interpreter, imports, collection, printing the ids), best of ``repeats``. The plugin's run is
-pointed at a listening socket that only counts connections: collection must not contact a server.
+for: interpreter, imports, collection, printing the ids).
+
+The two are measured in pairs, in alternating order (plugin then plain, plain then plugin, ...),
+after one pair that warms the file cache and is not counted; the ratio is taken per pair and
+reported as its median with quartiles and range (see :mod:`.paired`). The plugin's run is pointed at
+a listening socket that only counts connections: collection must not contact a server.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
+from .paired import Sample, alternate, ratios, spread, timed_subprocess
 from .plugin_suite import clean_env
 from .workload import SEED, Workload
+
+WARM_UP = 1  # pairs run first and not counted: the file cache, compiled bytecode
 
 PLUGIN_TEST = '''\
 import pytest
@@ -92,41 +98,58 @@ def write_collection_suites(directory: Path, workload: Workload, k: int) -> tupl
     return plugin_dir, plain_dir
 
 
-def time_collection(directory: Path, extra: list[str], k: int, repeats: int) -> dict[str, Any]:
-    """Best process time of ``repeats`` runs, and pytest's own collection time of that run."""
-    best: dict[str, Any] | None = None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *extra],
-            cwd=directory, capture_output=True, text=True, env=clean_env(),
-        )  # fmt: skip
-        elapsed = time.perf_counter() - started
-        found = COLLECTED.search(done.stdout)
-        if done.returncode != 0 or found is None or int(found.group(1)) != k:
-            raise RuntimeError(f"collecting {directory} failed (exit {done.returncode}): {(done.stdout + done.stderr)[-800:]}")
-        if best is None or elapsed < best["process_s"]:
-            best = {"process_s": round(elapsed, 3), "pytest_collect_s": float(found.group(2))}
-    assert best is not None
-    return best
+def collect_once(directory: Path, extra: list[str], k: int, phases: list[float]) -> Sample:
+    """One ``pytest --collect-only`` process: its wall and CPU time; pytest's own collection time goes to ``phases``."""
+    done: list[subprocess.CompletedProcess[str]] = []
+    sample = timed_subprocess(
+        lambda: done.append(
+            subprocess.run(
+                [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *extra],
+                cwd=directory, capture_output=True, text=True, env=clean_env(),
+            )  # fmt: skip
+        )
+    )
+    (run,) = done
+    found = COLLECTED.search(run.stdout)
+    if run.returncode != 0 or found is None or int(found.group(1)) != k:
+        raise RuntimeError(f"collecting {directory} failed (exit {run.returncode}): {(run.stdout + run.stderr)[-800:]}")
+    phases.append(float(found.group(2)))
+    return sample
 
 
 def measure_collection(directory: Path, workload: Workload, ks: list[int], repeats: int, log: Any = print) -> list[dict[str, Any]]:
     rows = []
     for k in ks:
         plugin_dir, plain_dir = write_collection_suites(directory, workload, k)
+        plugin_phase: list[float] = []
+        plain_phase: list[float] = []
         with ConnectionCounter() as counter:
-            plugin = time_collection(plugin_dir, ["--invokeai-url", counter.url], k, repeats)
-        plain = time_collection(plain_dir, ["-p", "no:invokeai"], k, repeats)
+
+            def plugin() -> Sample:
+                return collect_once(plugin_dir, ["--invokeai-url", counter.url], k, plugin_phase)
+
+            def plain() -> Sample:
+                return collect_once(plain_dir, ["-p", "no:invokeai"], k, plain_phase)
+
+            alternate(plugin, plain, WARM_UP)
+            del plugin_phase[:], plain_phase[:]
+            pairs = alternate(plugin, plain, repeats)
         row = {
             "k": k,
-            "plugin_s": plugin["process_s"],
-            "plain_s": plain["process_s"],
-            "ratio": round(plugin["process_s"] / plain["process_s"], 3),
-            "plugin_pytest_collect_s": plugin["pytest_collect_s"],
-            "plain_pytest_collect_s": plain["pytest_collect_s"],
+            "repeats": repeats,
+            "plugin_s": spread([a.wall_s for a, _ in pairs]),
+            "plain_s": spread([b.wall_s for _, b in pairs]),
+            "ratio": spread(ratios(pairs, "wall_s")),
+            "ratio_cpu": spread(ratios(pairs, "cpu_s")),
+            "plugin_pytest_collect_s": spread(plugin_phase),
+            "plain_pytest_collect_s": spread(plain_phase),
+            "phase_ratio": spread([a / b for a, b in zip(plugin_phase, plain_phase) if b > 0]),
             "server_connections": counter.connections,
         }
-        log(f"  collect K={k}: plugin {row['plugin_s']:.2f} s, plain {row['plain_s']:.2f} s, ratio {row['ratio']:.2f}")
+        log(
+            f"  collect K={k}: plugin {row['plugin_s']['median']:.2f} s, plain {row['plain_s']['median']:.2f} s, "
+            f"ratio {row['ratio']['median']:.2f} (quartiles {row['ratio']['q1']:.2f}-{row['ratio']['q3']:.2f}, "
+            f"range {row['ratio']['min']:.2f}-{row['ratio']['max']:.2f}), CPU ratio {row['ratio_cpu']['median']:.2f}"
+        )
         rows.append(row)
     return rows

@@ -5,7 +5,8 @@
 
 Without --url it starts its own InvokeAI (the project's managed server) and stops it at the end.
 A full run writes results/latest.json and the README's results section; --quick (small sizes, to
-check that everything works) writes results/quick.json and prints the section instead.
+check that everything works) writes results/quick.json, and a run with --skip results/partial.json,
+and both print the section instead.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ RESULTS_DIR = HERE / "results"
 README = HERE / "README.md"
 APPROACHES = ("loop", "pyclient", "plugin")
 STEPS = ("throughput", "memory", "fingerprint", "collection")
-FULL = {"sizes": "20,100", "memory": 1000, "collect": "1000,2000,5000,10000", "repeats": 3, "fingerprint_runs": 25}
-QUICK = {"sizes": "5,10", "memory": 50, "collect": "250,500,1000", "repeats": 2, "fingerprint_runs": 20}
+FULL = {"sizes": "20,100", "memory": 1000, "collect": "1000,2000,5000,10000", "repeats": 5, "fingerprint_runs": 25}
+QUICK = {"sizes": "5,10", "memory": 50, "collect": "250,500,1000", "repeats": 3, "fingerprint_runs": 15}
 IDLE_TIMEOUT = 600.0  # seconds to wait for a shared server's queue to empty before an approach
 CLOCK_SLACK = 0.005  # server timestamps are whole milliseconds
 
@@ -57,6 +58,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--sizes", help=f"case counts of the throughput runs (default {FULL['sizes']}; quick {QUICK['sizes']})")
     parser.add_argument("--memory-cases", type=int, help=f"cases of the memory run (default {FULL['memory']}; quick {QUICK['memory']})")
     parser.add_argument("--collect", help=f"K values of the collection benchmark (default {FULL['collect']}; quick {QUICK['collect']})")
+    parser.add_argument("--repeats", type=int, help=f"paired runs per K of the collection benchmark (default {FULL['repeats']}; quick {QUICK['repeats']})")
+    parser.add_argument("--fingerprint-runs", type=int, help=f"paired runs of the fingerprint benchmark (default {FULL['fingerprint_runs']}; quick {QUICK['fingerprint_runs']})")
     parser.add_argument("--image-size", type=int, default=64, help="width and height of the generated images (default 64)")
     parser.add_argument("--skip", action="append", default=[], choices=STEPS, help="leave a step out (repeatable)")
     parser.add_argument("--render", action="store_true", help="only regenerate the README section from results/latest.json")
@@ -65,8 +68,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.sizes = [int(s) for s in (args.sizes or preset["sizes"]).split(",")]
     args.collect = [int(k) for k in (args.collect or preset["collect"]).split(",")]
     args.memory_cases = args.memory_cases or preset["memory"]
-    args.repeats = preset["repeats"]
-    args.fingerprint_runs = preset["fingerprint_runs"]
+    args.repeats = preset["repeats"] if args.repeats is None else args.repeats
+    args.fingerprint_runs = preset["fingerprint_runs"] if args.fingerprint_runs is None else args.fingerprint_runs
+    for name in ("repeats", "fingerprint_runs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
 
 
@@ -143,11 +149,12 @@ def run_steps(args: argparse.Namespace, tmp: Path, url: str, bench: BenchServer,
     with httpx.Client(base_url=url, timeout=120.0) as http:
         loop.run_case(http, load_workflow(workload.workflow), workload.form_values(10**6))
     pyclient_error = None
-    try:
-        pyclient.ensure_installed(log)
-    except pyclient.Unavailable as exc:
-        pyclient_error = str(exc)
-        log(f"invokeai-py-client unavailable: {pyclient_error}")
+    if "throughput" not in args.skip:  # only the throughput runs use it
+        try:
+            pyclient.ensure_installed(log)
+        except pyclient.Unavailable as exc:
+            pyclient_error = str(exc)
+            log(f"invokeai-py-client unavailable: {pyclient_error}")
 
     memory_runs: list[dict[str, Any]] = []
     if "throughput" not in args.skip:
@@ -183,14 +190,14 @@ def run_steps(args: argparse.Namespace, tmp: Path, url: str, bench: BenchServer,
             results["memory"]["plain_error"] = plain["error"]
 
     if "fingerprint" not in args.skip:
-        log(f"fingerprint + compare of a 1024x1024 output, {args.fingerprint_runs} runs")
+        log(f"fingerprint + compare of a 1024x1024 output against the PNG decode alone, {args.fingerprint_runs} paired runs")
         results["fingerprint"] = _attempt(lambda: fingerprint_cost.measure_fingerprint(url, workload, args.fingerprint_runs))
         log(f"  -> {results['fingerprint']}")
 
     if "collection" not in args.skip:
-        log(f"collection: K = {', '.join(map(str, args.collect))}, best of {args.repeats}")
+        log(f"collection: K = {', '.join(map(str, args.collect))}, {args.repeats} paired runs each (plugin and plain pytest alternating)")
         rows = _attempt(lambda: collection.measure_collection(tmp / "collection", workload, args.collect, args.repeats, log))
-        results["collection"] = rows if isinstance(rows, dict) else {"repeats": args.repeats, "rows": rows}
+        results["collection"] = rows if isinstance(rows, dict) else {"repeats": args.repeats, "method": "paired", "rows": rows}
 
 
 def measure(
@@ -271,16 +278,23 @@ def _short(row: dict[str, Any]) -> str:
     return f"wall {row['wall_s']:.1f} s, busy {row['busy_s']:.1f} s, wall/busy {row['ratio']:.2f}"
 
 
+def results_name(args: argparse.Namespace) -> str:
+    """Only a full run replaces latest.json (and the README): a quick or partial one must not overwrite it."""
+    if args.quick:
+        return "quick.json"
+    return "partial.json" if args.skip else "latest.json"
+
+
 def write_results(args: argparse.Namespace, results: dict[str, Any], log: Progress) -> None:
     RESULTS_DIR.mkdir(exist_ok=True)
-    target = RESULTS_DIR / ("quick.json" if args.quick else "latest.json")
-    partial = target.with_suffix(".json.tmp")
-    partial.write_text(compact_json(results) + "\n")
-    partial.replace(target)
+    target = RESULTS_DIR / results_name(args)
+    unfinished = target.with_suffix(".json.tmp")
+    unfinished.write_text(compact_json(results) + "\n")
+    unfinished.replace(target)
     log(f"wrote {target.relative_to(REPO)}")
-    if args.quick:
+    if target.name != "latest.json":
         print("\n" + table.render(results) + "\n")
-        log("quick mode: benchmarks/README.md left as it is")
+        log(f"{'quick mode' if args.quick else 'steps skipped'}: benchmarks/README.md left as it is")
     else:
         render_readme(results)
         log(f"regenerated the results section of {README.relative_to(REPO)}")

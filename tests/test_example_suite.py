@@ -4,6 +4,8 @@
   SD-1.5 model, and passes against ``baselines/`` (SDXL is skipped: no such model here).
 - In a copy of the project: a changed workflow value fails exactly the tests of that workflow with a
   readable diff; a reordered form fails that workflow's tests with drift and runs none of them.
+- The fingerprints of the images the suite makes are, bit for bit, the ones committed in ``baselines/``
+  wherever the pixels are the recorded ones: a faster fingerprint must not change a single value.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pathlib import Path
 
 import pytest
 from helpers import require
+
+from pytest_invokeai.baseline.fingerprint import fingerprint
+from pytest_invokeai.baseline.store import BaselineStore
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.server
@@ -39,6 +44,31 @@ def outcomes(output: str) -> str:
     return output.strip().splitlines()[-1]
 
 
+def assert_fingerprints_are_the_committed_ones(summary_json: Path, *, at_least: int) -> None:
+    """Fingerprint each image the run wrote again; where its pixels are the recorded ones (same pixel
+    SHA-256), every value must be the committed one, bit for bit.
+
+    The expected values are read from the record files in ``baselines/`` as committed (made by the code of
+    that time), never computed here. Every committed record must also still load.
+    """
+    store = BaselineStore(ROOT / "baselines")
+    records = store.record_files()
+    assert records, "no committed baselines found"
+    for path in records:
+        assert store.load(store.read_test_id(path)) is not None, path
+    same_pixels = []
+    for output in json.loads(summary_json.read_text())["outputs"]:
+        record_file = store.find(output["test_id"])
+        assert record_file is not None, f"no committed record for {output['test_id']}"
+        committed = json.loads(record_file.read_text())["outputs"][output["output"]]["images"][output["image_index"]]
+        image = (summary_json.parent / output["artifacts"]["actual"]).read_bytes()
+        measured = json.loads(fingerprint(image).to_json())
+        if measured["pixel_sha256"] == committed["pixel_sha256"]:
+            assert measured == committed, f"{output['test_id']} {output['output']} image {output['image_index']}"
+            same_pixels.append(output["test_id"])
+    assert len(same_pixels) >= at_least, f"only {len(same_pixels)} images have the recorded pixels: {same_pixels}"
+
+
 def test_example_suite_passes_on_the_managed_server_with_the_committed_baselines(tmp_path):
     from pytest_invokeai.local.install import installed_python
 
@@ -56,6 +86,9 @@ def test_example_suite_passes_on_the_managed_server_with_the_committed_baselines
     assert summary["compared"] == 18 and summary["matched"] == 18, summary
     assert "orphaned baselines: 0" in output
     assert_pytests_outcome_in_report(document)
+    # The 14 model-free images always have the recorded pixels; the tiny SD-1.5 model's depend on the
+    # CPU's floating point (they match by the thresholds), so they are checked where they are equal.
+    assert_fingerprints_are_the_committed_ones(report.with_suffix(".json"), at_least=14)
 
 
 def assert_pytests_outcome_in_report(document: dict) -> None:
@@ -65,6 +98,17 @@ def assert_pytests_outcome_in_report(document: dict) -> None:
     (skipped,) = document["tests"]
     assert skipped["outcome"] == "skipped" and "sdxl" in skipped["test_id"], skipped
     assert "sd_xl_base_1.0" in skipped["reason"] and "is not installed" in skipped["reason"], skipped
+
+
+def test_fingerprints_of_the_model_free_examples_are_the_committed_ones_bit_for_bit(tmp_path, invokeai_server_url):
+    report = tmp_path / "report.html"
+    result = run_pytest(
+        ROOT, "example_suite", f"--invokeai-url={invokeai_server_url}", "-k", "not sd15 and not sdxl",
+        f"--invokeai-results-dir={tmp_path}", f"--invokeai-report={report}",
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    # 5 noise textures, 4 image-to-image, 5 colour blocks: all model-free, so the server makes the same pixels.
+    assert_fingerprints_are_the_committed_ones(report.with_suffix(".json"), at_least=14)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
+from report_images import count_decodes, sha256_of
 
 from pytest_invokeai.baseline.compare import Thresholds
 from pytest_invokeai.baseline.fingerprint import fingerprint
@@ -321,6 +322,15 @@ def test_a_mismatch_writes_the_actual_baseline_diff_and_comparison(runs, store, 
     comparison = json.loads(result.actual.with_name("save-0.comparison.json").read_text())
     assert comparison["match"] is False and comparison["test_id"] == TEST_ID
     assert result.actual.parent.parent == tmp_path / "results"
+
+
+def test_each_image_of_a_mismatch_is_decoded_once(runs, store, tmp_path, monkeypatch):
+    """The fingerprint, the heat map and the side-by-side share one decoding of each image."""
+    save_record(store, {"save": [runs.save["B"]]}, copies=True)
+    decodes = count_decodes(monkeypatch)
+    (result,) = run_judge(runs, store, tmp_path, NONE).outputs
+    assert result.verdict == "mismatched" and result.diff.is_file() and result.side_by_side.is_file()
+    assert decodes == {sha256_of(runs.save["A"].png): 1, sha256_of(runs.save["B"].png): 1}
 
 
 def test_a_match_writes_only_the_actual_image(runs, store, tmp_path):

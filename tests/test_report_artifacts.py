@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from report_images import blurred, noise_image, png
+from report_images import blurred, count_decodes, noise_image, png, sha256_of
 
 from pytest_invokeai.baseline.compare import Thresholds, compare
 from pytest_invokeai.baseline.fingerprint import fingerprint
+from pytest_invokeai.baseline.image import DecodedImage
 from pytest_invokeai.errors import BaselineError
 from pytest_invokeai.report.artifacts import (
     LABEL_HEIGHT,
@@ -195,6 +196,28 @@ def test_outputs_and_image_indices_get_separate_files(tmp_path):
     paths = {write_artifacts(tmp_path, "t", output, index, actual_png=image, baseline_png=None, comparison=None).actual
              for output, index in [("a:b", 0), ("a_b", 0), ("a:b", 1)]}
     assert len(paths) == 3
+
+
+def test_an_image_decoded_once_is_not_decoded_again_and_the_baseline_once(tmp_path, monkeypatch):
+    actual_png, baseline_png = png(blurred(noise_image(11))), png(noise_image(11))
+    actual = DecodedImage.decode(actual_png)  # as the judge does, for the fingerprint
+    decodes = count_decodes(monkeypatch)
+    files = write_artifacts(tmp_path, "t", "out", 0, actual_png=actual, baseline_png=baseline_png, comparison=None)
+    # The heat map and the side-by-side share one decoding of the baseline and none of the actual.
+    assert decodes == {sha256_of(baseline_png): 1}
+    assert files.actual.read_bytes() == actual_png and files.baseline.read_bytes() == baseline_png
+    assert files.diff.is_file() and files.side_by_side.is_file()
+
+
+def test_a_decoded_image_gives_the_same_artifacts_as_its_bytes(tmp_path):
+    baseline, actual = noise_image(12, mode="RGBA"), blurred(noise_image(12))
+    from_bytes = write_artifacts(tmp_path / "bytes", "t", "out", 0, actual_png=png(actual), baseline_png=png(baseline), comparison=None)
+    decoded = write_artifacts(
+        tmp_path / "decoded", "t", "out", 0,
+        actual_png=DecodedImage.decode(png(actual)), baseline_png=DecodedImage.decode(png(baseline)), comparison=None,
+    )  # fmt: skip
+    for kind in ("actual", "baseline", "diff", "side_by_side"):
+        assert getattr(decoded, kind).read_bytes() == getattr(from_bytes, kind).read_bytes(), kind
 
 
 def test_write_artifacts_refuses_an_unreadable_actual(tmp_path):

@@ -2,7 +2,9 @@
 one is kept), a difference heat map, a labelled side-by-side and the comparison as JSON.
 
 Images are compared as the fingerprints see them: composited over mid-gray, so a transparent
-area counts as one colour whatever hidden RGB values it holds.
+area counts as one colour whatever hidden RGB values it holds. Each image is decoded once: the judge
+hands over the DecodedImage its fingerprint was taken from, and the heat map and the side-by-side
+share one decoding of the baseline image.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pytest_invokeai._util.atomic import write_atomic
-from pytest_invokeai._util.names import safe_stem
 from pytest_invokeai.baseline.compare import Comparison
-from pytest_invokeai.baseline.fingerprint import BACKGROUND
-from pytest_invokeai.errors import BaselineError
+from pytest_invokeai.baseline.image import DecodedImage
+from pytest_invokeai._util.names import safe_stem
 
 #: Colour of heat-map pixels that lie inside one image but outside the other (the sizes differ).
 #: Blue is not on the black-red-yellow-white heat scale, so it cannot be read as an amount of change.
@@ -50,19 +51,16 @@ class Artifacts:
     comparison_json: Path | None = None
 
 
-def _decode(png: bytes, what: str) -> Image.Image:
-    try:
-        image = Image.open(io.BytesIO(bytes(png)))
-        image.load()
-    except Exception as exc:  # Pillow raises several types for unreadable data
-        raise BaselineError(f"cannot read the {what} image ({len(png)} bytes): {exc}") from exc
-    return image
+ImageInput = bytes | DecodedImage  # PNG bytes, or an image decoded once and shared
+
+
+def _decoded(image: ImageInput, what: str) -> DecodedImage:
+    return DecodedImage.of(image, f"the {what} image")
 
 
 def flatten(image: Image.Image) -> Image.Image:
     """RGB as the fingerprints see it: composited over mid-gray."""
-    rgba = image.convert("RGBA")
-    return Image.alpha_composite(Image.new("RGBA", rgba.size, BACKGROUND), rgba).convert("RGB")
+    return DecodedImage(image).flat
 
 
 def _heat(difference: np.ndarray) -> np.ndarray:
@@ -76,7 +74,7 @@ def _heat(difference: np.ndarray) -> np.ndarray:
     return np.rint(np.stack(channels, axis=-1) * 255.0).astype(np.uint8)
 
 
-def diff_heatmap(baseline_png: bytes, actual_png: bytes) -> Image.Image:
+def diff_heatmap(baseline_png: ImageInput, actual_png: ImageInput) -> Image.Image:
     """Per-pixel difference as a heat map: black where equal, hotter (red, yellow, white) the more different.
 
     The difference of a pixel is the largest of its R, G, B differences. When the sizes differ the
@@ -84,8 +82,8 @@ def diff_heatmap(baseline_png: bytes, actual_png: bytes) -> Image.Image:
     that exist in only one image are NO_COUNTERPART blue (resizing one image to the other would
     invent differences everywhere; aligning shows a crop or an added border for what it is).
     """
-    baseline = np.asarray(flatten(_decode(baseline_png, "baseline")), dtype=np.int16)
-    actual = np.asarray(flatten(_decode(actual_png, "actual")), dtype=np.int16)
+    baseline = np.asarray(_decoded(baseline_png, "baseline").flat, dtype=np.int16)
+    actual = np.asarray(_decoded(actual_png, "actual").flat, dtype=np.int16)
     height = max(baseline.shape[0], actual.shape[0])
     width = max(baseline.shape[1], actual.shape[1])
     overlap_h = min(baseline.shape[0], actual.shape[0])
@@ -109,16 +107,16 @@ def _font(size: int = 14) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def side_by_side(baseline_png: bytes | None, actual_png: bytes, diff: Image.Image | None) -> Image.Image:
+def side_by_side(baseline_png: ImageInput | None, actual_png: ImageInput, diff: Image.Image | None) -> Image.Image:
     """Labelled panels, left to right: baseline | actual | diff, top-aligned, each at its own size.
 
     Panels that are not given (no baseline image, no diff) are left out rather than drawn empty.
     """
     panels: list[tuple[str, Image.Image]] = []
     if baseline_png is not None:
-        baseline = flatten(_decode(baseline_png, "baseline"))
+        baseline = _decoded(baseline_png, "baseline").flat
         panels.append((f"baseline {baseline.width}x{baseline.height}", baseline))
-    actual = flatten(_decode(actual_png, "actual"))
+    actual = _decoded(actual_png, "actual").flat
     panels.append((f"actual {actual.width}x{actual.height}", actual))
     if diff is not None:
         panels.append(("diff", diff.convert("RGB")))
@@ -159,6 +157,11 @@ def _png_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def _encoded(image: DecodedImage) -> bytes:
+    """The bytes the image was decoded from, unchanged; PNG of its pixels if it was never encoded."""
+    return image.data if image.data is not None else _png_bytes(image.image)
+
+
 def artifact_stem(output: str, image_index: int) -> str:
     return f"{safe_stem(output)}-{image_index}"
 
@@ -169,8 +172,8 @@ def write_artifacts(
     output: str,
     image_index: int,
     *,
-    actual_png: bytes,
-    baseline_png: bytes | None,
+    actual_png: ImageInput,
+    baseline_png: ImageInput | None,
     comparison: dict[str, Any] | Comparison | None,
 ) -> Artifacts:
     """Write the artifacts of one output image into ``results_dir/<test>/<output>-<index>.*``.
@@ -183,14 +186,15 @@ def write_artifacts(
     folder = Path(results_dir) / safe_stem(test_id)
     stem = artifact_stem(output, image_index)
     paths = {kind: folder / (stem + suffix) for kind, suffix in SUFFIXES.items()}
-    contents: dict[str, bytes] = {"actual": bytes(actual_png)}
+    # Decoding fails here, naming the image, rather than in a report later.
+    actual = _decoded(actual_png, "actual")
+    contents: dict[str, bytes] = {"actual": _encoded(actual)}
     if baseline_png is not None:
-        heat = diff_heatmap(baseline_png, actual_png)
-        contents["baseline"] = bytes(baseline_png)
+        baseline = _decoded(baseline_png, "baseline")
+        heat = diff_heatmap(baseline, actual)
+        contents["baseline"] = _encoded(baseline)
         contents["diff"] = _png_bytes(heat)
-        contents["side_by_side"] = _png_bytes(side_by_side(baseline_png, actual_png, heat))
-    else:
-        _decode(actual_png, "actual")  # fail here, naming the image, rather than in a report later
+        contents["side_by_side"] = _png_bytes(side_by_side(baseline, actual, heat))
     if comparison is not None:
         record = comparison_record(comparison) if isinstance(comparison, Comparison) else dict(comparison)
         document: dict[str, Any] = {"test_id": test_id, "output": output, "image_index": image_index}

@@ -26,6 +26,7 @@ from typing import Any
 from pytest_invokeai._util.keys import rootdir_key
 from pytest_invokeai.baseline.compare import Thresholds
 from pytest_invokeai.baseline.fingerprint import fingerprint
+from pytest_invokeai.baseline.image import DecodedImage
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import (
     BaselineStore,
@@ -161,10 +162,13 @@ def judge(
     stored_outputs = dict(record.outputs) if record is not None else {}
     mode = settings.update_mode
     plans: list[OutputPlan] = []
+    decoded: dict[str, list[DecodedImage]] = {}
     for node_id, images in sorted(outputs.items()):
         label = images[0].node_label
         thresholds = thresholds_for(settings.thresholds, spec.tolerance, node_id, label, where=test_id)
-        actual = [fingerprint(image.png) for image in images]
+        # Decoded once: the fingerprint and the artifacts (heat map, side by side) share the pixels.
+        decoded[node_id] = [DecodedImage.decode(image.png, image_name(node_id, label, i)) for i, image in enumerate(images)]
+        actual = [fingerprint(image) for image in decoded[node_id]]
         plans.append(plan_output(mode, node_id, label, stored_outputs.get(node_id), actual, thresholds))
     plans += [plan_uncompared(mode, node_id, stored) for node_id, stored in sorted(stored_outputs.items()) if node_id not in outputs]
 
@@ -173,8 +177,8 @@ def judge(
     results: list[OutputResult] = []
     failures: list[str] = []
     for plan in plans:
-        images = outputs.get(plan.node_id, [])
-        judged = [_write_image_artifacts(settings, test_id, plan, each, images[each.index], case) for each in plan.images]
+        pixels = decoded.get(plan.node_id, [])
+        judged = [_write_image_artifacts(settings, test_id, plan, each, pixels[each.index], case) for each in plan.images]
         results += [output for output, _ in judged]
         failures += [text for _, text in judged if text is not None]
         failures += output_failures(plan)
@@ -194,7 +198,7 @@ def judge(
 
 
 def _write_image_artifacts(
-    settings: JudgeSettings, test_id: str, plan: OutputPlan, judged: ImageJudgement, image: OutputImage, case: dict[str, Any]
+    settings: JudgeSettings, test_id: str, plan: OutputPlan, judged: ImageJudgement, image: DecodedImage, case: dict[str, Any]
 ) -> tuple[OutputResult, str | None]:
     """Write one compared image's artifacts; its result for the reports, and its failure text (None: it passed)."""
     verdict, comparison = judged.verdict, judged.comparison
@@ -204,7 +208,7 @@ def _write_image_artifacts(
         test_id,
         plan.node_id,
         judged.index,
-        actual_png=image.png,
+        actual_png=image,
         baseline_png=_stored_png(settings.store, test_id, plan.node_id, judged.index) if shows_baseline else None,
         comparison=comparison if comparison is not None and not comparison.match else None,
     )

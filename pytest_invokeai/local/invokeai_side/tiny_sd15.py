@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 #: Names the cached folder, and so the model on a server. Bump it with any change to the files, and
 #: re-export example_suite/workflows/sd15-text-to-image.json, which names the model and its hash.
