@@ -106,7 +106,7 @@ def collect_once(directory: Path, extra: list[str], k: int, phases: list[float])
             subprocess.run(
                 [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *extra],
                 cwd=directory, capture_output=True, text=True, env=clean_env(),
-            )  # fmt: skip
+            )
         )
     )
     (run,) = done
@@ -125,11 +125,12 @@ def measure_collection(directory: Path, workload: Workload, ks: list[int], repea
         plain_phase: list[float] = []
         with ConnectionCounter() as counter:
 
-            def plugin() -> Sample:
-                return collect_once(plugin_dir, ["--invokeai-url", counter.url], k, plugin_phase)
+            # Defaults bind this K's folders and lists: each pair of closures is used within its own iteration.
+            def plugin(directory: Path = plugin_dir, k: int = k, phases: list[float] = plugin_phase) -> Sample:
+                return collect_once(directory, ["--invokeai-url", counter.url], k, phases)
 
-            def plain() -> Sample:
-                return collect_once(plain_dir, ["-p", "no:invokeai"], k, plain_phase)
+            def plain(directory: Path = plain_dir, k: int = k, phases: list[float] = plain_phase) -> Sample:
+                return collect_once(directory, ["-p", "no:invokeai"], k, phases)
 
             alternate(plugin, plain, WARM_UP)
             del plugin_phase[:], plain_phase[:]
@@ -143,7 +144,7 @@ def measure_collection(directory: Path, workload: Workload, ks: list[int], repea
             "ratio_cpu": spread(ratios(pairs, "cpu_s")),
             "plugin_pytest_collect_s": spread(plugin_phase),
             "plain_pytest_collect_s": spread(plain_phase),
-            "phase_ratio": spread([a / b for a, b in zip(plugin_phase, plain_phase) if b > 0]),
+            "phase_ratio": spread([a / b for a, b in zip(plugin_phase, plain_phase, strict=True) if b > 0]),
             "server_connections": counter.connections,
         }
         log(

@@ -127,7 +127,7 @@ def test_the_schema_file_follows_the_same_precedence_and_resolves_against_the_ro
     for name in ("cli", "env", "ini"):
         (tmp_path / f"{name}.schema.json").write_bytes(bundled)
     name, env_name = "invokeai_schema", "PYTEST_INVOKEAI_SCHEMA"
-    given = dict(cli={name: "cli.schema.json"}, env={env_name: "env.schema.json"}, ini={name: "ini.schema.json"})
+    given = {"cli": {name: "cli.schema.json"}, "env": {env_name: "env.schema.json"}, "ini": {name: "ini.schema.json"}}
     assert settle(tmp_path, **given).schema == tmp_path / "cli.schema.json"
     assert settle(tmp_path, env=given["env"], ini=given["ini"]).schema == tmp_path / "env.schema.json"
     assert settle(tmp_path, ini=given["ini"]).schema == tmp_path / "ini.schema.json"

@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pytest_invokeai.errors import BaselineError
 from pytest_invokeai.baseline.image import DecodedImage
+from pytest_invokeai.errors import BaselineError
 
 FORMAT_VERSION = 2
 WORK_SIDE = 256  # the longest side is box-reduced by an integer factor to at least this
@@ -210,7 +210,8 @@ def _edge_thumbnail(planes: list[np.ndarray]) -> bytes:
     np.maximum(step[1:], dy, out=step[1:])
     steps = Image.fromarray(step.astype(np.float32), mode="F")
     small = np.asarray(steps.resize((LAYOUT_GRID, LAYOUT_GRID), Image.Resampling.BILINEAR))
-    return np.clip(np.rint(small), 0, 255).astype(np.uint8).tobytes()
+    layout: bytes = np.clip(np.rint(small), 0, 255).astype(np.uint8).tobytes()
+    return layout
 
 
 def _dct_matrix(n: int) -> np.ndarray:

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from pytest_invokeai._util.keys import workflow_key
 from pytest_invokeai.cases.spec import CaseSpec, merge_marker_kwargs, spec_from_marker
 from pytest_invokeai.errors import InvokeAITestError
 from pytest_invokeai.report.results import TestProblem, Verdict
-from pytest_invokeai.run.gate import Blocked, workflow_key
+from pytest_invokeai.run.gate import Blocked
 
 if TYPE_CHECKING:  # imported when a case runs (see runstate.py: collection stays light)
     from pytest_invokeai.run.case_run import CaseRun

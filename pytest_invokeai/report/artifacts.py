@@ -20,9 +20,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pytest_invokeai._util.atomic import write_atomic
+from pytest_invokeai._util.names import safe_stem
 from pytest_invokeai.baseline.compare import Comparison
 from pytest_invokeai.baseline.image import DecodedImage
-from pytest_invokeai._util.names import safe_stem
 
 #: Colour of heat-map pixels that lie inside one image but outside the other (the sizes differ).
 #: Blue is not on the black-red-yellow-white heat scale, so it cannot be read as an amount of change.

@@ -12,7 +12,7 @@ from typing import Any
 
 from pytest_invokeai.baseline.orphans import Pruned, unreadable_messages
 from pytest_invokeai.report.outcomes import RunOutcome
-from pytest_invokeai.report.results import AcceptedDrift, TestProblem, summarize
+from pytest_invokeai.report.results import AcceptedDrift, TestProblem, Verdict, summarize
 from pytest_invokeai.run.settings import Settings
 from pytest_invokeai.run.state import RunResults
 
@@ -28,7 +28,7 @@ def _summary(results: RunResults) -> dict[str, Any]:
 def _problems(results: RunResults) -> list[TestProblem]:
     """The tests' problems, and each unreadable baseline file (by its path) that the run did not replace."""
     unreadable = unreadable_messages(results.unreadable, results.replaced)
-    return [*results.problems, *(TestProblem(test_id=name, verdict="error", message=text) for name, text in unreadable)]
+    return [*results.problems, *(TestProblem(test_id=name, verdict=Verdict.ERROR, message=text) for name, text in unreadable)]
 
 
 def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, rootdir: Path) -> list[Path]:
@@ -43,10 +43,10 @@ def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, r
     problems = _problems(results)
     # Imported here: a run that compared nothing (--collect-only, say) does not load images or the recall mapping.
     from pytest_invokeai.recall.commands import add_recall_lines
-    from pytest_invokeai.workflow.load import load_workflow
-    from pytest_invokeai.workflow.schema import load_schema
     from pytest_invokeai.report.html import write_html_report
     from pytest_invokeai.report.summary import write_json_summary
+    from pytest_invokeai.workflow.load import load_workflow
+    from pytest_invokeai.workflow.schema import load_schema
 
     summary = _summary(results)
     # A server the run started itself is gone once the run ends: the lines then name InvokeAI's default address.

@@ -60,7 +60,7 @@ def tokenizer_vocabulary() -> tuple[dict[str, int], list[str]]:
     return {token: index for index, token in enumerate(tokens)}, []
 
 
-def _text_encoder(vocab: dict) -> object:
+def _text_encoder(vocab: dict[str, int]) -> object:
     import torch
     from transformers import CLIPTextConfig, CLIPTextModel
 
@@ -117,7 +117,7 @@ def _vae() -> object:
     )
 
 
-def build(out_dir: Path) -> dict:
+def build(out_dir: Path) -> dict[str, object]:
     """Write the diffusers folder into ``out_dir`` (which must not exist yet); return a summary."""
     import torch
     from diffusers import PNDMScheduler, StableDiffusionPipeline
