@@ -27,16 +27,16 @@ from .workload import SEED, Workload
 
 WARM_UP = 1  # pairs run first and not counted: the file cache, compiled bytecode
 
-PLUGIN_TEST = '''\
+PLUGIN_TEST = """\
 import pytest
 
 
 @pytest.mark.invokeai(workflow="{workflow}", inputs={{0: {size}, 1: {size}}}, matrix={{{seed}: list(range({k}))}})
 def test_case(invokeai_run):
     invokeai_run().assert_matches_baseline()
-'''
+"""
 
-PLAIN_TEST = '''\
+PLAIN_TEST = """\
 import pytest
 
 SEEDS = list(range({k}))
@@ -45,7 +45,7 @@ SEEDS = list(range({k}))
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"Seed={{s}}" for s in SEEDS])
 def test_case(seed):
     pass
-'''
+"""
 
 COLLECTED = re.compile(r"(\d+) tests? collected in ([0-9.]+)s")
 
@@ -105,7 +105,10 @@ def collect_once(directory: Path, extra: list[str], k: int, phases: list[float])
         lambda: done.append(
             subprocess.run(
                 [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *extra],
-                cwd=directory, capture_output=True, text=True, env=clean_env(),
+                cwd=directory,
+                capture_output=True,
+                text=True,
+                env=clean_env(),
             )
         )
     )
@@ -117,14 +120,15 @@ def collect_once(directory: Path, extra: list[str], k: int, phases: list[float])
     return sample
 
 
-def measure_collection(directory: Path, workload: Workload, ks: list[int], repeats: int, log: Any = print) -> list[dict[str, Any]]:
+def measure_collection(
+    directory: Path, workload: Workload, ks: list[int], repeats: int, log: Any = print
+) -> list[dict[str, Any]]:
     rows = []
     for k in ks:
         plugin_dir, plain_dir = write_collection_suites(directory, workload, k)
         plugin_phase: list[float] = []
         plain_phase: list[float] = []
         with ConnectionCounter() as counter:
-
             # Defaults bind this K's folders and lists: each pair of closures is used within its own iteration.
             def plugin(directory: Path = plugin_dir, k: int = k, phases: list[float] = plugin_phase) -> Sample:
                 return collect_once(directory, ["--invokeai-url", counter.url], k, phases)

@@ -65,7 +65,8 @@ def measure_pngs(baseline_png: bytes, actual_png: bytes, runs: int) -> dict[str,
         for name, sample in (("decode", decode), ("fingerprint", fingerprinting), ("compare", comparing)):
             steps[name].append(sample)
         return Sample(
-            decode.wall_s + fingerprinting.wall_s + comparing.wall_s, decode.cpu_s + fingerprinting.cpu_s + comparing.cpu_s
+            decode.wall_s + fingerprinting.wall_s + comparing.wall_s,
+            decode.cpu_s + fingerprinting.cpu_s + comparing.cpu_s,
         )
 
     def floor() -> Sample:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-PLAIN_TESTS = '''\
+PLAIN_TESTS = """\
 import pytest
 
 SEEDS = list(range({k}))
@@ -22,7 +22,7 @@ SEEDS = list(range({k}))
 @pytest.mark.parametrize("seed", SEEDS, ids=[f"Seed={{s}}" for s in SEEDS])
 def test_case(seed):
     assert seed >= 0
-'''
+"""
 
 
 LAUNCHER = """\

@@ -45,9 +45,7 @@ def timed_subprocess(run: Callable[[], Any]) -> Sample:
     return Sample(elapsed, cpu)
 
 
-def alternate(
-    first: Callable[[], Sample], second: Callable[[], Sample], repeats: int
-) -> list[tuple[Sample, Sample]]:
+def alternate(first: Callable[[], Sample], second: Callable[[], Sample], repeats: int) -> list[tuple[Sample, Sample]]:
     """``repeats`` pairs (first's sample, second's sample), run in the order AB, BA, AB, ..."""
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")

@@ -55,14 +55,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="a running InvokeAI 6.14.2 (default: start one, stop it at the end)")
     parser.add_argument("--quick", action="store_true", help="small sizes: check the pipeline, not for comparison")
-    parser.add_argument("--sizes", help=f"case counts of the throughput runs (default {FULL['sizes']}; quick {QUICK['sizes']})")
-    parser.add_argument("--memory-cases", type=int, help=f"cases of the memory run (default {FULL['memory']}; quick {QUICK['memory']})")
-    parser.add_argument("--collect", help=f"K values of the collection benchmark (default {FULL['collect']}; quick {QUICK['collect']})")
-    parser.add_argument("--repeats", type=int, help=f"paired runs per K of the collection benchmark (default {FULL['repeats']}; quick {QUICK['repeats']})")
-    parser.add_argument("--fingerprint-runs", type=int, help=f"paired runs of the fingerprint benchmark (default {FULL['fingerprint_runs']}; quick {QUICK['fingerprint_runs']})")
-    parser.add_argument("--image-size", type=int, default=64, help="width and height of the generated images (default 64)")
+    parser.add_argument(
+        "--sizes", help=f"case counts of the throughput runs (default {FULL['sizes']}; quick {QUICK['sizes']})"
+    )
+    parser.add_argument(
+        "--memory-cases", type=int, help=f"cases of the memory run (default {FULL['memory']}; quick {QUICK['memory']})"
+    )
+    parser.add_argument(
+        "--collect", help=f"K values of the collection benchmark (default {FULL['collect']}; quick {QUICK['collect']})"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        help=f"paired runs per K of the collection benchmark (default {FULL['repeats']}; quick {QUICK['repeats']})",
+    )
+    parser.add_argument(
+        "--fingerprint-runs",
+        type=int,
+        help=f"paired runs of the fingerprint benchmark (default {FULL['fingerprint_runs']}; quick {QUICK['fingerprint_runs']})",
+    )
+    parser.add_argument(
+        "--image-size", type=int, default=64, help="width and height of the generated images (default 64)"
+    )
     parser.add_argument("--skip", action="append", default=[], choices=STEPS, help="leave a step out (repeatable)")
-    parser.add_argument("--render", action="store_true", help="only regenerate the README section from results/latest.json")
+    parser.add_argument(
+        "--render", action="store_true", help="only regenerate the README section from results/latest.json"
+    )
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
     args.sizes = [int(s) for s in (args.sizes or preset["sizes"]).split(",")]
@@ -143,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run_steps(args: argparse.Namespace, tmp: Path, url: str, bench: BenchServer, results: dict[str, Any], log: Progress) -> None:
+def run_steps(
+    args: argparse.Namespace, tmp: Path, url: str, bench: BenchServer, results: dict[str, Any], log: Progress
+) -> None:
     workload = Workload(write_uncached_workflow(tmp / "workflow"), args.image_size)
     log("warm-up: one case on the server (not timed)")
     with httpx.Client(base_url=url, timeout=120.0) as http:
@@ -184,24 +204,44 @@ def run_steps(args: argparse.Namespace, tmp: Path, url: str, bench: BenchServer,
         log("memory: plain pytest (no plugin) running trivial tests, for comparison")
         sizes = sorted({run["cases"] for run in memory_runs})  # the same sizes as the plugin's runs
         plain = _attempt(lambda: [_plain_memory_run(tmp, k) for k in sizes])
-        results["memory"] = {"image_size": args.image_size, "runs": memory_runs + (plain if isinstance(plain, list) else [])}
+        results["memory"] = {
+            "image_size": args.image_size,
+            "runs": memory_runs + (plain if isinstance(plain, list) else []),
+        }
         if isinstance(plain, dict):
             log(f"  plain pytest not measured: {plain['error']}")
             results["memory"]["plain_error"] = plain["error"]
 
     if "fingerprint" not in args.skip:
-        log(f"fingerprint + compare of a 1024x1024 output against the PNG decode alone, {args.fingerprint_runs} paired runs")
-        results["fingerprint"] = _attempt(lambda: fingerprint_cost.measure_fingerprint(url, workload, args.fingerprint_runs))
+        log(
+            f"fingerprint + compare of a 1024x1024 output against the PNG decode alone, {args.fingerprint_runs} paired runs"
+        )
+        results["fingerprint"] = _attempt(
+            lambda: fingerprint_cost.measure_fingerprint(url, workload, args.fingerprint_runs)
+        )
         log(f"  -> {results['fingerprint']}")
 
     if "collection" not in args.skip:
-        log(f"collection: K = {', '.join(map(str, args.collect))}, {args.repeats} paired runs each (plugin and plain pytest alternating)")
-        rows = _attempt(lambda: collection.measure_collection(tmp / "collection", workload, args.collect, args.repeats, log))
-        results["collection"] = rows if isinstance(rows, dict) else {"repeats": args.repeats, "method": "paired", "rows": rows}
+        log(
+            f"collection: K = {', '.join(map(str, args.collect))}, {args.repeats} paired runs each (plugin and plain pytest alternating)"
+        )
+        rows = _attempt(
+            lambda: collection.measure_collection(tmp / "collection", workload, args.collect, args.repeats, log)
+        )
+        results["collection"] = (
+            rows if isinstance(rows, dict) else {"repeats": args.repeats, "method": "paired", "rows": rows}
+        )
 
 
 def measure(
-    approach: str, n: int, position: int, url: str, bench: BenchServer, workload: Workload, tmp: Path, unavailable: str | None
+    approach: str,
+    n: int,
+    position: int,
+    url: str,
+    bench: BenchServer,
+    workload: Workload,
+    tmp: Path,
+    unavailable: str | None,
 ) -> dict[str, Any]:
     """One approach on ``n`` cases: its client timer, its queue items' timestamps, wall and busy."""
     row: dict[str, Any] = {"n": n, "approach": approach, "position": position}
@@ -220,7 +260,13 @@ def measure(
             run = run_plugin(url, workload, n, tmp / f"plugin-{n}-{position}")
             items = [i for i in bench.items_after(mark) if (i.get("destination") or "").startswith(DESTINATION_PREFIX)]
             if run["exit_code"] != 0 or run["wall_start"] is None:
-                return {**row, **run, "items": items, "status": "failed", "reason": f"pytest exit {run['exit_code']}: {' '.join(run['output_tail'])}"}
+                return {
+                    **row,
+                    **run,
+                    "items": items,
+                    "status": "failed",
+                    "reason": f"pytest exit {run['exit_code']}: {' '.join(run['output_tail'])}",
+                }
     except pyclient.Unavailable as exc:
         return {**row, "status": "unavailable", "reason": str(exc)}
     except Exception as exc:  # a benchmark reports what failed and carries on with the others
@@ -231,7 +277,9 @@ def measure(
     first = earliest_created(items)
     if first is not None and _is_local(url) and first < row["wall_start"] - CLOCK_SLACK:
         # Same machine, same clock: an item created before the timer started must count.
-        notes.append(f"timer started {row['wall_start'] - first:.3f} s after the first enqueue; wall counted from the enqueue")
+        notes.append(
+            f"timer started {row['wall_start'] - first:.3f} s after the first enqueue; wall counted from the enqueue"
+        )
         row["wall_start"] = first
     row.update(summarize(items, row["wall_start"], row["wall_end"]))
     completed = row["statuses"].get("completed", 0)

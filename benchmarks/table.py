@@ -18,7 +18,9 @@ APPROACH_NAMES = {
 }
 RATIO_TARGET = 1.10  # plugin wall / busy at the largest N
 COLLECTION_TARGET = 1.2  # plugin / plain collection time at the largest K (median of the paired ratios)
-FINGERPRINT_TARGET = 1.25  # fingerprint + compare (decoding included) / the PNG decode alone (median of the paired ratios)
+FINGERPRINT_TARGET = (
+    1.25  # fingerprint + compare (decoding included) / the PNG decode alone (median of the paired ratios)
+)
 PLAIN_MEMORY_SOURCE = "plain pytest, trivial tests, no plugin"
 
 
@@ -77,7 +79,9 @@ def _throughput(rows: list[dict[str, Any]], size: int) -> str:
                 f"**{row['ratio']:.2f}** | {row.get('note', '')} |"
             )
         else:
-            lines.append(f"| {row['n']} | {name} | {row['position']} | - | - | - | {row['status']}: {_cell(row.get('reason', ''))} |")
+            lines.append(
+                f"| {row['n']} | {name} | {row['position']} | - | - | - | {row['status']}: {_cell(row.get('reason', ''))} |"
+            )
     lines += ["", _verdict(rows)]
     return "\n".join(lines)
 
@@ -137,7 +141,9 @@ def _fingerprint(data: dict[str, Any]) -> str:
     ]
     for name, value in rows:
         digits = 2 if value["median"] < 1 else 1
-        lines.append(f"| {name} | {value['median']:.{digits}f} | {_quartiles(value, digits)} | {_range(value, digits)} |")
+        lines.append(
+            f"| {name} | {value['median']:.{digits}f} | {_quartiles(value, digits)} | {_range(value, digits)} |"
+        )
     lines += [
         "",
         f"Decode + fingerprint + compare / decode alone, per pair: median **{ratio['median']:.2f}** (quartiles "
@@ -207,7 +213,7 @@ def _collection(data: dict[str, Any]) -> str:
         "",
         f"Ratio at K = {last['k']:,}: {ratio:.2f} (target <= {COLLECTION_TARGET}: "
         f"{'met' if ratio <= COLLECTION_TARGET else 'NOT met'}). The collection phase alone (pytest's "
-        f"\"collected in\": no interpreter start-up, no imports) at that K: plugin {median(last['plugin_pytest_collect_s']):.2f} s, "
+        f'"collected in": no interpreter start-up, no imports) at that K: plugin {median(last["plugin_pytest_collect_s"]):.2f} s, '
         f"plain {median(last['plain_pytest_collect_s']):.2f} s. "
         f"Connections to the server during collection: {connections}.",
     ]
@@ -228,7 +234,11 @@ def _memory(data: dict[str, Any]) -> str:
     for run in plugin + plain:
         ratio = f"{run['ratio']:.2f}" if run.get("ratio") else "-"
         lines.append(f"| {run['cases']:,} | {run['peak_rss_kb'] / 1024:.0f} | {ratio} | {run['source']} |")
-    growth = [f"{label}: {text}" for label, runs in (("the plugin", plugin), ("plain pytest", plain)) if (text := _growth(runs))]
+    growth = [
+        f"{label}: {text}"
+        for label, runs in (("the plugin", plugin), ("plain pytest", plain))
+        if (text := _growth(runs))
+    ]
     if growth:
         lines += ["", "Growth per case, " + "; ".join(growth) + "."]
     return "\n".join(lines)

@@ -132,7 +132,9 @@ def crop(fraction: float) -> Transform:
 
 
 def resize(scale: float) -> Transform:
-    return lambda image: image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC)
+    return lambda image: image.resize(
+        (round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC
+    )
 
 
 BENIGN: dict[str, Transform] = {
@@ -169,7 +171,9 @@ SIZE_CHANGE: Transform = resize(0.97)
 
 
 def mean_pixel_change(a: Image.Image, b: Image.Image) -> float:
-    return float(np.abs(np.asarray(a.convert("RGB"), dtype=np.int16) - np.asarray(b.convert("RGB"), dtype=np.int16)).mean())
+    return float(
+        np.abs(np.asarray(a.convert("RGB"), dtype=np.int16) - np.asarray(b.convert("RGB"), dtype=np.int16)).mean()
+    )
 
 
 def is_grayscale(image: Image.Image) -> bool:
@@ -227,15 +231,33 @@ def synthetic_pairs(size: int) -> list[Pair]:
     """(name, image, another image of the same kind) for the hard-edged images drawn here."""
     pairs: list[Pair] = []
     for block, seeds in ((16, (1, 2)), (8, (4,)), (32, (5,))):
-        pairs += [(f"blocks {block}px #{s}", flat_blocks(s, size, block), flat_blocks(s + 10, size, block)) for s in seeds]
+        pairs += [
+            (f"blocks {block}px #{s}", flat_blocks(s, size, block), flat_blocks(s + 10, size, block)) for s in seeds
+        ]
     pairs += [(f"rectangles #{s}", rectangles(s, size), rectangles(s + 10, size)) for s in (1, 2, 3)]
     red, cyan, blue, yellow, black, magenta, green, white = (
         (255, 0, 0), (0, 255, 255), (0, 0, 255), (255, 255, 0), (0, 0, 0), (255, 0, 255), (0, 255, 0), (255, 255, 255)
     )  # fmt: skip
     square = max(2, size // 16)
-    pairs.append((f"checkerboard {square}px red/cyan", checkerboard(size, square, red, cyan), checkerboard(size, square, blue, yellow)))
-    pairs.append((f"checkerboard {2 * square}px black/yellow", checkerboard(size, 2 * square, black, yellow), checkerboard(size, 2 * square, magenta, green)))
-    inks = ((black, white, "black on white"), ((20, 30, 120), (250, 240, 200), "navy on cream"), (white, (0, 100, 40), "white on green"))
+    pairs.append(
+        (
+            f"checkerboard {square}px red/cyan",
+            checkerboard(size, square, red, cyan),
+            checkerboard(size, square, blue, yellow),
+        )
+    )
+    pairs.append(
+        (
+            f"checkerboard {2 * square}px black/yellow",
+            checkerboard(size, 2 * square, black, yellow),
+            checkerboard(size, 2 * square, magenta, green),
+        )
+    )
+    inks = (
+        (black, white, "black on white"),
+        ((20, 30, 120), (250, 240, 200), "navy on cream"),
+        (white, (0, 100, 40), "white on green"),
+    )
     for seed, (ink, paper, label) in enumerate(inks, 1):
         pairs.append((f"text {label}", text_image(seed, size, ink, paper), text_image(seed + 10, size, ink, paper)))
     return pairs
@@ -244,8 +266,14 @@ def synthetic_pairs(size: int) -> list[Pair]:
 def limit_images(size: int) -> list[tuple[str, Image.Image]]:
     """Images outside what the fingerprint is calibrated for, measured for docs/thresholds.md's known limits."""
     return [
-        (f"checkerboard {max(1, size // 64)}px black/green", checkerboard(size, max(1, size // 64), (0, 0, 0), (0, 255, 0))),
-        (f"checkerboard {max(1, size // 32)}px red/cyan", checkerboard(size, max(1, size // 32), (255, 0, 0), (0, 255, 255))),
+        (
+            f"checkerboard {max(1, size // 64)}px black/green",
+            checkerboard(size, max(1, size // 64), (0, 0, 0), (0, 255, 0)),
+        ),
+        (
+            f"checkerboard {max(1, size // 32)}px red/cyan",
+            checkerboard(size, max(1, size // 32), (255, 0, 0), (0, 255, 255)),
+        ),
         ("text white on yellow", text_image(4, size, (255, 255, 255), (255, 255, 0))),
         ("text red on white", text_image(5, size, (255, 0, 0), (255, 255, 255))),
         ("text white on blue", text_image(6, size, (255, 255, 255), (0, 0, 255))),
@@ -285,11 +313,27 @@ def _edge(source: str, destination: str, field: str) -> dict:
     return {"source": {"node_id": source, "field": "image"}, "destination": {"node_id": destination, "field": field}}
 
 
-def noise_field_graph(colour: tuple[int, int, int], amount: float, grain: int, radius: float, size: int) -> tuple[dict, str]:
+def noise_field_graph(
+    colour: tuple[int, int, int], amount: float, grain: int, radius: float, size: int
+) -> tuple[dict, str]:
     """blank_image -> img_noise (-> img_blur when radius > 0); returns the graph and its output node."""
     nodes = {
-        "blank": {"id": "blank", "type": "blank_image", "width": size, "height": size, "color": _rgba(colour), "is_intermediate": True},
-        "noise": {"id": "noise", "type": "img_noise", "seed": 0, "amount": amount, "size": grain, "is_intermediate": radius > 0},
+        "blank": {
+            "id": "blank",
+            "type": "blank_image",
+            "width": size,
+            "height": size,
+            "color": _rgba(colour),
+            "is_intermediate": True,
+        },
+        "noise": {
+            "id": "noise",
+            "type": "img_noise",
+            "seed": 0,
+            "amount": amount,
+            "size": grain,
+            "is_intermediate": radius > 0,
+        },
     }
     edges = [_edge("blank", "noise", "image")]
     if radius > 0:
@@ -300,12 +344,34 @@ def noise_field_graph(colour: tuple[int, int, int], amount: float, grain: int, r
 
 def rectangles_graph(background: tuple[int, int, int], rects: list, size: int) -> tuple[dict, str]:
     """A blank image with blank images of other colours pasted on it, one img_paste per rectangle."""
-    nodes = {"base": {"id": "base", "type": "blank_image", "width": size, "height": size, "color": _rgba(background), "is_intermediate": True}}
+    nodes = {
+        "base": {
+            "id": "base",
+            "type": "blank_image",
+            "width": size,
+            "height": size,
+            "color": _rgba(background),
+            "is_intermediate": True,
+        }
+    }
     edges, below = [], "base"
     for index, (x, y, w, h, colour) in enumerate(rects):
         rect, paste = f"rect{index}", f"paste{index}"
-        nodes[rect] = {"id": rect, "type": "blank_image", "width": round(w * size), "height": round(h * size), "color": _rgba(colour), "is_intermediate": True}
-        nodes[paste] = {"id": paste, "type": "img_paste", "x": round(x * size), "y": round(y * size), "is_intermediate": True}
+        nodes[rect] = {
+            "id": rect,
+            "type": "blank_image",
+            "width": round(w * size),
+            "height": round(h * size),
+            "color": _rgba(colour),
+            "is_intermediate": True,
+        }
+        nodes[paste] = {
+            "id": paste,
+            "type": "img_paste",
+            "x": round(x * size),
+            "y": round(y * size),
+            "is_intermediate": True,
+        }
         edges += [_edge(below, paste, "base_image"), _edge(rect, paste, "image")]
         below = paste
     nodes[below]["is_intermediate"] = False
@@ -327,7 +393,10 @@ def server_pairs(url: str, size: int, kinds: tuple[str, ...] = SERVER_KINDS) -> 
 
         def generate(graph_and_output: tuple[dict, str], seeds: tuple[int, ...] = (0,)) -> list[Image.Image]:
             graph, output = graph_and_output
-            cases = [Case(key=str(seed), values={("noise", "seed"): seed} if "noise" in graph["nodes"] else {}) for seed in seeds]
+            cases = [
+                Case(key=str(seed), values={("noise", "seed"): seed} if "noise" in graph["nodes"] else {})
+                for seed in seeds
+            ]
             handles = runner.submit(builder(graph), cases)
             images = []
             for case in cases:
@@ -343,7 +412,11 @@ def server_pairs(url: str, size: int, kinds: tuple[str, ...] = SERVER_KINDS) -> 
         for grain in SERVER_BLOCK_GRAINS if "blocks" in kinds else []:
             image, other = generate(noise_field_graph((128, 128, 128), 0.9, grain, 0, size), (grain, grain + 1000))
             pairs.append((f"server blocks grain {grain} (img_noise, no blur)", image, other))
-        drawn = [generate(rectangles_graph(bg, rects, size))[0] for bg, rects in SERVER_RECTANGLES] if "rectangles" in kinds else []
+        drawn = (
+            [generate(rectangles_graph(bg, rects, size))[0] for bg, rects in SERVER_RECTANGLES]
+            if "rectangles" in kinds
+            else []
+        )
         for index, image in enumerate(drawn):
             pairs.append((f"server rectangles #{index + 1} (img_paste)", image, drawn[(index + 1) % len(drawn)]))
     return pairs
@@ -351,7 +424,18 @@ def server_pairs(url: str, size: int, kinds: tuple[str, ...] = SERVER_KINDS) -> 
 
 # -- photos ------------------------------------------------------------------------------------
 
-PHOTOS = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina", "camera", "coins", "brick", "grass"]
+PHOTOS = [
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "immunohistochemistry",
+    "retina",
+    "camera",
+    "coins",
+    "brick",
+    "grass",
+]
 
 
 def photo_pairs() -> list[Pair]:
@@ -393,7 +477,9 @@ def measure(pairs: list[Pair]) -> tuple[dict[str, list[tuple[str, Row]]], dict[s
                 continue  # a hue shift leaves a gray image unchanged: not a regression
             changed = transform(image)
             if mean_pixel_change(image, changed) < VISIBLE_CHANGE:
-                notes.append(f"{transform_name} on {name}: left out, changes pixels by < {VISIBLE_CHANGE:g} levels on average")
+                notes.append(
+                    f"{transform_name} on {name}: left out, changes pixels by < {VISIBLE_CHANGE:g} levels on average"
+                )
                 continue
             regressions[transform_name].append((name, distances(base, fingerprint(changed))))
         regressions[OTHER_SEED].append((name, distances(base, fingerprint(other))))
@@ -434,7 +520,12 @@ def choose(benign: dict, regressions: dict) -> dict[str, dict[str, float | None]
             threshold = (max_benign[signal] + min_regression) / 2
         else:  # nothing of its own, or no clean separation: stay above the benign side
             threshold = first[signal]
-        chosen[signal] = {"max_benign": max_benign[signal], "min_regression": min_regression, "threshold": round(threshold, 3), "rescued": None}
+        chosen[signal] = {
+            "max_benign": max_benign[signal],
+            "min_regression": min_regression,
+            "threshold": round(threshold, 3),
+            "rescued": None,
+        }
     for name, rows in regressions.items():
         for image, d in rows:
             limits = {s: chosen[s]["threshold"] for s in SIGNALS}
@@ -489,14 +580,18 @@ def limit_findings(size: int, thresholds: Thresholds) -> list[str]:
             rows[t] = {s: max(forward[s], backward[s]) for s in SIGNALS}
         worst = {s: max(rows.items(), key=lambda item: item[1][s]) for s in SIGNALS}
         over = [f"{s} {_cell(d[s])} ({t})" for s, (t, d) in worst.items() if d[s] > getattr(thresholds, s)]
-        findings.append(f"{name}: " + ("benign transforms pass" if not over else "false mismatch on " + "; ".join(over)))
+        findings.append(
+            f"{name}: " + ("benign transforms pass" if not over else "false mismatch on " + "; ".join(over))
+        )
     return findings
 
 
 def speed(size: int = 1024, repeats: int = 7) -> float:
     """Median milliseconds to fingerprint a size x size PNG (bytes) and compare it with another fingerprint."""
     rng = np.random.default_rng(0)
-    base = Image.fromarray(rng.integers(0, 256, size=(size // 8, size // 8, 3), dtype=np.uint8)).resize((size, size), Image.Resampling.BICUBIC)
+    base = Image.fromarray(rng.integers(0, 256, size=(size // 8, size // 8, 3), dtype=np.uint8)).resize(
+        (size, size), Image.Resampling.BICUBIC
+    )
     buffer = io.BytesIO()
     base.save(buffer, format="PNG")
     png = buffer.getvalue()
@@ -518,7 +613,9 @@ def _cell(value: float | None) -> str:
     return f"{value:g}" if float(value).is_integer() else f"{value:.3f}"
 
 
-def render(pairs: list[Pair], benign: dict, regressions: dict, chosen: dict, notes: list[str], command: str, size: int) -> str:
+def render(
+    pairs: list[Pair], benign: dict, regressions: dict, chosen: dict, notes: list[str], command: str, size: int
+) -> str:
     used = Thresholds().with_overrides({s: chosen[s]["threshold"] for s in SIGNALS})
     defaults = Thresholds()
     lines = [
@@ -566,7 +663,9 @@ def render(pairs: list[Pair], benign: dict, regressions: dict, chosen: dict, not
             f"| {signal} | {_cell(c['max_benign'])} | {_cell(c['min_regression'])} | {_cell(c['threshold'])} "
             f"| {_cell(margin_low)} / {_cell(margin_high)} | {_cell(getattr(defaults, signal))} |"
         )
-    not_caught = {label: missed(regressions, t) for label, t in (("chosen thresholds", used), ("code's defaults", defaults))}
+    not_caught = {
+        label: missed(regressions, t) for label, t in (("chosen thresholds", used), ("code's defaults", defaults))
+    }
     lines += [
         "",
         "The regressions only a signal catches are those it is meant to catch (below) that no other signal",
@@ -581,9 +680,9 @@ def render(pairs: list[Pair], benign: dict, regressions: dict, chosen: dict, not
     ]
     lines += [
         "",
-        "Which signals are meant to catch which regression: " + "; ".join(
-            f"{name}: {' or '.join(responsible(name))}" for name in [*REGRESSIONS, OTHER_SEED]
-        ) + ".",
+        "Which signals are meant to catch which regression: "
+        + "; ".join(f"{name}: {' or '.join(responsible(name))}" for name in [*REGRESSIONS, OTHER_SEED])
+        + ".",
         "",
     ]
     for label, rows in not_caught.items():
@@ -597,7 +696,9 @@ def render(pairs: list[Pair], benign: dict, regressions: dict, chosen: dict, not
         "then the pairs judged a match with the chosen thresholds and with the code's defaults, and which signals",
         "flagged how many pairs (a regression counts as caught when any signal is above its threshold).",
         "",
-        "| transform | kind | " + " | ".join(SIGNALS) + " | match (chosen) | match (defaults) | signals above the chosen threshold (pairs) |",
+        "| transform | kind | "
+        + " | ".join(SIGNALS)
+        + " | match (chosen) | match (defaults) | signals above the chosen threshold (pairs) |",
         "|---|---|" + "---|" * len(SIGNALS) + "---|---|---|",
     ]
     chosen_verdicts = verdicts({**benign, **regressions}, used)
@@ -612,7 +713,12 @@ def render(pairs: list[Pair], benign: dict, regressions: dict, chosen: dict, not
             )
             lines.append(f"| {name} | {kind} | {cells} | {a}/{n} | {b}/{n} | {above or '-'} |")
     size_missed = [n for n in notes if n.startswith("SIZE")]
-    lines += ["", "Size change (resize to 97%): " + ("; ".join(size_missed) if size_missed else f"caught on all {len(pairs)} images."), ""]
+    lines += [
+        "",
+        "Size change (resize to 97%): "
+        + ("; ".join(size_missed) if size_missed else f"caught on all {len(pairs)} images."),
+        "",
+    ]
     lines += [
         "## Largest benign distance per image",
         "",

@@ -57,7 +57,13 @@ REPO = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO / "tests" / "data" / "gui"
 DEFAULT_INVOKEAI_PYTHON = Path.home() / ".cache" / "pytest-invokeai" / "invokeai-6.14.2" / "bin" / "python"
 LAUNCHER = REPO / "pytest_invokeai" / "server" / "launch_invokeai.py"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 BOARD_NAME = "pytest-invokeai-capture"
 GRAPH_ID_PLACEHOLDER = "<random graph id>"
 #: Placeholder -> colour of the small PNG uploaded for it.
@@ -90,7 +96,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="use this running InvokeAI 6.14.2 server instead of starting one")
     parser.add_argument("--only", action="append", metavar="NAME", help="capture only this workflow (repeatable)")
-    parser.add_argument("--invokeai-python", default=str(DEFAULT_INVOKEAI_PYTHON), help="python of the InvokeAI install")
+    parser.add_argument(
+        "--invokeai-python", default=str(DEFAULT_INVOKEAI_PYTHON), help="python of the InvokeAI install"
+    )
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="Chromium executable")
     parser.add_argument("--screenshots", metavar="DIR", help="save a screenshot after every step into DIR")
     return parser.parse_args(argv)
@@ -115,9 +123,17 @@ def _server(url: str | None, invokeai_python: Path) -> Iterator[str]:
         return
     port = _free_port()
     root = tempfile.mkdtemp(prefix="invokeai-capture-")
-    env = {**os.environ, "INVOKEAI_HOST": "127.0.0.1", "INVOKEAI_PORT": str(port), "INVOKEAI_USE_MEMORY_DB": "true", "INVOKEAI_DEVICE": "cpu"}
+    env = {
+        **os.environ,
+        "INVOKEAI_HOST": "127.0.0.1",
+        "INVOKEAI_PORT": str(port),
+        "INVOKEAI_USE_MEMORY_DB": "true",
+        "INVOKEAI_DEVICE": "cpu",
+    }
     log = open(Path(root) / "server.log", "wb")  # noqa: SIM115 - the server writes to it until the finally below closes it
-    proc = subprocess.Popen([str(invokeai_python), str(LAUNCHER), "--root", root], env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(invokeai_python), str(LAUNCHER), "--root", root], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, timeout=120, proc=proc, log_path=Path(root) / "server.log")
@@ -137,7 +153,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_ready(base: str, *, timeout: float, proc: subprocess.Popen | None = None, log_path: Path | None = None) -> None:
+def _wait_ready(
+    base: str, *, timeout: float, proc: subprocess.Popen | None = None, log_path: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -240,7 +258,9 @@ def capture(browser: Any, base: str, name: str, substitutions: dict[str, str], s
 
     if not captured:
         toasts = " | ".join(t.inner_text() for t in page.query_selector_all("[role=status], .chakra-alert"))
-        raise SystemExit(f"{name}: the web UI sent no enqueue_batch request (toasts: {toasts or 'none'}); screenshot: {shot('no-request')}")
+        raise SystemExit(
+            f"{name}: the web UI sent no enqueue_batch request (toasts: {toasts or 'none'}); screenshot: {shot('no-request')}"
+        )
     status, answer = responses[0]
     page.close()
     if status != 200:

@@ -19,7 +19,9 @@ from pytest_invokeai.workflow.schema import BUNDLED_SNAPSHOT, fetch_schema
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="base URL of the InvokeAI server, e.g. http://127.0.0.1:9090")
-    parser.add_argument("--output", default=str(BUNDLED_SNAPSHOT), help="where to write the snapshot (default: %(default)s)")
+    parser.add_argument(
+        "--output", default=str(BUNDLED_SNAPSHOT), help="where to write the snapshot (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     try:
         schema = fetch_schema(args.url)

@@ -47,7 +47,9 @@ def reference_fingerprint(image: bytes | Image.Image) -> Fingerprint:
         mode=image.mode,
         pixel_sha256=hashlib.sha256(rgba.tobytes()).hexdigest(),
         phash=base64.b64encode(_phash_coefficients(work)).decode("ascii"),
-        color=[round(float(v), 2) for v in _srgb_to_lab(np.asarray(work, dtype=np.float64).reshape(-1, 3).mean(axis=0))],
+        color=[
+            round(float(v), 2) for v in _srgb_to_lab(np.asarray(work, dtype=np.float64).reshape(-1, 3).mean(axis=0))
+        ],
         layout=base64.b64encode(_layout_thumbnail(work)).decode("ascii"),
         edges=base64.b64encode(_edge_thumbnail(work)).decode("ascii"),
         sharpness=[round(v, 3) for v in _sharpness(work)],
@@ -106,7 +108,9 @@ _DCT = _dct_matrix(PHASH_THUMB)
 
 def _phash_coefficients(rgb_image: Image.Image) -> bytes:
     """pHash's low-frequency DCT band of the luminance, without its DC term, as int16."""
-    thumb = np.asarray(rgb_image.convert("L").resize((PHASH_THUMB, PHASH_THUMB), Image.Resampling.BILINEAR), dtype=np.float64)
+    thumb = np.asarray(
+        rgb_image.convert("L").resize((PHASH_THUMB, PHASH_THUMB), Image.Resampling.BILINEAR), dtype=np.float64
+    )
     band = (_DCT @ thumb @ _DCT.T)[:PHASH_BAND, :PHASH_BAND].ravel()[1:]
     return np.clip(np.rint(band), -32768, 32767).astype("<i2").tobytes()
 
@@ -120,7 +124,9 @@ def _sharpness(rgb_image: Image.Image) -> list[float]:
         if small.shape[0] < 3 or small.shape[1] < 3:
             values.append(0.0)
             continue
-        lap = np.abs(4 * small[1:-1, 1:-1] - small[:-2, 1:-1] - small[2:, 1:-1] - small[1:-1, :-2] - small[1:-1, 2:]).ravel()
+        lap = np.abs(
+            4 * small[1:-1, 1:-1] - small[:-2, 1:-1] - small[2:, 1:-1] - small[1:-1, :-2] - small[1:-1, 2:]
+        ).ravel()
         count = max(1, lap.size // SHARPNESS_TOP)
         values.append(float(np.partition(lap, lap.size - count)[-count:].mean()))
     return values

@@ -37,7 +37,9 @@ def noise_graph(size: int = 64, blur: float = 0.0) -> dict:
     edges = [{"source": {"node_id": "blank", "field": "image"}, "destination": {"node_id": "noise", "field": "image"}}]
     if blur:
         nodes["blur"] = {"id": "blur", "type": "img_blur", "radius": blur, "is_intermediate": False}
-        edges.append({"source": {"node_id": "noise", "field": "image"}, "destination": {"node_id": "blur", "field": "image"}})
+        edges.append(
+            {"source": {"node_id": "noise", "field": "image"}, "destination": {"node_id": "blur", "field": "image"}}
+        )
     return {"id": "g", "nodes": nodes, "edges": edges}
 
 

@@ -50,7 +50,9 @@ def test_a_real_invokeai_timestamp_is_utc_with_milliseconds():
     assert parse_server_time("2026-11-21 06:40:24.064") == pytest.approx(EPOCH_2026_11_21_064024 + 0.064)
 
 
-@pytest.mark.parametrize("text", ["2026-11-21T06:40:24.064", "2026-11-21T06:40:24.064Z", "2026-11-21 07:40:24.064+01:00"])
+@pytest.mark.parametrize(
+    "text", ["2026-11-21T06:40:24.064", "2026-11-21T06:40:24.064Z", "2026-11-21 07:40:24.064+01:00"]
+)
 def test_other_spellings_of_the_same_moment(text):
     assert parse_server_time(text) == pytest.approx(EPOCH_2026_11_21_064024 + 0.064)
 
@@ -63,8 +65,18 @@ def test_what_is_not_a_timestamp_is_refused(text):
 
 def test_summarize_measures_busy_from_the_items_and_wall_from_the_timer():
     items = [
-        {"item_id": 1, "status": "completed", "started_at": "2026-11-21 06:40:24.000", "completed_at": "2026-11-21 06:40:24.600"},
-        {"item_id": 2, "status": "completed", "started_at": "2026-11-21 06:40:25.000", "completed_at": "2026-11-21 06:40:25.400"},
+        {
+            "item_id": 1,
+            "status": "completed",
+            "started_at": "2026-11-21 06:40:24.000",
+            "completed_at": "2026-11-21 06:40:24.600",
+        },
+        {
+            "item_id": 2,
+            "status": "completed",
+            "started_at": "2026-11-21 06:40:25.000",
+            "completed_at": "2026-11-21 06:40:25.400",
+        },
         {"item_id": 3, "status": "canceled"},  # never ran: no interval
     ]
     start = float(EPOCH_2026_11_21_064024)
@@ -99,9 +111,33 @@ def _results() -> dict:
         "server": {"url": "http://127.0.0.1:1234", "managed": True, "invokeai": "6.14.2", "node_cache": "disabled"},
         "settings": {"image_size": 64, "sizes": [100], "quick": False},
         "throughput": [
-            {"n": 100, "approach": "loop", "position": 3, "status": "ok", "wall_s": 120.0, "busy_s": 60.0, "ratio": 2.0, "note": ""},
-            {"n": 100, "approach": "pyclient", "position": 2, "status": "unavailable", "reason": "pip install failed: no | wheel"},
-            {"n": 100, "approach": "plugin", "position": 1, "status": "ok", "wall_s": 63.0, "busy_s": 60.0, "ratio": 1.05, "note": ""},
+            {
+                "n": 100,
+                "approach": "loop",
+                "position": 3,
+                "status": "ok",
+                "wall_s": 120.0,
+                "busy_s": 60.0,
+                "ratio": 2.0,
+                "note": "",
+            },
+            {
+                "n": 100,
+                "approach": "pyclient",
+                "position": 2,
+                "status": "unavailable",
+                "reason": "pip install failed: no | wheel",
+            },
+            {
+                "n": 100,
+                "approach": "plugin",
+                "position": 1,
+                "status": "ok",
+                "wall_s": 63.0,
+                "busy_s": 60.0,
+                "ratio": 1.05,
+                "note": "",
+            },
         ],
         "fingerprint": {
             "image": "1024x1024 PNG",
@@ -122,14 +158,28 @@ def _results() -> dict:
             "repeats": 5,
             "method": "paired",
             "rows": [
-                {"k": 1000, "plugin_s": _spread(1.5, 1.4, 1.6, 1.3, 1.9), "plain_s": _spread(1.0, 0.9, 1.1, 0.8, 1.2),
-                 "ratio": _spread(1.5, 1.45, 1.55, 1.2, 1.8), "ratio_cpu": _spread(1.4, 1.38, 1.45, 1.3, 1.5),
-                 "plugin_pytest_collect_s": _spread(0.2, 0.2, 0.2, 0.2, 0.2), "plain_pytest_collect_s": _spread(0.1, 0.1, 0.1, 0.1, 0.1),
-                 "phase_ratio": _spread(2.0, 1.9, 2.1, 1.8, 2.2), "server_connections": 0},
-                {"k": 2000, "plugin_s": _spread(2.0, 1.9, 2.1, 1.8, 2.5), "plain_s": _spread(1.4, 1.3, 1.5, 1.2, 1.6),
-                 "ratio": _spread(1.15, 1.1, 1.2, 0.93, 1.3), "ratio_cpu": _spread(1.12, 1.1, 1.14, 1.05, 1.2),
-                 "plugin_pytest_collect_s": _spread(0.4, 0.4, 0.4, 0.4, 0.4), "plain_pytest_collect_s": _spread(0.3, 0.3, 0.3, 0.3, 0.3),
-                 "phase_ratio": _spread(1.33, 1.3, 1.4, 1.2, 1.5), "server_connections": 0},
+                {
+                    "k": 1000,
+                    "plugin_s": _spread(1.5, 1.4, 1.6, 1.3, 1.9),
+                    "plain_s": _spread(1.0, 0.9, 1.1, 0.8, 1.2),
+                    "ratio": _spread(1.5, 1.45, 1.55, 1.2, 1.8),
+                    "ratio_cpu": _spread(1.4, 1.38, 1.45, 1.3, 1.5),
+                    "plugin_pytest_collect_s": _spread(0.2, 0.2, 0.2, 0.2, 0.2),
+                    "plain_pytest_collect_s": _spread(0.1, 0.1, 0.1, 0.1, 0.1),
+                    "phase_ratio": _spread(2.0, 1.9, 2.1, 1.8, 2.2),
+                    "server_connections": 0,
+                },
+                {
+                    "k": 2000,
+                    "plugin_s": _spread(2.0, 1.9, 2.1, 1.8, 2.5),
+                    "plain_s": _spread(1.4, 1.3, 1.5, 1.2, 1.6),
+                    "ratio": _spread(1.15, 1.1, 1.2, 0.93, 1.3),
+                    "ratio_cpu": _spread(1.12, 1.1, 1.14, 1.05, 1.2),
+                    "plugin_pytest_collect_s": _spread(0.4, 0.4, 0.4, 0.4, 0.4),
+                    "plain_pytest_collect_s": _spread(0.3, 0.3, 0.3, 0.3, 0.3),
+                    "phase_ratio": _spread(1.33, 1.3, 1.4, 1.2, 1.5),
+                    "server_connections": 0,
+                },
             ],
         },
         "memory": {
@@ -150,7 +200,10 @@ def test_the_throughput_table_has_one_row_per_measurement_and_a_verdict():
     assert "| 100 | pytest-invokeai | 1 | 63.0 | 60.0 | **1.05** |  |" in text
     # A library that did not install gets its reason, the pipe escaped so the table holds.
     assert "| 100 | invokeai-py-client 1.1.1 | 2 | - | - | - | unavailable: pip install failed: no \\| wheel |" in text
-    assert "Plugin at N = 100: wall / busy = 1.05 (target <= 1.10: met); best of the 2 approaches measured at N = 100: yes." in text
+    assert (
+        "Plugin at N = 100: wall / busy = 1.05 (target <= 1.10: met); best of the 2 approaches measured at N = 100: yes."
+        in text
+    )
 
 
 def test_a_plugin_slower_than_another_approach_is_said_so():
@@ -162,7 +215,10 @@ def test_a_plugin_slower_than_another_approach_is_said_so():
 
 def test_the_header_names_the_machine_and_the_command():
     text = table.render(_results())
-    assert "Measured 2026-11-21 07:00 UTC on Test CPU (2 cores), 8.0 GiB RAM, Linux-test, Python 3.11.7; InvokeAI 6.14.2" in text
+    assert (
+        "Measured 2026-11-21 07:00 UTC on Test CPU (2 cores), 8.0 GiB RAM, Linux-test, Python 3.11.7; InvokeAI 6.14.2"
+        in text
+    )
     assert "- Command: `.venv/bin/python benchmarks/run.py`" in text
     assert "- Total time of the command: 12 min 34 s" in text
 
@@ -263,7 +319,12 @@ def test_spread_gives_median_quartiles_and_range():
 
 @pytest.mark.parametrize(
     ("argv", "name"),
-    [([], "latest.json"), (["--quick"], "quick.json"), (["--skip", "throughput"], "partial.json"), (["--quick", "--skip", "memory"], "quick.json")],
+    [
+        ([], "latest.json"),
+        (["--quick"], "quick.json"),
+        (["--skip", "throughput"], "partial.json"),
+        (["--quick", "--skip", "memory"], "quick.json"),
+    ],
 )
 def test_only_a_full_run_replaces_the_published_results(argv, name):
     assert results_name(parse_args(argv)) == name

@@ -90,7 +90,10 @@ def test_unreadable_records_fail_only_their_own_tests_until_changed_or_all_repla
         1: (b"", "is empty"),
         2: (good_record[:60], "not valid JSON (line "),
         3: (b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary", "is not UTF-8 JSON text"),
-        4: (good_record, "holds the record of test_id 'test_noise.py::test_noise[Value=5]', not 'test_noise.py::test_noise[Value=4]'"),
+        4: (
+            good_record,
+            "holds the record of test_id 'test_noise.py::test_noise[Value=5]', not 'test_noise.py::test_noise[Value=4]'",
+        ),
     }
     for value, (content, _) in broken.items():
         (path / record_of(value)).write_bytes(content)
@@ -120,7 +123,9 @@ def test_unreadable_records_fail_only_their_own_tests_until_changed_or_all_repla
     replaced.assert_outcomes(passed=6)
     for value, (content, _) in broken.items():
         assert (path / (record_of(value) + ".broken")).read_bytes() == content  # the old bytes, beside it
-        assert json.loads((path / record_of(value)).read_text())["test_id"] == f"test_noise.py::test_noise[Value={value}]"
+        assert (
+            json.loads((path / record_of(value)).read_text())["test_id"] == f"test_noise.py::test_noise[Value={value}]"
+        )
     assert_lines(replaced, f"replaced unreadable baseline {record_of(1)} (kept as {record_of(1)}.broken)")
     assert "unreadable baselines:" not in replaced.stdout.str()
     extras = [o["extra"] for o in report(project)["outputs"] if o["test_id"] == "test_noise.py::test_noise[Value=3]"]
@@ -149,7 +154,9 @@ def test_an_unreadable_index_map_fails_its_workflows_tests_until_drift_is_accept
         assert name.startswith("test_noise[")
         assert "baselines/_index_maps/noise.json.json: not valid JSON (line " in text, text
         assert "--invokeai-update-baselines=all` or `pytest --invokeai-accept-drift" in text, text
-    result.stdout.fnmatch_lines(["*unreadable baselines: 1*", "  baselines/_index_maps/noise.json.json: not valid JSON*"])
+    result.stdout.fnmatch_lines(
+        ["*unreadable baselines: 1*", "  baselines/_index_maps/noise.json.json: not valid JSON*"]
+    )
     assert [p["test_id"] for p in report(project)["problems"]] == ["baselines/_index_maps/noise.json.json"]
 
     # A new map accepts the form as it is now: changed (which never accepts drift) does not write one.
@@ -159,7 +166,9 @@ def test_an_unreadable_index_map_fails_its_workflows_tests_until_drift_is_accept
     accepted = project.invokeai("--invokeai-update-baselines=all")
     accepted.assert_outcomes(passed=6)
     accepted.stdout.fnmatch_lines(
-        ["replaced unreadable baseline baselines/_index_maps/noise.json.json (kept as baselines/_index_maps/noise.json.json.broken)"]
+        [
+            "replaced unreadable baseline baselines/_index_maps/noise.json.json (kept as baselines/_index_maps/noise.json.json.broken)"
+        ]
     )
     assert (index_map.parent / "noise.json.json.broken").read_bytes() == cut
     project.invokeai().assert_outcomes(passed=6)
@@ -179,7 +188,10 @@ def test_a_broken_suite_file_fails_as_one_test_and_keeps_its_baselines(project):
     failed = failures(project)
     assert sorted(failed) == ["colour.invokeai.toml", "cut.invokeai.toml", "gone.invokeai.toml"]
     assert "gone.invokeai.toml: workflow = 'gone.json': " in failed["gone.invokeai.toml"]
-    assert "colour.invokeai.toml: unknown key(s) colour; valid keys: case, inputs, matrix" in failed["colour.invokeai.toml"]
+    assert (
+        "colour.invokeai.toml: unknown key(s) colour; valid keys: case, inputs, matrix"
+        in failed["colour.invokeai.toml"]
+    )
     assert "cut.invokeai.toml: not valid TOML" in failed["cut.invokeai.toml"]
     assert "colour" not in failed["cut.invokeai.toml"]
 
@@ -224,9 +236,10 @@ def test_bad_marker(invokeai_run):
     first.assert_outcomes(passed=9, errors=2)  # the bad matrix and the bad marker alone
     assert "test_wf.py::test_bad_matrix (" in failures(project)["test_bad_matrix"]
     assert "there is no form input #9; valid inputs: #0 'Width'" in failures(project)["test_bad_matrix"]
-    assert "test_wf.py::test_bad_marker: tolerance must be a mapping like {'phash': 0.15}, got 'loose'" in failures(
-        project
-    )["test_bad_marker"]
+    assert (
+        "test_wf.py::test_bad_marker: tolerance must be a mapping like {'phash': 0.15}, got 'loose'"
+        in failures(project)["test_bad_marker"]
+    )
 
     (project.path / "wf.json").write_text('{"nodes": [')
     result = project.invokeai()
@@ -239,7 +252,9 @@ def test_bad_marker(invokeai_run):
         assert "#9" not in failed[name]
     # The matrix rows cannot be listed while the workflow is broken: their baselines stay in use.
     result.stdout.fnmatch_lines(["*orphaned baselines: 0*"])
-    project.invokeai("--collect-only", "--invokeai-prune=dry-run").stdout.fnmatch_lines(["*prune: would delete 0 file(s)*"])
+    project.invokeai("--collect-only", "--invokeai-prune=dry-run").stdout.fnmatch_lines(
+        ["*prune: would delete 0 file(s)*"]
+    )
 
 
 def test_collection_and_prune_list_unreadable_files_and_delete_none_of_them(pytester: pytest.Pytester):
@@ -271,6 +286,14 @@ def test_kept(invokeai_run):
     pruned = pytester.run(sys.executable, "-m", "pytest_invokeai.cli", "baselines", "prune")
     assert pruned.ret == 0, pruned.stdout.str()
     pruned.stdout.fnmatch_lines(
-        ["*prune: deleted 0 file(s)*", "*prune: left 3 unreadable file(s) alone*", "  baselines/test_noise.py/test_kept.json: is empty"]
+        [
+            "*prune: deleted 0 file(s)*",
+            "*prune: left 3 unreadable file(s) alone*",
+            "  baselines/test_noise.py/test_kept.json: is empty",
+        ]
     )
-    assert sorted(p.name for p in (pytester.path / "baselines").rglob("*.json")) == ["noise.json.json", "test_gone.json", "test_kept.json"]
+    assert sorted(p.name for p in (pytester.path / "baselines").rglob("*.json")) == [
+        "noise.json.json",
+        "test_gone.json",
+        "test_kept.json",
+    ]

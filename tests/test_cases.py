@@ -333,7 +333,9 @@ def test_spec_from_marker_resolves_the_workflow_against_the_test_folder(tmp_path
         models=("tiny-sd15",),
         case_id="",
     )
-    assert spec_from_marker({"workflow": Path("w.json")}, base_dir=tests_dir, where=WHERE).workflow == tests_dir / "w.json"
+    assert (
+        spec_from_marker({"workflow": Path("w.json")}, base_dir=tests_dir, where=WHERE).workflow == tests_dir / "w.json"
+    )
     absolute = tmp_path / "elsewhere" / "w.json"
     assert spec_from_marker({"workflow": str(absolute)}, base_dir=tests_dir, where=WHERE).workflow == absolute
 

@@ -107,7 +107,17 @@ def test_inputs_json_lists_the_form_in_order(sdxl_path: Path, sdxl: dict) -> Non
     assert [i["index"] for i in listed] == list(range(len(expected_fields)))
     nodes = {n["id"]: n for n in sdxl["nodes"]}
     for item in listed:
-        assert {"index", "node_id", "node_type", "field_name", "label", "kind", "value", "display_name", "identity"} <= set(item)
+        assert {
+            "index",
+            "node_id",
+            "node_type",
+            "field_name",
+            "label",
+            "kind",
+            "value",
+            "display_name",
+            "identity",
+        } <= set(item)
         node = nodes[item["node_id"]]
         assert item["node_type"] == node["data"]["type"]
         assert item["label"] == node["data"]["inputs"][item["field_name"]].get("label", "")
@@ -179,10 +189,15 @@ def test_graph_sets_inputs_by_index_name_and_identity(sdxl_path: Path, sdxl: dic
     steps = next(i for i in inputs if i["field_name"] == "steps")
 
     result = cli(
-        "graph", sdxl_path, "--json",
-        "--set", f"{width['index']}=512",
-        "--set", f"{height['identity']}=640",
-        "--set", f"{steps['display_name']}=7",
+        "graph",
+        sdxl_path,
+        "--json",
+        "--set",
+        f"{width['index']}=512",
+        "--set",
+        f"{height['identity']}=640",
+        "--set",
+        f"{steps['display_name']}=7",
     )
 
     assert result.returncode == EXIT_OK, result.stderr
@@ -285,7 +300,9 @@ def test_drift_export_needs_an_output(sdxl_path: Path) -> None:
 # -- in-process: what a subprocess cannot easily provoke ------------------------------------------
 
 
-def test_a_bug_exits_3_with_the_traceback_never_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sdxl_path: Path) -> None:
+def test_a_bug_exits_3_with_the_traceback_never_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sdxl_path: Path
+) -> None:
     import pytest_invokeai.cli.inputs as inputs_command
     from pytest_invokeai.cli import main
 
@@ -355,7 +372,9 @@ def test_the_schema_environment_variable_still_selects_a_schema_file(
 
 
 @pytest.mark.server
-def test_schema_fetch_writes_a_file_the_other_commands_use(invokeai_server_url: str, tmp_path: Path, sdxl_path: Path) -> None:
+def test_schema_fetch_writes_a_file_the_other_commands_use(
+    invokeai_server_url: str, tmp_path: Path, sdxl_path: Path
+) -> None:
     out = tmp_path / "server.schema.json"
     fetched = cli("schema", "fetch", "--url", invokeai_server_url, "-o", out)
     assert fetched.returncode == EXIT_OK, fetched.stderr

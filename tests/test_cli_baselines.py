@@ -182,7 +182,9 @@ def test_a_record_with_several_outputs_needs_output_and_lists_them(record_file: 
 
 
 def test_an_output_with_several_images_needs_image(record_file: Path, images: dict[str, Path]) -> None:
-    assert_clean_error(cli("compare", record_file, images["base"], "--output", "grid"), "2 images", "--image N (0 to 1)")
+    assert_clean_error(
+        cli("compare", record_file, images["base"], "--output", "grid"), "2 images", "--image N (0 to 1)"
+    )
     assert_clean_error(cli("compare", record_file, images["base"], "--output", "grid", "--image", "2"), "no image 2")
 
 

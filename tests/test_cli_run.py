@@ -16,7 +16,9 @@ FORM_LAYOUT = Path(__file__).parent / "data" / "gui" / "form-layout.workflow.jso
 
 
 def cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pytest_invokeai.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest_invokeai.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_run_writes_the_output_image(invokeai_server_url: str, tmp_path: Path) -> None:
@@ -59,16 +61,39 @@ def test_ctrl_c_cancels_the_runs_queue_item(invokeai_server_url: str, tmp_path: 
 
     seed = uuid.uuid4().int % 2**31  # a seed no earlier run used: no node-cache hit, the item really runs
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest_invokeai.cli", "run", FORM_LAYOUT, "--url", invokeai_server_url,
-         "--set", "Width=2048", "--set", "Height=2048", "--set", "Radius=60", "--set", f"2={seed}", "--out", tmp_path],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest_invokeai.cli",
+            "run",
+            FORM_LAYOUT,
+            "--url",
+            invokeai_server_url,
+            "--set",
+            "Width=2048",
+            "--set",
+            "Height=2048",
+            "--set",
+            "Radius=60",
+            "--set",
+            f"2={seed}",
+            "--out",
+            tmp_path,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     current = None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and current is None:
         answer = httpx.get(f"{invokeai_server_url}/api/v1/queue/default/current").json()
         # Our own item (other tests' items may still be finishing on the shared server): it has our seed.
-        if answer and str(answer.get("destination", "")).startswith("pytest-invokeai-") and str(seed) in json.dumps(answer):
+        if (
+            answer
+            and str(answer.get("destination", "")).startswith("pytest-invokeai-")
+            and str(seed) in json.dumps(answer)
+        ):
             current = answer
         time.sleep(0.05)
     assert current is not None, "the run's item never started"

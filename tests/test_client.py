@@ -17,7 +17,10 @@ def noise_batch(destination: str, seed: int = 1) -> dict:
         "noise": {"id": "noise", "type": "img_noise", "seed": seed},
     }
     edges = [{"source": {"node_id": "blank", "field": "image"}, "destination": {"node_id": "noise", "field": "image"}}]
-    return {"prepend": False, "batch": {"graph": {"id": "g", "nodes": nodes, "edges": edges}, "runs": 1, "destination": destination}}
+    return {
+        "prepend": False,
+        "batch": {"graph": {"id": "g", "nodes": nodes, "edges": edges}, "runs": 1, "destination": destination},
+    }
 
 
 @pytest.mark.server
@@ -74,7 +77,9 @@ def test_token_is_sent_but_never_shown() -> None:
         seen["auth"] = request.headers.get("authorization")
         return httpx.Response(500, json={"detail": "boom"})
 
-    client = InvokeAIClient("http://fake/prefix", token="s3cret-token", transport=httpx.MockTransport(handler), retries=0)
+    client = InvokeAIClient(
+        "http://fake/prefix", token="s3cret-token", transport=httpx.MockTransport(handler), retries=0
+    )
     with pytest.raises(ServerError) as info:
         client.version()
     assert seen["auth"] == "Bearer s3cret-token"
@@ -113,7 +118,9 @@ class DroppingServer:
                 self.held = [{"item_id": 7, "batch_id": "b1"}, {"item_id": 8, "batch_id": "b1"}]
             if self.posts <= self.post_drops:
                 raise httpx.RemoteProtocolError("server disconnected without sending a response", request=request)
-            return httpx.Response(200, json={"enqueued": 2, "requested": 2, "item_ids": [8, 7], "batch": {"batch_id": "b1"}})
+            return httpx.Response(
+                200, json={"enqueued": 2, "requested": 2, "item_ids": [8, 7], "batch": {"batch_id": "b1"}}
+            )
         if self.get_drops:
             self.get_drops -= 1
             raise httpx.ConnectError("connection refused", request=request)
@@ -141,7 +148,10 @@ def test_enqueue_without_destination_is_never_resent() -> None:
     server = DroppingServer(post_drops=1, enqueue_arrives=False)
     body = noise_batch("run-1")
     del body["batch"]["destination"]
-    with InvokeAIClient("http://fake", transport=httpx.MockTransport(server)) as client, pytest.raises(ServerError) as info:
+    with (
+        InvokeAIClient("http://fake", transport=httpx.MockTransport(server)) as client,
+        pytest.raises(ServerError) as info,
+    ):
         client.enqueue(body)
     assert server.posts == 1
     assert "to enqueue the batch: RemoteProtocolError" in str(info.value)

@@ -40,9 +40,7 @@ def test_names_are_the_signals_in_order():
 def test_overrides_change_the_verdict_and_keep_the_other_defaults(cast):
     assert not cast.match and "color" in cast.failed, cast.explain()
     loose = Thresholds().with_overrides({name: cast.distances[name] for name in cast.failed})
-    relaxed = compare(
-        fingerprint(colour_field()), fingerprint(colour_field(shift=12)), loose
-    )
+    relaxed = compare(fingerprint(colour_field()), fingerprint(colour_field(shift=12)), loose)
     assert relaxed.match, relaxed.explain()
     assert relaxed.thresholds.color == cast.distances["color"]
     assert relaxed.thresholds.phash == Thresholds().phash
@@ -87,5 +85,10 @@ def test_comparison_to_json(cast):
 def test_comparison_to_json_of_a_size_change():
     result = compare(fingerprint(colour_field()), fingerprint(colour_field().resize((128, 120))))
     data = result.to_json()
-    assert (data["match"], data["size_mismatch"], data["distances"], data["failed"]) == (False, "128x128 -> 128x120", {}, [])
+    assert (data["match"], data["size_mismatch"], data["distances"], data["failed"]) == (
+        False,
+        "128x128 -> 128x120",
+        {},
+        [],
+    )
     assert data["explanation"] == "size changed: 128x128 -> 128x120"

@@ -99,9 +99,9 @@ def test_the_map_records_every_input_in_order(sdxl: dict) -> None:
     assert saved.workflow_name == sdxl["name"]
     assert saved.content_hash == content_hash(workflow)
     assert [e.index for e in saved.inputs] == [i.index for i in expected]
-    assert [(e.identity, e.node_id, e.field_name, e.node_type, e.display_name, e.label, e.kind) for e in saved.inputs] == [
-        (i.identity, i.node_id, i.field_name, i.node_type, i.display_name, i.label, i.kind) for i in expected
-    ]
+    assert [
+        (e.identity, e.node_id, e.field_name, e.node_type, e.display_name, e.label, e.kind) for e in saved.inputs
+    ] == [(i.identity, i.node_id, i.field_name, i.node_type, i.display_name, i.label, i.kind) for i in expected]
 
 
 # -- moved, missing, new, changed ------------------------------------------------------------
@@ -326,7 +326,9 @@ def test_a_map_of_another_workflow_is_named_in_the_report(sdxl: dict) -> None:
     saved = IndexMap.from_workflow(load(sdxl))
     sdxl["name"] = "renamed-workflow"
     text = check_drift(load(sdxl), saved).text()
-    assert "note: the map was saved for workflow 'sdxl-text-to-image', this workflow is named 'renamed-workflow'" in text
+    assert (
+        "note: the map was saved for workflow 'sdxl-text-to-image', this workflow is named 'renamed-workflow'" in text
+    )
 
 
 # -- content hash -------------------------------------------------------------------------
@@ -345,7 +347,12 @@ def test_content_hash_ignores_what_only_the_editor_draws(sdxl: dict) -> None:
     edited["notes"] = "different workflow notes"
     edited["description"] = "another description"
     edited["nodes"].append(
-        {"id": "a-note", "type": "notes", "data": {"id": "a-note", "type": "notes", "label": "", "notes": "hi", "isOpen": True}, "position": {"x": 0, "y": 0}}
+        {
+            "id": "a-note",
+            "type": "notes",
+            "data": {"id": "a-note", "type": "notes", "label": "", "notes": "hi", "isOpen": True},
+            "position": {"x": 0, "y": 0},
+        }
     )
     heading = {"id": "heading-x", "type": "heading", "parentId": "root", "data": {"content": "Settings"}}
     edited["form"]["elements"]["heading-x"] = heading
@@ -389,7 +396,16 @@ def test_a_saved_map_loads_back_equal_and_leaves_no_temp_file(sdxl: dict, tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
     data = json.loads(path.read_text())
     assert data["format_version"] == MAP_FORMAT_VERSION
-    assert set(data["inputs"][0]) == {"index", "identity", "node_id", "field_name", "node_type", "display_name", "label", "kind"}
+    assert set(data["inputs"][0]) == {
+        "index",
+        "identity",
+        "node_id",
+        "field_name",
+        "node_type",
+        "display_name",
+        "label",
+        "kind",
+    }
 
 
 def test_saving_creates_missing_folders(sdxl: dict, tmp_path: Path) -> None:
@@ -418,15 +434,35 @@ def _valid_map_json(doc: dict) -> dict:
         (lambda m: "", "is empty"),
         (lambda m: [], "not an index map"),
         (lambda m: {**m, "format": "something else"}, "not an index map"),
-        (lambda m: {**m, "format_version": 99}, "unknown index map format_version 99; this pytest-invokeai reads version 1"),
+        (
+            lambda m: {**m, "format_version": 99},
+            "unknown index map format_version 99; this pytest-invokeai reads version 1",
+        ),
         (lambda m: {k: v for k, v in m.items() if k != "inputs"}, '"inputs" must be a list'),
         (lambda m: {**m, "inputs": [{"index": 0}]}, "input lacks identity, node_id"),
-        (lambda m: {**m, "inputs": [{**m["inputs"][0], "index": "zero"}]}, "index must be a whole number >= 0, found 'zero'"),
+        (
+            lambda m: {**m, "inputs": [{**m["inputs"][0], "index": "zero"}]},
+            "index must be a whole number >= 0, found 'zero'",
+        ),
         (lambda m: {**m, "inputs": [{**m["inputs"][0], "kind": 3}]}, "kind must be a string, found 3"),
-        (lambda m: {**m, "inputs": [m["inputs"][0], {**m["inputs"][1], "index": 0}]}, "index 0 appears twice in the map"),
+        (
+            lambda m: {**m, "inputs": [m["inputs"][0], {**m["inputs"][1], "index": 0}]},
+            "index 0 appears twice in the map",
+        ),
     ],
-    ids=["missing", "not-json", "empty", "not-object", "other-format", "future-version", "no-inputs", "entry-lacks-keys",
-         "bad-index", "bad-kind", "duplicate-index"],
+    ids=[
+        "missing",
+        "not-json",
+        "empty",
+        "not-object",
+        "other-format",
+        "future-version",
+        "no-inputs",
+        "entry-lacks-keys",
+        "bad-index",
+        "bad-kind",
+        "duplicate-index",
+    ],
 )
 def test_an_unreadable_map_names_the_file_and_the_problem(sdxl: dict, tmp_path: Path, make, message: str) -> None:
     path = tmp_path / "map.json"

@@ -74,9 +74,7 @@ def test_example_suite_passes_on_the_managed_server_with_the_committed_baselines
 
     require(installed_python() is not None, "the managed server needs the project's InvokeAI install")
     report = tmp_path / "report.html"
-    result = run_pytest(
-        ROOT, "example_suite", f"--invokeai-results-dir={tmp_path}", f"--invokeai-report={report}"
-    )
+    result = run_pytest(ROOT, "example_suite", f"--invokeai-results-dir={tmp_path}", f"--invokeai-report={report}")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert "18 passed, 1 skipped" in outcomes(output), output[-3000:]
@@ -94,7 +92,14 @@ def test_example_suite_passes_on_the_managed_server_with_the_committed_baselines
 def assert_pytests_outcome_in_report(document: dict) -> None:
     """The report says what pytest said: passed, 18 passed and 1 skipped, and which test skipped and why."""
     assert (document["status"], document["exit_status"]) == ("passed", 0)
-    assert document["summary"]["tests"] == {"passed": 18, "failed": 0, "skipped": 1, "errors": 0, "xfailed": 0, "xpassed": 0}
+    assert document["summary"]["tests"] == {
+        "passed": 18,
+        "failed": 0,
+        "skipped": 1,
+        "errors": 0,
+        "xfailed": 0,
+        "xpassed": 0,
+    }
     (skipped,) = document["tests"]
     assert skipped["outcome"] == "skipped" and "sdxl" in skipped["test_id"], skipped
     assert "sd_xl_base_1.0" in skipped["reason"] and "is not installed" in skipped["reason"], skipped
@@ -134,7 +139,9 @@ def test_a_changed_value_fails_exactly_that_workflows_tests(project_copy, invoke
         node_by_type(data, "img_noise")["data"]["inputs"]["amount"]["value"] = 0.3
 
     edit_workflow(project_copy / "example_suite" / "workflows" / "noise-texture.json", weaker_noise)
-    result = run_pytest(project_copy, "example_suite", f"--invokeai-url={invokeai_server_url}", "-k", "not sd15 and not sdxl")
+    result = run_pytest(
+        project_copy, "example_suite", f"--invokeai-url={invokeai_server_url}", "-k", "not sd15 and not sdxl"
+    )
     output = result.stdout
     failed = sorted(line.split(" ")[1] for line in output.splitlines() if line.startswith("FAILED "))
     assert failed == [
@@ -144,7 +151,10 @@ def test_a_changed_value_fails_exactly_that_workflows_tests(project_copy, invoke
         "example_suite/test_noise_texture.py::test_noise_texture[Seed=8-Blur",
         "example_suite/test_noise_texture.py::test_output_has_the_size_of_the_form",
     ], output[-3000:]
-    assert "does not match its baseline" in output and "accept it with: pytest --invokeai-update-baselines=changed" in output
+    assert (
+        "does not match its baseline" in output
+        and "accept it with: pytest --invokeai-update-baselines=changed" in output
+    )
     assert "9 passed" in outcomes(output)
 
 
@@ -161,7 +171,9 @@ def test_a_reordered_form_fails_that_workflows_tests_with_drift(project_copy, in
         raise AssertionError("no container holds Block x and Block y")
 
     edit_workflow(project_copy / "example_suite" / "workflows" / "color-blocks.json", swap_block_x_and_y)
-    result = run_pytest(project_copy, "example_suite", f"--invokeai-url={invokeai_server_url}", "-k", "not sd15 and not sdxl")
+    result = run_pytest(
+        project_copy, "example_suite", f"--invokeai-url={invokeai_server_url}", "-k", "not sd15 and not sdxl"
+    )
     output = result.stdout
     failed = [line for line in output.splitlines() if line.startswith("FAILED ")]
     assert len(failed) == 5 and all("color_blocks.invokeai.toml" in line for line in failed), output[-3000:]

@@ -40,22 +40,48 @@ IMAGE_PLACEHOLDER = "@IMAGE_A@"
 #: Form inputs as the author laid them out: (display name, kind), in Form-panel order.
 EXPECTED_INPUTS = {
     "noise-texture": [
-        ("Width", "integer"), ("Height", "integer"), ("Seed", "integer"), ("Noise amount", "float"), ("Blur radius", "float"),
+        ("Width", "integer"),
+        ("Height", "integer"),
+        ("Seed", "integer"),
+        ("Noise amount", "float"),
+        ("Blur radius", "float"),
     ],
     "color-blocks": [
-        ("Background colour", "color"), ("Block colour", "color"), ("Block size", "integer"),
-        ("Block x", "integer"), ("Block y", "integer"), ("Hue rotation", "integer"),
+        ("Background colour", "color"),
+        ("Block colour", "color"),
+        ("Block size", "integer"),
+        ("Block x", "integer"),
+        ("Block y", "integer"),
+        ("Hue rotation", "integer"),
     ],
     "image-to-image": [
-        ("Image", "image"), ("Width", "integer"), ("Height", "integer"), ("Resampling", "enum"), ("Hue rotation", "integer"),
+        ("Image", "image"),
+        ("Width", "integer"),
+        ("Height", "integer"),
+        ("Resampling", "enum"),
+        ("Hue rotation", "integer"),
     ],
     "sd15-text-to-image": [
-        ("Model", "model"), ("Prompt", "string"), ("Negative prompt", "string"), ("Seed", "integer"), ("Width", "integer"),
-        ("Height", "integer"), ("Steps", "integer"), ("CFG scale", "float"), ("Scheduler", "enum"),
+        ("Model", "model"),
+        ("Prompt", "string"),
+        ("Negative prompt", "string"),
+        ("Seed", "integer"),
+        ("Width", "integer"),
+        ("Height", "integer"),
+        ("Steps", "integer"),
+        ("CFG scale", "float"),
+        ("Scheduler", "enum"),
     ],
     "sdxl-text-to-image": [
-        ("Model", "model"), ("Prompt", "string"), ("Negative prompt", "string"), ("Seed", "integer"), ("Width", "integer"),
-        ("Height", "integer"), ("Steps", "integer"), ("CFG scale", "float"), ("Scheduler", "enum"),
+        ("Model", "model"),
+        ("Prompt", "string"),
+        ("Negative prompt", "string"),
+        ("Seed", "integer"),
+        ("Width", "integer"),
+        ("Height", "integer"),
+        ("Steps", "integer"),
+        ("CFG scale", "float"),
+        ("Scheduler", "enum"),
     ],
 }
 CAPTURED = ["noise-texture", "color-blocks", "image-to-image", "sd15-text-to-image"]
@@ -74,7 +100,9 @@ def _without_node_cache(name: str) -> Workflow:
 
 
 def _image_inputs(workflow: Workflow) -> dict[tuple[str, str], Any]:
-    return {(i.node_id, i.field_name): {"image_name": IMAGE_PLACEHOLDER} for i in form_inputs(workflow) if i.kind == "image"}
+    return {
+        (i.node_id, i.field_name): {"image_name": IMAGE_PLACEHOLDER} for i in form_inputs(workflow) if i.kind == "image"
+    }
 
 
 # -- offline: files, forms, graphs ---------------------------------------------------------
@@ -198,7 +226,11 @@ def test_color_blocks_places_the_block_where_the_form_says(session):
 @pytest.mark.server
 def test_image_to_image_takes_the_asset(session):
     asset = Image.open(ASSET).convert("RGB")
-    unchanged = _output(session, _load("image-to-image"), {"Image": ASSET, "Width": asset.width, "Height": asset.height, "Hue rotation": 0})
+    unchanged = _output(
+        session,
+        _load("image-to-image"),
+        {"Image": ASSET, "Width": asset.width, "Height": asset.height, "Hue rotation": 0},
+    )
     rotated = _output(session, _load("image-to-image"), {"Image": ASSET, "Width": 48, "Height": 32})
     # Same size and hue 0: the asset comes back, up to the 8-bit HSV round trip of the hue node, which moves
     # strongly saturated colours by a few levels (measured: at most 6, less than 1 on average).
@@ -237,4 +269,3 @@ def test_sdxl_is_reported_as_missing_its_model(client):
     # The workflow itself is fine: its graph builds.
     nodes = build_enqueue_body(workflow)["batch"]["graph"]["nodes"]
     assert {n["type"] for n in nodes.values()} >= {"sdxl_model_loader", "sdxl_compel_prompt", "denoise_latents", "l2i"}
-

@@ -41,7 +41,9 @@ def soft_image(seed: int, size: int = SIZE) -> Image.Image:
     y, x = np.mgrid[0:size, 0:size] / size
     gradient = np.stack([x * 200 + 30, y * 180 + 40, (1 - x) * 160 + 50], axis=-1)
     hard = rng.integers(68, 189, size=(size // 16, size // 16, 3)).repeat(16, axis=0).repeat(16, axis=1)
-    blobs = np.asarray(Image.fromarray(hard.astype(np.uint8)).filter(ImageFilter.GaussianBlur(6)), dtype=np.float64) - 128
+    blobs = (
+        np.asarray(Image.fromarray(hard.astype(np.uint8)).filter(ImageFilter.GaussianBlur(6)), dtype=np.float64) - 128
+    )
     texture = rng.normal(0, 18, size=(size, size, 1))
     return Image.fromarray(np.clip(gradient + blobs + texture, 0, 255).astype(np.uint8))
 
@@ -54,14 +56,27 @@ def photo(name: str) -> Image.Image:
     return Image.fromarray(getattr(data, name)()).convert("RGB")
 
 
-NAVY, CREAM, RED, CYAN, BLUE, YELLOW = (20, 30, 120), (250, 240, 200), (255, 0, 0), (0, 255, 255), (0, 0, 255), (255, 255, 0)
+NAVY, CREAM, RED, CYAN, BLUE, YELLOW = (
+    (20, 30, 120),
+    (250, 240, 200),
+    (255, 0, 0),
+    (0, 255, 255),
+    (0, 0, 255),
+    (255, 255, 0),
+)
 # name -> (image, another image of the same kind)
 IMAGES: dict[str, Callable[[], tuple[Image.Image, Image.Image]]] = {
     "soft colour field": lambda: (soft_image(1), soft_image(2)),
     "flat blocks 16px": lambda: (calibration.flat_blocks(1, SIZE, 16), calibration.flat_blocks(11, SIZE, 16)),
     "flat rectangles": lambda: (calibration.rectangles(2, SIZE), calibration.rectangles(12, SIZE)),
-    "checkerboard red/cyan": lambda: (calibration.checkerboard(SIZE, 16, RED, CYAN), calibration.checkerboard(SIZE, 16, BLUE, YELLOW)),
-    "text navy on cream": lambda: (calibration.text_image(2, SIZE, NAVY, CREAM), calibration.text_image(12, SIZE, NAVY, CREAM)),
+    "checkerboard red/cyan": lambda: (
+        calibration.checkerboard(SIZE, 16, RED, CYAN),
+        calibration.checkerboard(SIZE, 16, BLUE, YELLOW),
+    ),
+    "text navy on cream": lambda: (
+        calibration.text_image(2, SIZE, NAVY, CREAM),
+        calibration.text_image(12, SIZE, NAVY, CREAM),
+    ),
     "photo astronaut": lambda: (photo("astronaut"), photo("coffee").resize((512, 512))),
     "photo camera (gray)": lambda: (photo("camera"), photo("coins").resize((512, 512))),
 }
@@ -238,7 +253,10 @@ def test_bad_fingerprint_json_is_explained(made, edit, message):
         Fingerprint.from_json(json.dumps(data))
     assert message in str(info.value)
     if message.startswith(("missing", "unknown")):
-        assert "(valid fields: color, edges, height, layout, mode, phash, pixel_sha256, sharpness, version, width)" in str(info.value)
+        assert (
+            "(valid fields: color, edges, height, layout, mode, phash, pixel_sha256, sharpness, version, width)"
+            in str(info.value)
+        )
 
 
 def test_a_fingerprint_of_the_old_format_asks_to_re_record():
@@ -336,7 +354,9 @@ def test_values_are_those_of_format_version_2_bit_for_bit(name):
     assert json.loads(fingerprint(image).to_json()) == expected
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
-    assert json.loads(fingerprint(buffer.getvalue()).to_json()) == json.loads(reference_fingerprint(buffer.getvalue()).to_json())
+    assert json.loads(fingerprint(buffer.getvalue()).to_json()) == json.loads(
+        reference_fingerprint(buffer.getvalue()).to_json()
+    )
     assert json.loads(fingerprint(DecodedImage.decode(buffer.getvalue())).to_json()) == json.loads(
         reference_fingerprint(buffer.getvalue()).to_json()
     )

@@ -163,7 +163,11 @@ def test_kinds_and_constraints_come_from_the_schema(nested_inputs: list[FormInpu
     assert (amount.kind, amount.constraints) == ("float", {"minimum": 0, "maximum": 1})
     assert (prompt.kind, prompt.value) == ("string", "1984")
     cfg = nested_inputs[6]
-    assert (cfg.kind, cfg.value, cfg.cardinality) == ("float", 7, "single_or_collection")  # 7 in the file, still a float
+    assert (cfg.kind, cfg.value, cfg.cardinality) == (
+        "float",
+        7,
+        "single_or_collection",
+    )  # 7 in the file, still a float
     scheduler = nested_inputs[5]
     assert scheduler.kind == "enum" and {"euler", "ddim", "dpmpp_3m_k"} <= set(scheduler.constraints["choices"])
     width = form_inputs(sdxl)[3]
@@ -176,7 +180,11 @@ def test_fed_and_connection_only_fields(nested_inputs: list[FormInput]) -> None:
     fed, connection_only, board = nested_inputs[9], nested_inputs[10], nested_inputs[7]
     assert (fed.connected_from, fed.settable) == ("blank:1.image", False)
     assert fed.unsettable_reason == "it is fed by an edge from blank:1.image, which overrides any value given here"
-    assert (connection_only.input_mode, connection_only.kind, connection_only.settable) == ("connection", "object", False)
+    assert (connection_only.input_mode, connection_only.kind, connection_only.settable) == (
+        "connection",
+        "object",
+        False,
+    )
     assert (board.input_mode, board.settable, board.value) == ("direct", True, "none")
 
 
@@ -247,7 +255,10 @@ def test_infer_kind(value: Any, kind: str) -> None:
 
 def test_form_without_inputs() -> None:
     raw = json.loads(NESTED.read_text())
-    raw["form"] = {"rootElementId": "root", "elements": {"root": {"id": "root", "type": "container", "data": {"layout": "column", "children": []}}}}
+    raw["form"] = {
+        "rootElementId": "root",
+        "elements": {"root": {"id": "root", "type": "container", "data": {"layout": "column", "children": []}}},
+    }
     workflow = parse_workflow(raw, source="empty.json")
     assert form_inputs(workflow) == []
     with pytest.raises(InputValueError) as excinfo:
@@ -307,7 +318,9 @@ def test_resolve_missing_input(nested_inputs: list[FormInput], key: int | str, s
 def test_resolve_bad_key_type(nested_inputs: list[FormInput], key: Any, shown: str) -> None:
     with pytest.raises(InputValueError) as excinfo:
         resolve_input(nested_inputs, key)
-    assert str(excinfo.value) == f"a form input is named by its index (int), display name or identity (str), got {shown}"
+    assert (
+        str(excinfo.value) == f"a form input is named by its index (int), display name or identity (str), got {shown}"
+    )
 
 
 # -- parse_value ----------------------------------------------------------------------------------
@@ -362,7 +375,12 @@ SDXL_MAIN = {"constraints": {"model_base": ["sdxl"], "model_type": ["main"]}}
         ("image", {}, "abc.png", {"image_name": "abc.png"}),
         ("image", {}, '{"image_name": "y.png"}', {"image_name": "y.png"}),
         ("image", {}, {"image_name": "x.png"}, {"image_name": "x.png"}),
-        ("image_collection", {}, '["a.png", {"image_name": "b.png"}]', [{"image_name": "a.png"}, {"image_name": "b.png"}]),
+        (
+            "image_collection",
+            {},
+            '["a.png", {"image_name": "b.png"}]',
+            [{"image_name": "a.png"}, {"image_name": "b.png"}],
+        ),
         ("board", {}, "auto", "auto"),
         ("board", {}, "none", "none"),
         ("board", {}, "board-123", {"board_id": "board-123"}),
@@ -406,28 +424,58 @@ def test_parse_value(kind: str, extra: dict[str, Any], raw: Any, expected: Any) 
         ("float", UNIT_RANGE, 1, "1.0 is out of bounds: must be >= 0 and < 1"),
         ("float", UNIT_RANGE, "-0.5", "-0.5 is out of bounds: must be >= 0 and < 1"),
         ("float", {"constraints": {"multiple_of": 0.25}}, 0.3, "0.3 is not a multiple of 0.25"),
-        ("float", {"cardinality": "single_or_collection"}, "[7, x]", "expected a JSON list, got '[7, x]' (Expecting value at column 5)"),
+        (
+            "float",
+            {"cardinality": "single_or_collection"},
+            "[7, x]",
+            "expected a JSON list, got '[7, x]' (Expecting value at column 5)",
+        ),
         ("boolean", {}, "yes", "expected true or false, got 'yes'"),
         ("boolean", {}, 1, "expected a boolean, got int 1"),
         ("enum", SCHEDULERS, "foo", "'foo' is not one of the choices: euler, ddim"),
         ("enum", SCHEDULERS, 3, "3 is not one of the choices: euler, ddim"),
         ("image", {}, "", "expected an image name or {\"image_name\": ...}, got ''"),
-        ("image", {}, 5, "expected an image name or {\"image_name\": ...}, got 5"),
+        ("image", {}, 5, 'expected an image name or {"image_name": ...}, got 5'),
         ("image", {}, {"name": "a.png"}, "expected an image name or {\"image_name\": ...}, got {'name': 'a.png'}"),
         ("image_collection", {}, "a.png", "expected JSON, got 'a.png' (Expecting value at column 1)"),
         ("image_collection", {}, {"image_name": "a.png"}, "expected a list, got dict {'image_name': 'a.png'}"),
         ("board", {}, 5, 'expected "auto", "none", a board id or {"board_id": ...}, got 5'),
         ("board", {}, "", 'expected "auto", "none", a board id or {"board_id": ...}, got \'\''),
         ("color", {}, "#12", 'expected a color as #rrggbb, #rrggbbaa or JSON {"r", "g", "b", "a"}, got \'#12\''),
-        ("color", {}, {"r": 300, "g": 0, "b": 0, "a": 0}, "color component 'r' must be an integer from 0 to 255, got 300"),
-        ("color", {}, {"r": 0, "g": 0, "b": 0}, 'expected a color {"r", "g", "b", "a"} (or #rrggbb text), got {\'r\': 0, \'g\': 0, \'b\': 0}'),
-        ("model", SDXL_MAIN, '{"name": "x"}', 'expected a model as JSON {"key", "hash", "name", "base", "type"} (as listed by /api/v2/models/), got {\'name\': \'x\'}'),
-        ("model", SDXL_MAIN, {**SDXL_MODEL, "base": "sd-1"}, "model 'juggernautXL_v9Rundiffusionphoto2' has base 'sd-1'; this input takes base sdxl"),
+        (
+            "color",
+            {},
+            {"r": 300, "g": 0, "b": 0, "a": 0},
+            "color component 'r' must be an integer from 0 to 255, got 300",
+        ),
+        (
+            "color",
+            {},
+            {"r": 0, "g": 0, "b": 0},
+            'expected a color {"r", "g", "b", "a"} (or #rrggbb text), got {\'r\': 0, \'g\': 0, \'b\': 0}',
+        ),
+        (
+            "model",
+            SDXL_MAIN,
+            '{"name": "x"}',
+            'expected a model as JSON {"key", "hash", "name", "base", "type"} (as listed by /api/v2/models/), got {\'name\': \'x\'}',
+        ),
+        (
+            "model",
+            SDXL_MAIN,
+            {**SDXL_MODEL, "base": "sd-1"},
+            "model 'juggernautXL_v9Rundiffusionphoto2' has base 'sd-1'; this input takes base sdxl",
+        ),
         ("model", SDXL_MAIN, {"key": "k", "type": "vae"}, "model 'k' has type 'vae'; this input takes type main"),
         ("string_collection", {}, '["a", 1]', "expected a string, got int 1"),
         ("integer_collection", {}, "[1, true]", "expected an integer, got bool True"),
         ("float_collection", {}, '"1.5"', "expected a list, got str '1.5'"),
-        ("object", {}, "{bad", "expected JSON, got '{bad' (Expecting property name enclosed in double quotes at column 2)"),
+        (
+            "object",
+            {},
+            "{bad",
+            "expected JSON, got '{bad' (Expecting property name enclosed in double quotes at column 2)",
+        ),
         ("object", {}, {1, 2}, "expected a JSON value, got set {1, 2}"),
     ],
 )

@@ -30,7 +30,11 @@ def project(tmp_path: Path) -> Path:
 
 def gate(project: Path, mode: UpdateMode, *, accept_drift: bool = False, **extra) -> WorkflowGate:
     return WorkflowGate(
-        store=BaselineStore(project / "baselines"), rootdir=project, update_mode=mode, accept_drift=accept_drift, **extra
+        store=BaselineStore(project / "baselines"),
+        rootdir=project,
+        update_mode=mode,
+        accept_drift=accept_drift,
+        **extra,
     )
 
 

@@ -55,7 +55,9 @@ def test_body_equals_the_web_uis(name):
 def test_workflow_is_not_mutated(name):
     workflow = load_workflow(GUI_DIR / f"{name}.workflow.json")
     before = copy.deepcopy(workflow.to_json_dict())
-    first_node = next(n for n in before["nodes"] if n["type"] == "invocation" and "generator" not in n["data"]["inputs"])
+    first_node = next(
+        n for n in before["nodes"] if n["type"] == "invocation" and "generator" not in n["data"]["inputs"]
+    )
     field = next(iter(first_node["data"]["inputs"]))
     build_enqueue_body(workflow, {(first_node["id"], field): "changed"}, board="some-board")
     assert workflow.to_json_dict() == before
@@ -72,7 +74,12 @@ def sdxl():
 
 
 def _edge_key(edge):
-    return (edge["source"]["node_id"], edge["source"]["field"], edge["destination"]["node_id"], edge["destination"]["field"])
+    return (
+        edge["source"]["node_id"],
+        edge["source"]["field"],
+        edge["destination"]["node_id"],
+        edge["destination"]["field"],
+    )
 
 
 def test_sdxl_nodes_match_the_stored_graph(sdxl):
@@ -125,7 +132,10 @@ def test_a_value_for_an_input_fed_by_an_edge_stays_out_of_the_graph():
     workflow = load_workflow(GUI_DIR / "form-layout.workflow.json")
     body = build_enqueue_body(workflow, {("noise", "seed"): 99})
     assert "seed" not in body["batch"]["graph"]["nodes"]["noise"]
-    assert {"source": {"node_id": "seed", "field": "value"}, "destination": {"node_id": "noise", "field": "seed"}} in body["batch"]["graph"]["edges"]
+    assert {
+        "source": {"node_id": "seed", "field": "value"},
+        "destination": {"node_id": "noise", "field": "seed"},
+    } in body["batch"]["graph"]["edges"]
 
 
 def test_values_for_a_batch_node_become_its_items():
@@ -140,7 +150,10 @@ def test_values_for_a_batch_node_become_its_items():
     ("key", "expected"),
     [
         (("nope", "value"), "cannot set nope.value: no invocation node 'nope'; nodes: blank, blur, noise, save, seed"),
-        (("blank", "nope"), "cannot set blank.nope: node 'blank' (blank_image) has no input 'nope'; its inputs: board, metadata, width"),
+        (
+            ("blank", "nope"),
+            "cannot set blank.nope: node 'blank' (blank_image) has no input 'nope'; its inputs: board, metadata, width",
+        ),
         (("note1", "notes"), "no invocation node 'note1'"),
         ("blank.width", "values must be keyed by (node_id, field_name), found 'blank.width'"),
     ],
@@ -161,7 +174,9 @@ def test_board_auto_none_and_explicit():
     assert nodes["save"]["board"] == {"board_id": "the-auto-board"}
     assert _node(raw, "blur")["data"]["inputs"]["board"]["value"] == "none"
     assert "board" not in nodes["blur"]
-    assert nodes["resize"]["board"] == _node(raw, "resize")["data"]["inputs"]["board"]["value"] == {"board_id": "@BOARD@"}
+    assert (
+        nodes["resize"]["board"] == _node(raw, "resize")["data"]["inputs"]["board"]["value"] == {"board_id": "@BOARD@"}
+    )
     # The embedded workflow keeps what the form shows.
     embedded = {n["id"]: n for n in body["batch"]["workflow"]["nodes"]}
     assert embedded["save"]["data"]["inputs"]["board"]["value"] == "auto"
@@ -175,10 +190,15 @@ def test_board_auto_without_a_board_is_left_out():
 def test_batch_options_pass_through():
     workflow = load_workflow(GUI_DIR / "legacy-v3.workflow.json")
     override = [[{"node_path": "a", "field_name": "value", "items": [1, 2]}]]
-    body = build_enqueue_body(workflow, origin="pytest", destination="nowhere", runs=3, prepend=True, batch_data=override)
+    body = build_enqueue_body(
+        workflow, origin="pytest", destination="nowhere", runs=3, prepend=True, batch_data=override
+    )
     assert body["prepend"] is True
     assert {k: body["batch"][k] for k in ("origin", "destination", "runs", "data")} == {
-        "origin": "pytest", "destination": "nowhere", "runs": 3, "data": override
+        "origin": "pytest",
+        "destination": "nowhere",
+        "runs": 3,
+        "data": override,
     }
 
 
@@ -194,10 +214,21 @@ def test_graph_id_is_a_fresh_uuid4():
 
 def test_connector_and_direct_edge_to_one_input_give_one_edge():
     raw = _fixture("connectors")
-    raw["edges"].append({"id": "direct", "type": "default", "source": "str_a", "sourceHandle": "value", "target": "join2", "targetHandle": "string_left"})
+    raw["edges"].append(
+        {
+            "id": "direct",
+            "type": "default",
+            "source": "str_a",
+            "sourceHandle": "value",
+            "target": "join2",
+            "targetHandle": "string_left",
+        }
+    )
     edges = build_enqueue_body(_load(raw))["batch"]["graph"]["edges"]
     to_join2 = [e for e in edges if e["destination"] == {"node_id": "join2", "field": "string_left"}]
-    assert to_join2 == [{"source": {"node_id": "str_a", "field": "value"}, "destination": {"node_id": "join2", "field": "string_left"}}]
+    assert to_join2 == [
+        {"source": {"node_id": "str_a", "field": "value"}, "destination": {"node_id": "join2", "field": "string_left"}}
+    ]
 
 
 def test_connector_fed_by_nothing_drops_its_edges_and_keeps_the_value():
@@ -211,7 +242,9 @@ def test_connector_fed_by_nothing_drops_its_edges_and_keeps_the_value():
 def test_a_loop_of_connectors_feeds_nothing():
     raw = _fixture("connectors")
     raw["edges"] = [e for e in raw["edges"] if e["target"] != "c1"]
-    raw["edges"].append({"id": "loop", "type": "default", "source": "c2", "sourceHandle": "out", "target": "c1", "targetHandle": "in"})
+    raw["edges"].append(
+        {"id": "loop", "type": "default", "source": "c2", "sourceHandle": "out", "target": "c1", "targetHandle": "in"}
+    )
     graph = build_enqueue_body(_load(raw))["batch"]["graph"]
     assert [e for e in graph["edges"] if e["destination"]["field"] == "string_left"] == []
     assert graph["nodes"]["join"]["string_left"] == _node(raw, "join")["data"]["inputs"]["string_left"]["value"]
@@ -223,24 +256,42 @@ def test_a_loop_of_connectors_feeds_nothing():
 def test_empty_batch_is_refused():
     raw = _fixture("batches")
     _node(raw, "fb")["data"]["inputs"]["floats"]["value"] = []
-    with pytest.raises(WorkflowError, match=r"batch node 'fb' has no items; the web UI refuses to enqueue an empty batch"):
+    with pytest.raises(
+        WorkflowError, match=r"batch node 'fb' has no items; the web UI refuses to enqueue an empty batch"
+    ):
         build_enqueue_body(_load(raw))
 
 
 def test_zip_group_of_different_lengths_is_refused():
     raw = _fixture("batches")
     _node(raw, "ib")["data"]["inputs"]["integers"]["value"] = [1, 2]
-    with pytest.raises(WorkflowError, match=r"batch group 'Group 1' zips batches of different lengths \(sb has 3, ib has 2\)"):
+    with pytest.raises(
+        WorkflowError, match=r"batch group 'Group 1' zips batches of different lengths \(sb has 3, ib has 2\)"
+    ):
         build_enqueue_body(_load(raw))
 
 
 def test_batch_into_a_connector_is_refused():
     raw = _fixture("batches")
-    raw["nodes"].append({"id": "cx", "type": "connector", "data": {"id": "cx", "type": "connector", "label": "", "isOpen": True}, "position": {"x": 0, "y": 0}})
+    raw["nodes"].append(
+        {
+            "id": "cx",
+            "type": "connector",
+            "data": {"id": "cx", "type": "connector", "label": "", "isOpen": True},
+            "position": {"x": 0, "y": 0},
+        }
+    )
     raw["edges"] = [e for e in raw["edges"] if e["source"] != "fb"]
     raw["edges"] += [
         {"id": "e1", "type": "default", "source": "fb", "sourceHandle": "value", "target": "cx", "targetHandle": "in"},
-        {"id": "e2", "type": "default", "source": "cx", "sourceHandle": "out", "target": "blur", "targetHandle": "radius"},
+        {
+            "id": "e2",
+            "type": "default",
+            "source": "cx",
+            "sourceHandle": "out",
+            "target": "blur",
+            "targetHandle": "radius",
+        },
     ]
     with pytest.raises(WorkflowError, match=r"batch node 'fb' feeds connector 'cx'.*Connect the batch node directly"):
         build_enqueue_body(_load(raw))
@@ -249,12 +300,21 @@ def test_batch_into_a_connector_is_refused():
 @pytest.mark.parametrize(
     ("node_id", "generator", "expected"),
     [
-        ("sg", {"type": "string_generator_dynamic_prompts_random", "input": "{a|b}", "count": 2, "seed": 1},
-         "generator node 'sg' (string_generator): generator type 'string_generator_dynamic_prompts_random' is not supported yet: the web UI asks the server"),
-        ("ig", {"type": "integer_generator_random_distribution_uniform", "min": 0, "max": 9, "count": 3, "seed": None},
-         "generator node 'ig' (integer_generator): a uniform random generator without a seed uses the browser's Math.random"),
-        ("ig", {"type": "integer_generator_fibonacci"},
-         "unknown generator type 'integer_generator_fibonacci' for integer_generator; known: integer_generator_arithmetic_sequence"),
+        (
+            "sg",
+            {"type": "string_generator_dynamic_prompts_random", "input": "{a|b}", "count": 2, "seed": 1},
+            "generator node 'sg' (string_generator): generator type 'string_generator_dynamic_prompts_random' is not supported yet: the web UI asks the server",
+        ),
+        (
+            "ig",
+            {"type": "integer_generator_random_distribution_uniform", "min": 0, "max": 9, "count": 3, "seed": None},
+            "generator node 'ig' (integer_generator): a uniform random generator without a seed uses the browser's Math.random",
+        ),
+        (
+            "ig",
+            {"type": "integer_generator_fibonacci"},
+            "unknown generator type 'integer_generator_fibonacci' for integer_generator; known: integer_generator_arithmetic_sequence",
+        ),
     ],
 )
 def test_generators_we_cannot_reproduce_are_refused(node_id, generator, expected):
@@ -294,11 +354,31 @@ def test_mt19937_matches_the_reference():
     ("node_type", "value", "expected"),
     [
         # JavaScript's Math.round rounds halves up: 0 + round(0.5) is 1 (Python's round gives 0).
-        ("integer_generator", {"type": "integer_generator_linear_distribution", "start": 0, "end": 1, "count": 3}, [0, 1, 1]),
-        ("integer_generator", {"type": "integer_generator_arithmetic_sequence", "start": 5, "step": 0, "count": 4}, [5]),
-        ("integer_generator", {"type": "integer_generator_parse_string", "input": "3\n 4x\nfoo", "splitOn": "\\n"}, [3, 4]),
-        ("float_generator", {"type": "float_generator_parse_string", "input": "1e3|.5|abc| -2", "splitOn": "|", "values": None}, [1000, 0.5, -2]),
-        ("float_generator", {"type": "float_generator_arithmetic_sequence", "start": 1, "step": 0.5, "count": 2, "values": [9, 8]}, [9, 8]),
+        (
+            "integer_generator",
+            {"type": "integer_generator_linear_distribution", "start": 0, "end": 1, "count": 3},
+            [0, 1, 1],
+        ),
+        (
+            "integer_generator",
+            {"type": "integer_generator_arithmetic_sequence", "start": 5, "step": 0, "count": 4},
+            [5],
+        ),
+        (
+            "integer_generator",
+            {"type": "integer_generator_parse_string", "input": "3\n 4x\nfoo", "splitOn": "\\n"},
+            [3, 4],
+        ),
+        (
+            "float_generator",
+            {"type": "float_generator_parse_string", "input": "1e3|.5|abc| -2", "splitOn": "|", "values": None},
+            [1000, 0.5, -2],
+        ),
+        (
+            "float_generator",
+            {"type": "float_generator_arithmetic_sequence", "start": 1, "step": 0.5, "count": 2, "values": [9, 8]},
+            [9, 8],
+        ),
         ("string_generator", {"type": "string_generator_parse_string", "input": "a,b", "splitOn": ""}, ["a,b"]),
     ],
 )

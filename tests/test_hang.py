@@ -167,7 +167,9 @@ def test_a_value_that_is_not_a_url_is_a_usage_error_said_once(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     output = result.stdout.str() + result.stderr.str()
     assert output.count("notaurl") == 1, output
-    expected = "bad value 'notaurl' for --invokeai-url: expected the URL of an InvokeAI server, such as http://127.0.0.1:9090"
+    expected = (
+        "bad value 'notaurl' for --invokeai-url: expected the URL of an InvokeAI server, such as http://127.0.0.1:9090"
+    )
     assert f"{where}: {expected}" in output
 
 
@@ -227,8 +229,12 @@ def test_a_server_stopped_mid_run_is_declared_down_within_the_hang_timeout(
     monkeypatch.setenv("STOP_PID", str(server.pid))
     try:
         result = project.runpytest_subprocess(
-            f"--invokeai-url={server.url}", f"--invokeai-hang-timeout={hang_timeout}", "-p", "no:cacheprovider",
-            "--invokeai-update-baselines=all", timeout=hang_timeout + 120,
+            f"--invokeai-url={server.url}",
+            f"--invokeai-hang-timeout={hang_timeout}",
+            "-p",
+            "no:cacheprovider",
+            "--invokeai-update-baselines=all",
+            timeout=hang_timeout + 120,
         )
     finally:
         os.killpg(server.pid, signal.SIGCONT)
@@ -239,7 +245,9 @@ def test_a_server_stopped_mid_run_is_declared_down_within_the_hang_timeout(
     print(f"SIGSTOP to first failure with --invokeai-hang-timeout={hang_timeout}: {silent_for:.1f} s")
     assert hang_timeout <= silent_for <= hang_timeout + 2.5, silent_for
     assert times["last_failure"] - times["first_failure"] < 1.0  # the remaining tests fail at once
-    result.stdout.fnmatch_lines([f"*nothing heard from InvokeAI at {server.url} for {hang_timeout} s while waiting to *"])
+    result.stdout.fnmatch_lines(
+        [f"*nothing heard from InvokeAI at {server.url} for {hang_timeout} s while waiting to *"]
+    )
     progress = f"[[]invokeai] InvokeAI at {server.url} has not answered for 15 s (declared down at {hang_timeout} s*"
     if hang_timeout > 15:
         result.stdout.fnmatch_lines([f"*{progress}"])

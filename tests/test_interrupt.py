@@ -29,7 +29,9 @@ from pytest_invokeai.local.shared_server import (
     registered_queues,
 )
 
-WORKFLOW = Path(__file__).parent / "data" / "gui" / "form-layout.workflow.json"  # 0 Width, 1 Height, 2 Value (seed), 4 Radius
+WORKFLOW = (
+    Path(__file__).parent / "data" / "gui" / "form-layout.workflow.json"
+)  # 0 Width, 1 Height, 2 Value (seed), 4 Radius
 
 # Seconds from the signal until none of the run's items is pending or running. Measured 1.8-4.4 s on a
 # shared 2-core machine (8.6 s once, at a load average of 20: the server answers a cancel once its running
@@ -87,10 +89,25 @@ def test_sigint_to_the_xdist_controller_alone_cancels_what_the_run_queued(pytest
     before = max((item["item_id"] for item in _run_items(url, -1)), default=-1)
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadfile", "-p", "no:cacheprovider",
-         f"--invokeai-url={url}", "--invokeai-update-baselines=missing"],
-        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        preexec_fn=_with_default_sigint, start_new_session=True,  # its own group: we signal the controller only
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-n",
+            "2",
+            "--dist",
+            "loadfile",
+            "-p",
+            "no:cacheprovider",
+            f"--invokeai-url={url}",
+            "--invokeai-update-baselines=missing",
+        ],
+        cwd=pytester.path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_with_default_sigint,
+        start_new_session=True,  # its own group: we signal the controller only
     )
     try:
         deadline = time.monotonic() + 180
@@ -122,7 +139,9 @@ def test_sigint_to_the_xdist_controller_alone_cancels_what_the_run_queued(pytest
             proc.wait()
         # Never leave the session's server busy for the tests that follow.
         for destination in {item["destination"] for item in _unfinished(_run_items(url, before))}:
-            httpx.put(f"{url}/api/v1/queue/default/cancel_by_destination", params={"destination": destination}, timeout=30)
+            httpx.put(
+                f"{url}/api/v1/queue/default/cancel_by_destination", params={"destination": destination}, timeout=30
+            )
 
 
 def test_a_queue_is_listed_for_the_owner_until_its_process_has_cancelled_it(tmp_path: Path):

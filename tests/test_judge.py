@@ -106,7 +106,12 @@ def store(tmp_path: Path) -> BaselineStore:
 
 def settings(store: BaselineStore, tmp_path: Path, mode: UpdateMode, **extra) -> JudgeSettings:
     return JudgeSettings(
-        store=store, update_mode=mode, results_dir=tmp_path / "results", rootdir=tmp_path, invokeai_version="6.14.2", **extra
+        store=store,
+        update_mode=mode,
+        results_dir=tmp_path / "results",
+        rootdir=tmp_path,
+        invokeai_version="6.14.2",
+        **extra,
     )
 
 
@@ -212,20 +217,28 @@ def test_verdicts_and_record_writes_per_mode_and_situation(runs, store, tmp_path
         assert (record_file.read_bytes() if record_file.exists() else None) == old_bytes
     else:
         assert judgement.written == record_file
-        assert stored_images(store) == {node: fingerprints(*(images[node][n] for n in names)) for node, names in after.items()}
+        assert stored_images(store) == {
+            node: fingerprints(*(images[node][n] for n in names)) for node, names in after.items()
+        }
 
 
 def test_failure_messages_name_the_output_and_the_command_that_fixes_it(runs, store, tmp_path):
     missing = run_judge(runs, store, tmp_path, NONE)
     assert missing.failures[0].startswith("output 'Output' (save) image 0 has no baseline")
-    assert "record it with: pytest --invokeai-update-baselines=missing 'test_noise.py::test_noise[Value=1]'" in missing.failures[0]
+    assert (
+        "record it with: pytest --invokeai-update-baselines=missing 'test_noise.py::test_noise[Value=1]'"
+        in missing.failures[0]
+    )
 
     save_record(store, {"save": [runs.save["B"]], "blur": [runs.blur["B"]]})
     mismatched = run_judge(runs, store, tmp_path, NONE)
     assert len(mismatched.failures) == 2
     assert "output 'Output' (save) image 0 does not match its baseline" in mismatched.failures[0]
     assert "phash distance" in mismatched.failures[0]
-    assert "accept it with: pytest --invokeai-update-baselines=changed 'test_noise.py::test_noise[Value=1]'" in mismatched.failures[0]
+    assert (
+        "accept it with: pytest --invokeai-update-baselines=changed 'test_noise.py::test_noise[Value=1]'"
+        in mismatched.failures[0]
+    )
     assert "--invokeai-save-images" in mismatched.failures[0]  # no PNG copy: no diff image to show
     assert mismatched.failures[1].startswith("output 'blur' (blur) is in the baseline but this run did not compare it")
 
@@ -275,7 +288,10 @@ def test_a_rewrite_keeps_the_png_copies_of_images_it_kept(runs, store, tmp_path)
     judgement = run_judge(runs, store, tmp_path, MISSING, case=spec(outputs=("save", "blur")), save_images=True)
 
     assert judgement.written is not None
-    assert stored_images(store) == {"save": fingerprints(runs.save["A"], runs.save["B"]), "blur": fingerprints(runs.blur["A"])}
+    assert stored_images(store) == {
+        "save": fingerprints(runs.save["A"], runs.save["B"]),
+        "blur": fingerprints(runs.blur["A"]),
+    }
     assert store.image_path(TEST_ID, "save", 0).read_bytes() == runs.save["A"].png
     assert store.image_path(TEST_ID, "save", 1).read_bytes() == runs.save["B"].png
     assert store.image_path(TEST_ID, "blur", 0).read_bytes() == runs.blur["A"].png
@@ -404,9 +420,15 @@ def test_recorded_inputs_are_by_index_with_names_and_json_safe(tmp_path):
         {"index": 0, "name": "Image", "value": "images/cat.png"},
         {"index": 1, "name": "Width", "value": 32},
         {"index": 2, "name": "Height", "value": 64},
-        {"index": 4, "name": "Hue rotation", "value": "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+        {
+            "index": 4,
+            "name": "Hue rotation",
+            "value": "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        },
     ]
-    assert recorded_inputs(workflow, {0: outside}, tmp_path) == [{"index": 0, "name": "Image", "value": "/somewhere/else/cat.png"}]
+    assert recorded_inputs(workflow, {0: outside}, tmp_path) == [
+        {"index": 0, "name": "Image", "value": "/somewhere/else/cat.png"}
+    ]
     assert recorded_inputs(workflow, {3: {"a": [Path(tmp_path / "x.png")]}}, tmp_path) == [
         {"index": 3, "name": "Resampling", "value": {"a": ["x.png"]}}
     ]
@@ -415,7 +437,11 @@ def test_recorded_inputs_are_by_index_with_names_and_json_safe(tmp_path):
 # -- the pure parts: the per-image decision, the output plan, the result and the messages ------------
 
 MATCHED, MISMATCHED, NEW, UPDATED, MISSING_VERDICT = (
-    Verdict.MATCHED, Verdict.MISMATCHED, Verdict.NEW, Verdict.UPDATED, Verdict.MISSING,
+    Verdict.MATCHED,
+    Verdict.MISMATCHED,
+    Verdict.NEW,
+    Verdict.UPDATED,
+    Verdict.MISSING,
 )
 FAILS = "the test fails, naming the file"
 # (what the baseline holds, mode) -> (verdict, whether the record takes the run's fingerprint), written by hand.
@@ -461,7 +487,8 @@ def test_the_plan_of_an_output_with_fewer_images_than_its_baseline(runs):
     kept_in_missing = plan_output(MISSING, "save", "Output", stored, [fp(runs, "A")], Thresholds())
     assert [each.verdict for each in kept_in_missing.images] == [MATCHED]
     assert kept_in_missing.kept == (
-        KeptImage(fp(runs, "A"), CopyFrom.STORE, 0), KeptImage(fp(runs, "B"), CopyFrom.STORE, 1),
+        KeptImage(fp(runs, "A"), CopyFrom.STORE, 0),
+        KeptImage(fp(runs, "B"), CopyFrom.STORE, 1),
     )
     assert (kept_in_missing.changed, kept_in_missing.extra_kept) == (False, 1)
     assert output_failures(kept_in_missing) == ["output 'Output' (save) made 1 image(s); its baseline has 1 more"]

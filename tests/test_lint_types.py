@@ -19,9 +19,23 @@ REPO = Path(__file__).resolve().parents[1]
 def ruff_codes(source: str, *, as_path: str) -> list[str]:
     """The rule codes ruff reports for ``source`` checked as the file ``as_path`` of this repository."""
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise",
-         "--stdin-filename", as_path, "-"],
-        input=source, capture_output=True, text=True, cwd=REPO, check=False,
+        [
+            sys.executable,
+            "-m",
+            "ruff",
+            "check",
+            "--no-cache",
+            "--output-format",
+            "concise",
+            "--stdin-filename",
+            as_path,
+            "-",
+        ],
+        input=source,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
     )
     assert result.returncode in (0, 1), result.stderr  # 2 would be a broken configuration
     return sorted({line.split(": ", 1)[1].split()[0] for line in result.stdout.splitlines() if f"{as_path}:" in line})
@@ -42,7 +56,9 @@ def test_pytest_is_imported_only_by_the_plugin_package(module):
 
 
 def test_relative_imports_are_refused_in_the_package():
-    assert ruff_codes("from .errors import WorkflowError\n\nprint(WorkflowError)\n", as_path="pytest_invokeai/run/example.py") == ["TID252"]
+    assert ruff_codes(
+        "from .errors import WorkflowError\n\nprint(WorkflowError)\n", as_path="pytest_invokeai/run/example.py"
+    ) == ["TID252"]
 
 
 def test_a_waiver_must_name_its_code():
@@ -53,7 +69,11 @@ def test_a_waiver_must_name_its_code():
 
 def test_the_repository_passes_ruff():
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "."], capture_output=True, text=True, cwd=REPO, check=False
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -69,7 +89,10 @@ def test_mypy_is_strict(tmp_path):
     untyped.write_text("def double(x):\n    return x * 2\n")
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--no-incremental", str(untyped)],
-        capture_output=True, text=True, cwd=REPO, check=False,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "[no-untyped-def]" in result.stdout

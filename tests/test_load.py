@@ -51,23 +51,62 @@ def small_workflow(version: str = "3.0.0") -> dict:
         "exposedFields": [],
         "meta": {"version": version, "category": "user"},
         "nodes": [
-            node("blank", "blank_image", {"width": 64, "height": 64, "mode": "RGB", "color": {"r": 0, "g": 0, "b": 0, "a": 255}}),
-            node("noise", "img_noise", {"image": ..., "seed": 1, "noise_type": "gaussian", "amount": 0.1, "noise_color": True, "size": 1}),
+            node(
+                "blank",
+                "blank_image",
+                {"width": 64, "height": 64, "mode": "RGB", "color": {"r": 0, "g": 0, "b": 0, "a": 255}},
+            ),
+            node(
+                "noise",
+                "img_noise",
+                {"image": ..., "seed": 1, "noise_type": "gaussian", "amount": 0.1, "noise_color": True, "size": 1},
+            ),
             node("save", "save_image", {"image": ..., "board": ...}, intermediate=False),
         ],
         "edges": [
-            {"id": "e1", "type": "default", "source": "blank", "sourceHandle": "image", "target": "noise", "targetHandle": "image"},
-            {"id": "e2", "type": "default", "source": "noise", "sourceHandle": "image", "target": "save", "targetHandle": "image"},
+            {
+                "id": "e1",
+                "type": "default",
+                "source": "blank",
+                "sourceHandle": "image",
+                "target": "noise",
+                "targetHandle": "image",
+            },
+            {
+                "id": "e2",
+                "type": "default",
+                "source": "noise",
+                "sourceHandle": "image",
+                "target": "save",
+                "targetHandle": "image",
+            },
         ],
         "form": {
             "rootElementId": "root",
             "elements": {
-                "root": {"id": "root", "type": "container", "data": {"layout": "column", "children": ["heading-1", "seed-el", "divider-1", "text-1", "amount-el"]}},
+                "root": {
+                    "id": "root",
+                    "type": "container",
+                    "data": {
+                        "layout": "column",
+                        "children": ["heading-1", "seed-el", "divider-1", "text-1", "amount-el"],
+                    },
+                },
                 "heading-1": {"id": "heading-1", "type": "heading", "parentId": "root", "data": {"content": "Noise"}},
-                "seed-el": {"id": "seed-el", "type": "node-field", "parentId": "root", "data": {"fieldIdentifier": {"nodeId": "noise", "fieldName": "seed"}, "showDescription": True}},
+                "seed-el": {
+                    "id": "seed-el",
+                    "type": "node-field",
+                    "parentId": "root",
+                    "data": {"fieldIdentifier": {"nodeId": "noise", "fieldName": "seed"}, "showDescription": True},
+                },
                 "divider-1": {"id": "divider-1", "type": "divider", "parentId": "root"},
                 "text-1": {"id": "text-1", "type": "text", "parentId": "root", "data": {"content": "How much noise"}},
-                "amount-el": {"id": "amount-el", "type": "node-field", "parentId": "root", "data": {"fieldIdentifier": {"nodeId": "noise", "fieldName": "amount"}}},
+                "amount-el": {
+                    "id": "amount-el",
+                    "type": "node-field",
+                    "parentId": "root",
+                    "data": {"fieldIdentifier": {"nodeId": "noise", "fieldName": "amount"}},
+                },
             },
         },
     }
@@ -124,9 +163,32 @@ def test_the_callers_dict_is_not_changed() -> None:
 
 def test_version_4_with_connector_nodes_loads() -> None:
     raw = small_workflow("4.0.0")
-    raw["nodes"].append({"id": "conn", "type": "connector", "data": {"id": "conn", "type": "connector", "label": "", "isOpen": True}, "position": {"x": 1, "y": 1}})
-    raw["edges"][1] = {"id": "e2a", "type": "default", "source": "noise", "sourceHandle": "image", "target": "conn", "targetHandle": "in"}
-    raw["edges"].append({"id": "e2b", "type": "default", "source": "conn", "sourceHandle": "out", "target": "save", "targetHandle": "image"})
+    raw["nodes"].append(
+        {
+            "id": "conn",
+            "type": "connector",
+            "data": {"id": "conn", "type": "connector", "label": "", "isOpen": True},
+            "position": {"x": 1, "y": 1},
+        }
+    )
+    raw["edges"][1] = {
+        "id": "e2a",
+        "type": "default",
+        "source": "noise",
+        "sourceHandle": "image",
+        "target": "conn",
+        "targetHandle": "in",
+    }
+    raw["edges"].append(
+        {
+            "id": "e2b",
+            "type": "default",
+            "source": "conn",
+            "sourceHandle": "out",
+            "target": "save",
+            "targetHandle": "image",
+        }
+    )
     wf = load_workflow(raw)
     assert wf.original_version == "4.0.0"
     assert wf.node("conn").is_connector
@@ -252,8 +314,18 @@ def test_form_child_that_does_not_exist(tmp_path: Path) -> None:
 def test_form_cycle(tmp_path: Path) -> None:
     raw = small_workflow()
     elements = raw["form"]["elements"]
-    elements["box"] = {"id": "box", "type": "container", "parentId": "root", "data": {"layout": "row", "children": ["inner"]}}
-    elements["inner"] = {"id": "inner", "type": "container", "parentId": "box", "data": {"layout": "column", "children": ["box"]}}
+    elements["box"] = {
+        "id": "box",
+        "type": "container",
+        "parentId": "root",
+        "data": {"layout": "row", "children": ["inner"]},
+    }
+    elements["inner"] = {
+        "id": "inner",
+        "type": "container",
+        "parentId": "box",
+        "data": {"layout": "column", "children": ["box"]},
+    }
     elements["root"]["data"]["children"].append("box")
     err = error_of(write_json(tmp_path, raw))
     assert err.json_path == "$.form.elements.inner.data.children[0]"
@@ -282,7 +354,9 @@ def test_unknown_form_element_type(tmp_path: Path) -> None:
 def test_form_field_of_a_deleted_node_is_dropped_with_a_warning() -> None:
     raw = small_workflow()
     raw["form"]["elements"]["amount-el"]["data"]["fieldIdentifier"]["nodeId"] = "deleted-node"
-    with pytest.warns(WorkflowWarning, match=r"form field deleted-node\.amount removed from the form: its node does not exist"):
+    with pytest.warns(
+        WorkflowWarning, match=r"form field deleted-node\.amount removed from the form: its node does not exist"
+    ):
         wf = load_workflow(raw)
     assert "amount-el" not in wf.form.elements
     assert "amount-el" not in wf.form.elements["root"].children
@@ -319,7 +393,12 @@ def test_board_field_without_value_reads_as_auto_and_the_document_is_kept() -> N
     from pytest_invokeai.workflow.form import form_inputs
 
     raw = small_workflow()
-    raw["form"]["elements"]["board-el"] = {"id": "board-el", "type": "node-field", "parentId": "root", "data": {"fieldIdentifier": {"nodeId": "save", "fieldName": "board"}}}
+    raw["form"]["elements"]["board-el"] = {
+        "id": "board-el",
+        "type": "node-field",
+        "parentId": "root",
+        "data": {"fieldIdentifier": {"nodeId": "save", "fieldName": "board"}},
+    }
     raw["form"]["elements"]["root"]["data"]["children"].append("board-el")
     wf = load_workflow(raw)
     assert not wf.node("save").data.inputs["board"].has_value, "the document stays as exported (the GUI sends it empty)"

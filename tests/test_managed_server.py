@@ -26,7 +26,9 @@ def test_session_server_is_invokeai_6_14_2(invokeai_server_url: str) -> None:
 
 
 @pytest.mark.server
-def test_users_invokeai_settings_do_not_leak_into_the_managed_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_users_invokeai_settings_do_not_leak_into_the_managed_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # A port that cannot be bound and a root elsewhere: if they leaked, the server would not come up where we look.
     monkeypatch.setenv("INVOKEAI_PORT", "1")
     monkeypatch.setenv("INVOKEAI_ROOT", str(tmp_path / "users-root"))
@@ -70,7 +72,10 @@ def test_a_server_that_never_answers_times_out_with_its_log(tmp_path: Path) -> N
 
 
 def test_explicit_server_command_is_split_like_a_shell() -> None:
-    assert resolve_server_command("/opt/invoke/bin/python '/my dir/launch.py'") == ["/opt/invoke/bin/python", "/my dir/launch.py"]
+    assert resolve_server_command("/opt/invoke/bin/python '/my dir/launch.py'") == [
+        "/opt/invoke/bin/python",
+        "/my dir/launch.py",
+    ]
 
 
 def test_an_install_is_trusted_only_with_a_matching_stamp(tmp_path: Path) -> None:
@@ -82,7 +87,9 @@ def test_an_install_is_trusted_only_with_a_matching_stamp(tmp_path: Path) -> Non
     stamp = env / install.STAMP_NAME
     stamp.write_text(json.dumps({"invokeai": "6.13.0", "requirements": list(install.PINNED_REQUIREMENTS)}))
     assert install.installed_python(env) is None, "another InvokeAI version"
-    stamp.write_text(json.dumps({"invokeai": install.INVOKEAI_VERSION, "requirements": list(install.PINNED_REQUIREMENTS)}))
+    stamp.write_text(
+        json.dumps({"invokeai": install.INVOKEAI_VERSION, "requirements": list(install.PINNED_REQUIREMENTS)})
+    )
     assert install.installed_python(env) == python
     stamp.write_text("{half-written")
     assert install.installed_python(env) is None

@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).parent / "data"
-WORKFLOW = DATA / "gui" / "form-layout.workflow.json"  # 0 Width, 1 Height, 2 Value (seed.value), 3 Amount, 4 Radius, 5 Board
+WORKFLOW = (
+    DATA / "gui" / "form-layout.workflow.json"
+)  # 0 Width, 1 Height, 2 Value (seed.value), 3 Amount, 4 Radius, 5 Board
 SDXL = DATA / "exports" / "sdxl-text-to-image.json"  # 0 Model (not on the test server), 3 Width, 4 Height
 
 pytestmark = pytest.mark.server
@@ -150,7 +152,9 @@ def test_matrix_by_name(invokeai_run):
 
 def recorded_values(project, test_id: str) -> list[tuple[int, object]]:
     folder = project.path / "baselines" / "test_merged.py"
-    (record,) = [p for p in folder.glob("*.json") if json.loads(p.read_text())["test_id"] == f"test_merged.py::{test_id}"]
+    (record,) = [
+        p for p in folder.glob("*.json") if json.loads(p.read_text())["test_id"] == f"test_merged.py::{test_id}"
+    ]
     return [(each["index"], each["value"]) for each in json.loads(record.read_text())["inputs"]]
 
 

@@ -55,8 +55,14 @@ def _file_digests(folder: Path) -> dict[str, str]:
 
 def test_the_folder_is_a_diffusers_sd15_pipeline(tiny_sd15: Path):
     assert tiny_sd15.name == TINY_SD15_NAME
-    for part in ("model_index.json", "unet/config.json", "text_encoder/config.json", "tokenizer/tokenizer_config.json",
-                 "vae/config.json", "scheduler/scheduler_config.json"):
+    for part in (
+        "model_index.json",
+        "unet/config.json",
+        "text_encoder/config.json",
+        "tokenizer/tokenizer_config.json",
+        "vae/config.json",
+        "scheduler/scheduler_config.json",
+    ):
         assert (tiny_sd15 / part).is_file(), part
     weights = sum(p.stat().st_size for p in tiny_sd15.rglob("*.safetensors"))
     assert 10_000_000 < weights < 60_000_000  # tiny: about 28 MB

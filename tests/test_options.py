@@ -44,7 +44,12 @@ def ini_of(values: Mapping[str, Any]) -> Callable[[str], Any]:
     return getini
 
 
-def settle(tmp_path: Path, cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None, ini: Mapping[str, Any] | None = None):
+def settle(
+    tmp_path: Path,
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    ini: Mapping[str, Any] | None = None,
+):
     return resolve(cli or {}, ini_of(ini or {}), rootdir=tmp_path, environ=env or {})
 
 
@@ -87,8 +92,16 @@ PRECEDENCE = [
     ("invokeai_look_ahead", "look_ahead", "4", "8", "16", 4, 8, 16),
     ("invokeai_cleanup", "cleanup", True, "off", "true", True, False, True),
     ("invokeai_no_cache", "no_cache", True, "no", "1", True, False, True),
-    ("invokeai_update_baselines", "update_mode", "missing", "CHANGED", "all",
-     UpdateMode.MISSING, UpdateMode.CHANGED, UpdateMode.ALL),
+    (
+        "invokeai_update_baselines",
+        "update_mode",
+        "missing",
+        "CHANGED",
+        "all",
+        UpdateMode.MISSING,
+        UpdateMode.CHANGED,
+        UpdateMode.ALL,
+    ),
     ("invokeai_queue", "queue", "q-cli", "q-env", "q-ini", "q-cli", "q-env", "q-ini"),
     ("invokeai_board", "board", "Nightly", "From env", "From ini", "Nightly", "From env", "From ini"),
     (
@@ -104,7 +117,11 @@ PRECEDENCE = [
 ]
 
 
-@pytest.mark.parametrize(("name", "field", "cli", "env", "ini", "from_cli", "from_env", "from_ini"), PRECEDENCE, ids=[r[0] for r in PRECEDENCE])
+@pytest.mark.parametrize(
+    ("name", "field", "cli", "env", "ini", "from_cli", "from_env", "from_ini"),
+    PRECEDENCE,
+    ids=[r[0] for r in PRECEDENCE],
+)
 def test_command_line_beats_env_beats_ini_beats_default(
     tmp_path: Path, name: str, field: str, cli: Any, env: str, ini: Any, from_cli: Any, from_env: Any, from_ini: Any
 ) -> None:
@@ -147,12 +164,17 @@ def test_a_schema_file_that_cannot_be_read_is_a_usage_error_naming_where_it_was_
 ) -> None:
     with pytest.raises(OptionError) as caught:
         settle(tmp_path, **given)
-    assert str(caught.value).startswith(f"{source}: bad value for --invokeai-schema: {tmp_path / 'nope.json'}: cannot read")
+    assert str(caught.value).startswith(
+        f"{source}: bad value for --invokeai-schema: {tmp_path / 'nope.json'}: cannot read"
+    )
 
 
 def test_paths_follow_the_same_precedence_and_resolve_against_the_rootdir(tmp_path: Path) -> None:
     name, env_name = "invokeai_baseline_dir", "PYTEST_INVOKEAI_BASELINE_DIR"
-    assert settle(tmp_path, cli={name: "b-cli"}, env={env_name: "b-env"}, ini={name: "b-ini"}).baseline_dir == tmp_path / "b-cli"
+    assert (
+        settle(tmp_path, cli={name: "b-cli"}, env={env_name: "b-env"}, ini={name: "b-ini"}).baseline_dir
+        == tmp_path / "b-cli"
+    )
     assert settle(tmp_path, env={env_name: "b-env"}, ini={name: "b-ini"}).baseline_dir == tmp_path / "b-env"
     assert settle(tmp_path, ini={name: "sub/b-ini"}).baseline_dir == tmp_path / "sub" / "b-ini"
     assert settle(tmp_path, ini={"invokeai_results_dir": "../elsewhere"}).results_dir == tmp_path.parent / "elsewhere"
@@ -226,19 +248,64 @@ def test_url_lists(tmp_path: Path, cli: Any, env: str | None, ini: Any, expected
         ("ini", "invokeai_timeout", "nan", "ini option invokeai_timeout", "expected a number > 0"),
         ("cli", "invokeai_timeout", "inf", "command line", "expected a number > 0"),
         ("cli", "invokeai_look_ahead", "0", "command line", "expected a whole number >= 1"),
-        ("env", "invokeai_look_ahead", "2.5", "environment variable PYTEST_INVOKEAI_LOOK_AHEAD", "expected a whole number >= 1"),
+        (
+            "env",
+            "invokeai_look_ahead",
+            "2.5",
+            "environment variable PYTEST_INVOKEAI_LOOK_AHEAD",
+            "expected a whole number >= 1",
+        ),
         ("ini", "invokeai_look_ahead", "many", "ini option invokeai_look_ahead", "expected a whole number >= 1"),
-        ("env", "invokeai_cleanup", "maybe", "environment variable PYTEST_INVOKEAI_CLEANUP",
-         "expected one of 0, 1, false, no, off, on, true, yes"),
-        ("ini", "invokeai_accept_drift", "2", "ini option invokeai_accept_drift",
-         "expected one of 0, 1, false, no, off, on, true, yes"),
-        ("cli", "invokeai_update_baselines", "sometimes", "command line", "expected one of none, missing, changed, all"),
-        ("env", "invokeai_update_baselines", "every", "environment variable PYTEST_INVOKEAI_UPDATE_BASELINES",
-         "expected one of none, missing, changed, all"),
+        (
+            "env",
+            "invokeai_cleanup",
+            "maybe",
+            "environment variable PYTEST_INVOKEAI_CLEANUP",
+            "expected one of 0, 1, false, no, off, on, true, yes",
+        ),
+        (
+            "ini",
+            "invokeai_accept_drift",
+            "2",
+            "ini option invokeai_accept_drift",
+            "expected one of 0, 1, false, no, off, on, true, yes",
+        ),
+        (
+            "cli",
+            "invokeai_update_baselines",
+            "sometimes",
+            "command line",
+            "expected one of none, missing, changed, all",
+        ),
+        (
+            "env",
+            "invokeai_update_baselines",
+            "every",
+            "environment variable PYTEST_INVOKEAI_UPDATE_BASELINES",
+            "expected one of none, missing, changed, all",
+        ),
         ("cli", "invokeai_hang_timeout", "0", "command line", "expected a number > 0"),
-        ("env", "invokeai_hang_timeout", "soon", "environment variable PYTEST_INVOKEAI_HANG_TIMEOUT", "expected a number > 0"),
-        ("cli", "invokeai_url", "notaurl", "command line", "expected the URL of an InvokeAI server, such as http://127.0.0.1:9090"),
-        ("env", "invokeai_url", "localhost:9090", "environment variable PYTEST_INVOKEAI_URL", "did you mean http://localhost:9090?"),
+        (
+            "env",
+            "invokeai_hang_timeout",
+            "soon",
+            "environment variable PYTEST_INVOKEAI_HANG_TIMEOUT",
+            "expected a number > 0",
+        ),
+        (
+            "cli",
+            "invokeai_url",
+            "notaurl",
+            "command line",
+            "expected the URL of an InvokeAI server, such as http://127.0.0.1:9090",
+        ),
+        (
+            "env",
+            "invokeai_url",
+            "localhost:9090",
+            "environment variable PYTEST_INVOKEAI_URL",
+            "did you mean http://localhost:9090?",
+        ),
         ("ini", "invokeai_url", "ftp://host:21", "ini option invokeai_url", "such as http://127.0.0.1:9090"),
         ("cli", "invokeai_url", "http://host:99999", "command line", "the port is not a number from 0 to 65535"),
         ("env", "invokeai_url", "http://", "environment variable PYTEST_INVOKEAI_URL", "such as http://127.0.0.1:9090"),
@@ -261,7 +328,9 @@ def test_bad_values_name_where_they_came_from_and_what_is_valid(
 def test_a_bad_url_in_a_list_is_named_alone(tmp_path: Path) -> None:
     with pytest.raises(OptionError) as caught:
         settle(tmp_path, env={"PYTEST_INVOKEAI_URL": "http://gpu1:9090, gpu2"})
-    assert str(caught.value).startswith("environment variable PYTEST_INVOKEAI_URL: bad value 'gpu2' for --invokeai-url:")
+    assert str(caught.value).startswith(
+        "environment variable PYTEST_INVOKEAI_URL: bad value 'gpu2' for --invokeai-url:"
+    )
 
 
 def test_convert_takes_python_values_too() -> None:
@@ -281,7 +350,9 @@ def test_help_states_default_env_and_ini() -> None:
         assert f"env {option.env}" in text
         assert f"ini {option.ini}" in text
         assert "default: " in text
-    assert "(default: 600; env PYTEST_INVOKEAI_TIMEOUT; ini invokeai_timeout)" in BY_NAME["invokeai_timeout"].help_text()
+    assert (
+        "(default: 600; env PYTEST_INVOKEAI_TIMEOUT; ini invokeai_timeout)" in BY_NAME["invokeai_timeout"].help_text()
+    )
     assert "default: invokeai-results/report.html" in BY_NAME["invokeai_report"].help_text()
     assert "default: 32;" in BY_NAME["invokeai_look_ahead"].help_text()
     assert "default: none;" in BY_NAME["invokeai_url"].help_text()
@@ -294,7 +365,10 @@ def test_help_states_default_env_and_ini() -> None:
 def test_run_wide_tolerance_is_parsed_and_checked_against_the_signals(tmp_path: Path) -> None:
     settings = settle(tmp_path, cli={"invokeai_tolerance": "color=3, sharpness=0.6"})
     assert settings.tolerance == {"color": 3.0, "sharpness": 0.6}
-    with pytest.raises(OptionError, match=r"--invokeai-tolerance: unknown threshold name\(s\): ssim; valid names: phash, color, layout, sharpness"):
+    with pytest.raises(
+        OptionError,
+        match=r"--invokeai-tolerance: unknown threshold name\(s\): ssim; valid names: phash, color, layout, sharpness",
+    ):
         settle(tmp_path, cli={"invokeai_tolerance": "ssim=0.1"})
     with pytest.raises(OptionError, match="expected NAME=VALUE, got 'color'"):
         settle(tmp_path, cli={"invokeai_tolerance": "color"})

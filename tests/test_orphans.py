@@ -34,8 +34,14 @@ WORKFLOW = Path(__file__).parent / "data" / "gui" / "form-layout.workflow.json"
 def config(*args: str, invoked_in: Path = Path("."), **option) -> SimpleNamespace:
     """A stand-in for pytest.Config: pytest's defaults for the options read, ``args`` as given."""
     defaults = {
-        "keyword": "", "markexpr": "", "lf": False, "last_failed_no_failures": "all", "stepwise": False, "stepwise_skip": False,
-        "ignore": None, "ignore_glob": None,
+        "keyword": "",
+        "markexpr": "",
+        "lf": False,
+        "last_failed_no_failures": "all",
+        "stepwise": False,
+        "stepwise_skip": False,
+        "ignore": None,
+        "ignore_glob": None,
     }
     return SimpleNamespace(
         option=SimpleNamespace(**{**defaults, **option}),
@@ -145,25 +151,37 @@ def scan_of(project, *args: str, unlisted: tuple[str, ...] = ()):
 
 
 def test_a_whole_project_run_reports_every_unused_record_and_map(project):
-    assert orphans(project) == sorted(
-        [*RECORD_FILES.values(), MAP_FILES["unused.json"], MAP_FILES["gone.json"]]
-    )
+    assert orphans(project) == sorted([*RECORD_FILES.values(), MAP_FILES["unused.json"], MAP_FILES["gone.json"]])
 
 
 def test_a_run_over_a_folder_judges_only_the_records_under_it(project):
-    under_tests = [RECORD_FILES[t] for t in ("tests/test_a.py::test_used2", "tests/test_a.py::test_gone", "tests/sub/test_b.py::test_gone")]
+    under_tests = [
+        RECORD_FILES[t]
+        for t in ("tests/test_a.py::test_used2", "tests/test_a.py::test_gone", "tests/sub/test_b.py::test_gone")
+    ]
     # Index maps: only the one whose workflow file is gone (tests elsewhere may use the others).
     assert orphans(project, "tests") == sorted([*under_tests, MAP_FILES["gone.json"]])
-    assert orphans(project, "tests/sub") == sorted([RECORD_FILES["tests/sub/test_b.py::test_gone"], MAP_FILES["gone.json"]])
-    assert orphans(project, "sub", invoked_in="tests") == orphans(project, "tests/sub")  # relative to the invocation dir
+    assert orphans(project, "tests/sub") == sorted(
+        [RECORD_FILES["tests/sub/test_b.py::test_gone"], MAP_FILES["gone.json"]]
+    )
+    assert orphans(project, "sub", invoked_in="tests") == orphans(
+        project, "tests/sub"
+    )  # relative to the invocation dir
     assert orphans(project, "tests/sub/test_b.py", "other") == sorted(
-        [RECORD_FILES["tests/sub/test_b.py::test_gone"], RECORD_FILES["other/test_c.py::test_x"], MAP_FILES["gone.json"]]
+        [
+            RECORD_FILES["tests/sub/test_b.py::test_gone"],
+            RECORD_FILES["other/test_c.py::test_x"],
+            MAP_FILES["gone.json"],
+        ]
     )
 
 
 def test_ignored_paths_are_outside_the_runs_scope(project):
     expected = sorted(
-        [RECORD_FILES[t] for t in ("tests/test_a.py::test_used2", "tests/test_a.py::test_gone", "other/test_c.py::test_x")]
+        [
+            RECORD_FILES[t]
+            for t in ("tests/test_a.py::test_used2", "tests/test_a.py::test_gone", "other/test_c.py::test_x")
+        ]
         + [MAP_FILES["gone.json"]]  # something was ignored: not a whole-project run for index maps
     )
     assert orphans(project, ignore=["tests/sub"]) == expected
@@ -233,7 +251,11 @@ def test_unreadable_files_are_listed_never_orphaned_so_never_pruned(project):
 def test_a_test_whose_cases_could_not_be_listed_keeps_every_baseline_under_its_id(project):
     scan = scan_of(project, unlisted=("tests/test_a.py::",))  # e.g. a suite file that failed to load
     assert scan.orphans == sorted(
-        [RECORD_FILES["tests/sub/test_b.py::test_gone"], RECORD_FILES["other/test_c.py::test_x"], MAP_FILES["gone.json"]]
+        [
+            RECORD_FILES["tests/sub/test_b.py::test_gone"],
+            RECORD_FILES["other/test_c.py::test_x"],
+            MAP_FILES["gone.json"],
+        ]
     )  # the unused map may be its workflow's: only the map of a deleted workflow is an orphan
 
 
@@ -246,7 +268,9 @@ def test_a_profile_run_judges_only_the_profiles_own_records(tmp_path: Path) -> N
     image = png((10, 10, 10))
 
     def save(store: BaselineStore, test_id: str) -> Path:
-        return store.save(BaselineRecord(test_id=test_id, outputs={"save": OutputBaseline(images=[fingerprint(image)])}))
+        return store.save(
+            BaselineRecord(test_id=test_id, outputs={"save": OutputBaseline(images=[fingerprint(image)])})
+        )
 
     save(default, "t.py::default_gone")  # the default store's: not this profile run's to judge
     cpu_gone = save(cpu, "t.py::cpu_gone")
@@ -268,7 +292,11 @@ def test_the_scan_takes_plain_data_no_pytest_config(project):
 
 
 def test_a_scope_covers_its_paths_less_what_was_ignored(tmp_path):
-    scope = RunScope(paths=(tmp_path / "tests",), ignored=(tmp_path / "tests" / "slow",), ignore_globs=(str(tmp_path / "*" / "gen_*"),))
+    scope = RunScope(
+        paths=(tmp_path / "tests",),
+        ignored=(tmp_path / "tests" / "slow",),
+        ignore_globs=(str(tmp_path / "*" / "gen_*"),),
+    )
     assert scope.covers(tmp_path / "tests" / "test_a.py")
     assert not scope.covers(tmp_path / "other" / "test_a.py")  # outside the run's paths
     assert not scope.covers(tmp_path / "tests" / "slow" / "test_b.py")  # --ignore

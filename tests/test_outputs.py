@@ -32,7 +32,10 @@ def test_a_node_that_ran_several_times_lists_every_image(gui_exports: Path) -> N
     session["results"]["p1"] = first
     session["results"]["p2"] = {**copy.deepcopy(first), "image": {"image_name": "second.png"}}
     images = images_by_node(item)["canvas_output:JbPTiAJ26r"].images
-    assert [(i.prepared_id, i.image_name) for i in images] == [("p1", "fe4089fd-1187-4883-b180-8aaf2fc317ba.png"), ("p2", "second.png")]
+    assert [(i.prepared_id, i.image_name) for i in images] == [
+        ("p1", "fe4089fd-1187-4883-b180-8aaf2fc317ba.png"),
+        ("p2", "second.png"),
+    ]
 
 
 def test_collection_outputs_count_too() -> None:
@@ -40,7 +43,12 @@ def test_collection_outputs_count_too() -> None:
         "session": {
             "graph": {"nodes": {"col": {"id": "col", "type": "image_collection", "is_intermediate": True}}},
             "source_prepared_mapping": {"col": ["c1"]},
-            "results": {"c1": {"type": "image_collection_output", "collection": [{"image_name": "a.png"}, {"image_name": "b.png"}]}},
+            "results": {
+                "c1": {
+                    "type": "image_collection_output",
+                    "collection": [{"image_name": "a.png"}, {"image_name": "b.png"}],
+                }
+            },
         }
     }
     node = images_by_node(item)["col"]

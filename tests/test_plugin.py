@@ -62,9 +62,13 @@ def test_matrix_ids_missing_baselines_then_recorded_then_matched(project):
     recorded = project.invokeai("--invokeai-update-baselines=missing")
     recorded.assert_outcomes(passed=4)
     recorded.stdout.fnmatch_lines(["*outputs compared: 4; matched 0, mismatched 0, new 4*"])
-    stored = sorted(p.relative_to(project.path / "baselines").as_posix() for p in (project.path / "baselines").rglob("*.json"))
+    stored = sorted(
+        p.relative_to(project.path / "baselines").as_posix() for p in (project.path / "baselines").rglob("*.json")
+    )
     assert len(stored) == 5 and "_index_maps/noise.json.json" in stored
-    record = json.loads((project.path / "baselines" / "test_noise.py" / "test_noise[Value=2-Radius=1.5].json").read_text())
+    record = json.loads(
+        (project.path / "baselines" / "test_noise.py" / "test_noise[Value=2-Radius=1.5].json").read_text()
+    )
     assert record["inputs"] == [
         {"index": 0, "name": "Width", "value": 32},
         {"index": 1, "name": "Height", "value": 32},
@@ -90,7 +94,9 @@ def test_changed_value_fails_with_a_readable_diff_and_only_changed_mode_accepts_
     project.makepyfile(test_noise=MATRIX_TEST.replace("inputs={0: 32, 1: 32}", "inputs={0: 32, 1: 32, 3: 0.9}"))
     changed = project.invokeai()
     changed.assert_outcomes(failed=4)
-    changed.stdout.fnmatch_lines(["*does not match its baseline*", "*phash*", "*pytest --invokeai-update-baselines=changed*"])
+    changed.stdout.fnmatch_lines(
+        ["*does not match its baseline*", "*phash*", "*pytest --invokeai-update-baselines=changed*"]
+    )
     assert list((project.path / "invokeai-results").rglob("*.actual.png"))
 
     kept = project.invokeai("--invokeai-update-baselines=missing")  # missing never rewrites a mismatch
@@ -209,11 +215,17 @@ def test_exit_first_cancels_what_is_still_queued(project, invokeai_server_url):
     project.makepyfile(
         test_many=MATRIX_TEST.replace("matrix={2: [1, 2], 4: [0, 1.5]}", "matrix={2: list(range(100, 112))}")
     )
-    project.invokeai("--invokeai-update-baselines=missing", "test_many.py::test_noise[Value=111]").assert_outcomes(passed=1)
+    project.invokeai("--invokeai-update-baselines=missing", "test_many.py::test_noise[Value=111]").assert_outcomes(
+        passed=1
+    )
     before = {i["item_id"] for i in httpx.get(f"{invokeai_server_url}/api/v1/queue/default/list_all").json()}
     result = project.invokeai("-x")  # the first test has no baseline and fails; the rest must not run
     result.assert_outcomes(failed=1)
-    items = [i for i in httpx.get(f"{invokeai_server_url}/api/v1/queue/default/list_all").json() if i["item_id"] not in before]
+    items = [
+        i
+        for i in httpx.get(f"{invokeai_server_url}/api/v1/queue/default/list_all").json()
+        if i["item_id"] not in before
+    ]
     by_destination: dict[str, list[dict]] = {}
     for item in items:
         by_destination.setdefault(str(item.get("destination")), []).append(item)
@@ -237,7 +249,9 @@ def test_xdist_workers_share_the_work_and_the_report(project):
 
 def test_settings_from_pyproject_and_environment(project, monkeypatch):
     project.makepyfile(test_noise=MATRIX_TEST)
-    project.makepyprojecttoml('[tool.pytest.ini_options]\ninvokeai_baseline_dir = "golden"\ninvokeai_update_baselines = "missing"\n')
+    project.makepyprojecttoml(
+        '[tool.pytest.ini_options]\ninvokeai_baseline_dir = "golden"\ninvokeai_update_baselines = "missing"\n'
+    )
     project.invokeai().assert_outcomes(passed=4)
     assert (project.path / "golden" / "test_noise.py").is_dir()
     monkeypatch.setenv("PYTEST_INVOKEAI_BASELINE_DIR", "from-env")
@@ -267,8 +281,17 @@ def test_last_failed_runs_and_enqueues_only_the_failures(project):
 def test_cli_prune_and_update_run_the_suite(project, invokeai_server_url):
     project.makepyfile(test_noise=MATRIX_TEST)
     update = project.run(
-        sys.executable, "-m", "pytest_invokeai.cli", "baselines", "update", "--mode", "missing", "--",
-        f"--invokeai-url={invokeai_server_url}", "-p", "no:cacheprovider",
+        sys.executable,
+        "-m",
+        "pytest_invokeai.cli",
+        "baselines",
+        "update",
+        "--mode",
+        "missing",
+        "--",
+        f"--invokeai-url={invokeai_server_url}",
+        "-p",
+        "no:cacheprovider",
     )
     assert update.ret == 0, update.stdout.str()
     update.stdout.fnmatch_lines(["*new 4*"])

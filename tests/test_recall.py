@@ -70,8 +70,14 @@ def test_sd15_every_form_input_maps_to_its_parameter():
     mapping = map_recall(load_workflow(EXAMPLES / "sd15-text-to-image.json"))
     assert mapping.body() == SD15_DEFAULTS
     assert mapped_inputs(mapping) == {
-        "Model": ("model",), "Prompt": ("positive_prompt",), "Negative prompt": ("negative_prompt",), "Seed": ("seed",),
-        "Width": ("width",), "Height": ("height",), "Steps": ("steps",), "CFG scale": ("cfg_scale",),
+        "Model": ("model",),
+        "Prompt": ("positive_prompt",),
+        "Negative prompt": ("negative_prompt",),
+        "Seed": ("seed",),
+        "Width": ("width",),
+        "Height": ("height",),
+        "Steps": ("steps",),
+        "CFG scale": ("cfg_scale",),
         "Scheduler": ("scheduler",),
     }
     assert mapping.notes == []
@@ -103,8 +109,15 @@ def test_a_value_the_workflow_would_refuse_is_refused_here_too():
 def test_sdxl_example():
     mapping = map_recall(load_workflow(EXAMPLES / "sdxl-text-to-image.json"))
     assert mapping.body() == {  # sdxl_compel_prompt nodes, sdxl_model_loader, noise:xYSbJgeBxx, denoise_latents
-        "positive_prompt": "a lighthouse on a cliff at dusk", "negative_prompt": "blurry", "model": "sd_xl_base_1.0",
-        "scheduler": "euler", "steps": 30, "cfg_scale": 6, "cfg_rescale_multiplier": 0, "width": 1024, "height": 1024,
+        "positive_prompt": "a lighthouse on a cliff at dusk",
+        "negative_prompt": "blurry",
+        "model": "sd_xl_base_1.0",
+        "scheduler": "euler",
+        "steps": 30,
+        "cfg_scale": 6,
+        "cfg_rescale_multiplier": 0,
+        "width": 1024,
+        "height": 1024,
         "seed": 1234,
     }
     assert not mapping.unmapped
@@ -125,9 +138,15 @@ def test_exported_sdxl_prompts_come_from_the_string_nodes_feeding_the_encoders(g
     mapping = map_recall(load_workflow(gui_exports / "sdxl-text-to-image.json"))
     # pos_cond:o9T4cKV8xt has prompt "" of its own: the string node "Positive Prompt" feeds it.
     assert mapping.body() == {
-        "positive_prompt": "deep space, high quality, colorful", "negative_prompt": "earth, star war, blurry",
-        "model": "juggernautXL_v9Rundiffusionphoto2", "scheduler": "dpmpp_3m_k", "steps": 30, "cfg_scale": 7.5,
-        "cfg_rescale_multiplier": 0, "width": 768, "height": 1024,
+        "positive_prompt": "deep space, high quality, colorful",
+        "negative_prompt": "earth, star war, blurry",
+        "model": "juggernautXL_v9Rundiffusionphoto2",
+        "scheduler": "dpmpp_3m_k",
+        "steps": 30,
+        "cfg_scale": 7.5,
+        "cfg_rescale_multiplier": 0,
+        "width": 768,
+        "height": 1024,
     }
     assert mapped_inputs(mapping)["positive prompt"] == ("positive_prompt",)
     assert mapped_inputs(mapping)["negative prompt"] == ("negative_prompt",)
@@ -144,8 +163,13 @@ def test_exported_sdxl_prompts_come_from_the_string_nodes_feeding_the_encoders(g
 def test_exported_flux_image_to_image(gui_exports):
     mapping = map_recall(load_workflow(gui_exports / "flux-image-to-image.json"))
     assert mapping.body() == {  # flux_model_loader f8d9d7c8, flux_text_encoder nodes, flux_denoise_meta 9c773392
-        "positive_prompt": "good looking girl", "negative_prompt": "naked, adult", "model": "flux1-schnell",
-        "vae_model": "FLUX.1-schnell_ae", "steps": 10, "cfg_scale": 1, "guidance": 4,
+        "positive_prompt": "good looking girl",
+        "negative_prompt": "naked, adult",
+        "model": "flux1-schnell",
+        "vae_model": "FLUX.1-schnell_ae",
+        "steps": 10,
+        "cfg_scale": 1,
+        "guidance": 4,
         "denoise_strength": 0.6,  # denoising_start 0.4
     }
     assert mapped_inputs(mapping)["Denoising Start"] == ("denoise_strength",)
@@ -186,13 +210,25 @@ RICH_BODY = {
         {"model_name": "detail-lora", "weight": -1.25, "is_enabled": True},
     ],
     "control_layers": [
-        {"model_name": "canny", "weight": 0.8, "begin_step_percent": 0.1, "end_step_percent": 0.9,
-         "control_mode": "more_control", "image_name": "edges.png"},
+        {
+            "model_name": "canny",
+            "weight": 0.8,
+            "begin_step_percent": 0.1,
+            "end_step_percent": 0.9,
+            "control_mode": "more_control",
+            "image_name": "edges.png",
+        },
         {"model_name": "depth", "weight": 1.5},  # "unbalanced" is not a mode the endpoint takes
     ],
     "ip_adapters": [
-        {"model_name": "ip-plus", "weight": 0.6, "begin_step_percent": 0, "end_step_percent": 1, "method": "style",
-         "image_name": "face.png"},
+        {
+            "model_name": "ip-plus",
+            "weight": 0.6,
+            "begin_step_percent": 0,
+            "end_step_percent": 1,
+            "method": "style",
+            "image_name": "face.png",
+        },
     ],
 }
 
@@ -242,14 +278,25 @@ def suite(tmp_path: Path) -> Path:
     shutil.copy(EXAMPLES / "sd15-text-to-image.json", tmp_path / "wf" / "sd15.json")
     store = BaselineStore(tmp_path / "baselines")
     for test_id, prompt, seed in ((SD15_ID, "a red fox", 2), (OTHER_ID, "a lighthouse", 1)):
-        store.save(BaselineRecord(test_id=test_id, outputs={}, workflow="wf/sd15.json", inputs=[
-            {"index": 1, "name": "Prompt", "value": prompt}, {"index": 3, "name": "Seed", "value": seed}]))
+        store.save(
+            BaselineRecord(
+                test_id=test_id,
+                outputs={},
+                workflow="wf/sd15.json",
+                inputs=[{"index": 1, "name": "Prompt", "value": prompt}, {"index": 3, "name": "Seed", "value": seed}],
+            )
+        )
     return tmp_path
 
 
 def lookup(root: Path, **extra) -> CaseLookup:
-    return CaseLookup(rootdir=root, baseline_dir=root / "baselines", profile=None,
-                      summary=root / "invokeai-results" / "report.json", **extra)
+    return CaseLookup(
+        rootdir=root,
+        baseline_dir=root / "baselines",
+        profile=None,
+        summary=root / "invokeai-results" / "report.json",
+        **extra,
+    )
 
 
 def write_summary(root: Path, cases: dict) -> None:
@@ -272,14 +319,24 @@ def test_an_ambiguous_part_lists_the_matches(suite):
 
 
 def test_an_unknown_id_lists_the_closest(suite):
-    with pytest.raises(CaseNotFound, match=r"(?s)no test id .*closest: suite/test_sd15.py::test_t2i\[Prompt=a red fox-Seed=2\]") as info:
+    with pytest.raises(
+        CaseNotFound, match=r"(?s)no test id .*closest: suite/test_sd15.py::test_t2i\[Prompt=a red fox-Seed=2\]"
+    ) as info:
         lookup(suite).find("suite/test_sd15.py::test_t2i[Prompt=a red fix-Seed=2]")
     assert "not there" in str(info.value)  # it says where it looked, and that there was no run summary
 
 
 def test_the_last_run_wins_over_the_baseline_unless_told(suite):
-    write_summary(suite, {SD15_ID: {"workflow": "wf/sd15.json", "server": "http://gpu:9090",
-                                    "inputs": [{"index": 1, "name": "Prompt", "value": "a red fox, run 2"}]}})
+    write_summary(
+        suite,
+        {
+            SD15_ID: {
+                "workflow": "wf/sd15.json",
+                "server": "http://gpu:9090",
+                "inputs": [{"index": 1, "name": "Prompt", "value": "a red fox, run 2"}],
+            }
+        },
+    )
     case = lookup(suite).find(SD15_ID)
     assert case.origin.startswith("last run ") and case.server == "http://gpu:9090"
     assert case.inputs == [{"index": 1, "name": "Prompt", "value": "a red fox, run 2"}]
@@ -297,13 +354,23 @@ def test_a_record_file_finds_its_own_suite_root(suite, tmp_path, monkeypatch):
 
 def test_recorded_inputs_are_found_again_after_the_form_is_reordered(suite):
     workflow = load_workflow(suite / "wf" / "sd15.json")
-    case = RecallCase(test_id="t", workflow_key="wf/sd15.json", origin="test", rootdir=suite,
-                      inputs=[{"index": 3, "name": "Prompt", "value": "moved"}, {"index": 3, "name": "Seed", "value": 5}])
+    case = RecallCase(
+        test_id="t",
+        workflow_key="wf/sd15.json",
+        origin="test",
+        rootdir=suite,
+        inputs=[{"index": 3, "name": "Prompt", "value": "moved"}, {"index": 3, "name": "Seed", "value": 5}],
+    )
     values, notes = case_values(case, workflow)
     assert values == {1: "moved", 3: 5}
     assert notes == ["input 'Prompt' was #3 when the case was recorded and is #1 now"]
-    gone = RecallCase(test_id="t", workflow_key="wf/sd15.json", origin="baseline x.json", rootdir=suite,
-                      inputs=[{"index": 9, "name": "Strength", "value": 1}])
+    gone = RecallCase(
+        test_id="t",
+        workflow_key="wf/sd15.json",
+        origin="baseline x.json",
+        rootdir=suite,
+        inputs=[{"index": 9, "name": "Strength", "value": 1}],
+    )
     with pytest.raises(InputValueError, match=r"recorded input #9 'Strength' is not on the form of wf/sd15.json"):
         case_values(gone, workflow)
 
@@ -312,8 +379,14 @@ def test_recorded_inputs_are_found_again_after_the_form_is_reordered(suite):
 
 
 def test_the_command_and_curl_line_survive_the_shell():
-    odd = "t.py::test[it's \"quoted\" & $HOME]"
-    assert shlex.split(recall_command(odd, url="http://h:9090")) == ["pytest-invokeai", "recall", odd, "--url", "http://h:9090"]
+    odd = 't.py::test[it\'s "quoted" & $HOME]'
+    assert shlex.split(recall_command(odd, url="http://h:9090")) == [
+        "pytest-invokeai",
+        "recall",
+        odd,
+        "--url",
+        "http://h:9090",
+    ]
     body = {"positive_prompt": "it's a 'test' & $PATH", "steps": 3}
     words = shlex.split(curl_command(body, url="http://h:9090/", queue="my queue"))
     assert words[4] == "http://h:9090/api/v1/recall/my%20queue"
@@ -325,20 +398,31 @@ def test_the_curl_line_of_a_run_with_a_token_sends_it_from_the_environment_and_n
     line = curl_command(body, url="http://h:9090", authorized=True)
     assert '-H "Authorization: Bearer $PYTEST_INVOKEAI_TOKEN"' in line
     # The shell expands the variable (printf stands in for curl, to see the words curl would get).
-    words = subprocess.run(["bash", "-c", "printf '%s\\n' " + line.removeprefix("curl ")], capture_output=True, text=True,
-                           env={"PYTEST_INVOKEAI_TOKEN": "t0ken", "PATH": "/usr/bin:/bin"}, check=True).stdout.splitlines()
+    words = subprocess.run(
+        ["bash", "-c", "printf '%s\\n' " + line.removeprefix("curl ")],
+        capture_output=True,
+        text=True,
+        env={"PYTEST_INVOKEAI_TOKEN": "t0ken", "PATH": "/usr/bin:/bin"},
+        check=True,
+    ).stdout.splitlines()
     assert words[words.index("-H", words.index("-H") + 1) + 1] == "Authorization: Bearer t0ken"
     assert json.loads(words[words.index("-d") + 1]) == body
     assert "Authorization" not in curl_command(body, url="http://h:9090")  # no token, no header
 
 
 def test_report_lines_are_added_per_case_and_only_where_something_maps(suite):
-    sd15 = {"workflow": "wf/sd15.json", "server": "http://gpu:9090",
-            "inputs": [{"index": 1, "name": "Prompt", "value": "a <red> fox"}]}
+    sd15 = {
+        "workflow": "wf/sd15.json",
+        "server": "http://gpu:9090",
+        "inputs": [{"index": 1, "name": "Prompt", "value": "a <red> fox"}],
+    }
     (suite / "wf" / "noise.json").write_text((EXAMPLES / "noise-texture.json").read_text())
-    outputs = [OutputResult(SD15_ID, "l2i", case=sd15), OutputResult(SD15_ID, "l2i", image_index=1, case=sd15),
-               OutputResult("noise", "save", case={"workflow": "wf/noise.json", "inputs": []}),
-               OutputResult("no case", "save")]
+    outputs = [
+        OutputResult(SD15_ID, "l2i", case=sd15),
+        OutputResult(SD15_ID, "l2i", image_index=1, case=sd15),
+        OutputResult("noise", "save", case={"workflow": "wf/noise.json", "inputs": []}),
+        OutputResult("no case", "save"),
+    ]
     add_recall_lines(outputs, rootdir=suite, server_known=True)
     command = f"pytest-invokeai recall '{SD15_ID}' --url http://gpu:9090"
     assert outputs[0].extra[COMMAND_KEY] == command == outputs[1].extra[COMMAND_KEY]
@@ -350,7 +434,9 @@ def test_report_lines_are_added_per_case_and_only_where_something_maps(suite):
 
 
 def test_a_run_on_its_own_server_recalls_to_the_default_address(suite):
-    output = OutputResult(SD15_ID, "l2i", case={"workflow": "wf/sd15.json", "server": "http://127.0.0.1:41234", "inputs": []})
+    output = OutputResult(
+        SD15_ID, "l2i", case={"workflow": "wf/sd15.json", "server": "http://127.0.0.1:41234", "inputs": []}
+    )
     add_recall_lines([output], rootdir=suite, server_known=False, summary=suite / "out" / "r.json")
     assert output.extra[COMMAND_KEY] == f"pytest-invokeai recall '{SD15_ID}' --results out/r.json"
     assert "http://127.0.0.1:9090/api/v1/recall/default" in output.extra[CURL_KEY]
@@ -382,12 +468,17 @@ def test_dry_run_json(suite, capsys):
 def test_a_model_free_case_says_there_is_nothing_to_recall(suite, capsys):
     (suite / "wf" / "noise.json").write_text((EXAMPLES / "noise-texture.json").read_text())
     record = suite / "noise-record.json"
-    record.write_text(BaselineRecord(test_id="t::noise", outputs={}, workflow="wf/noise.json",
-                                     inputs=[{"index": 2, "name": "Seed", "value": 8}]).to_json())
+    record.write_text(
+        BaselineRecord(
+            test_id="t::noise", outputs={}, workflow="wf/noise.json", inputs=[{"index": 2, "name": "Seed", "value": 8}]
+        ).to_json()
+    )
     assert main(["recall", str(record), "--rootdir", str(suite)]) == 1  # nothing sent: no server needed
     out = capsys.readouterr().out
     assert "nothing to recall: the workflow has no denoising node" in out
-    assert "not mapped: every form input (#0 'Width', #1 'Height', #2 'Seed', #3 'Noise amount', #4 'Blur radius')" in out
+    assert (
+        "not mapped: every form input (#0 'Width', #1 'Height', #2 'Seed', #3 'Noise amount', #4 'Blur radius')" in out
+    )
 
 
 def test_an_unknown_test_id_is_an_error_naming_the_closest(suite, capsys):
@@ -402,7 +493,8 @@ def test_a_server_that_is_not_invokeai_is_named_as_such(suite, tmp_path, capsys)
         port = probe.getsockname()[1]
     plain = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 20

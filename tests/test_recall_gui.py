@@ -21,7 +21,13 @@ except ImportError:  # the test then skips locally and fails in CI
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SD15 = Path(__file__).resolve().parents[1] / "example_suite" / "workflows" / "sd15-text-to-image.json"
 UI_TIMEOUT = 90  # seconds for the web UI to load and subscribe to its queue on a busy 2-core machine
 
@@ -35,9 +41,17 @@ def test_a_recall_fills_the_prompt_boxes_of_an_open_web_ui(invokeai_server_url, 
     (tmp_path / "wf").mkdir()
     shutil.copy(SD15, tmp_path / "wf" / "sd15.json")
     record = tmp_path / "record.json"
-    record.write_text(BaselineRecord(test_id="suite/test_gui.py::test_gui", outputs={}, workflow="wf/sd15.json", inputs=[
-        {"index": 1, "name": "Prompt", "value": prompt}, {"index": 2, "name": "Negative prompt", "value": "recalled fog"},
-    ]).to_json())
+    record.write_text(
+        BaselineRecord(
+            test_id="suite/test_gui.py::test_gui",
+            outputs={},
+            workflow="wf/sd15.json",
+            inputs=[
+                {"index": 1, "name": "Prompt", "value": prompt},
+                {"index": 2, "name": "Negative prompt", "value": "recalled fog"},
+            ],
+        ).to_json()
+    )
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)

@@ -36,8 +36,9 @@ def suite_with_record(root: Path, inputs: list[dict]) -> Path:
     (root / "wf").mkdir(parents=True)
     shutil.copy(SD15, root / "wf" / "sd15.json")
     record = root / "record.json"
-    record.write_text(BaselineRecord(test_id="suite/test_x.py::test_x", outputs={}, workflow="wf/sd15.json",
-                                     inputs=inputs).to_json())
+    record.write_text(
+        BaselineRecord(test_id="suite/test_x.py::test_x", outputs={}, workflow="wf/sd15.json", inputs=inputs).to_json()
+    )
     return record
 
 
@@ -72,18 +73,31 @@ def test_models_the_server_lacks_are_dropped_not_refused(client, gui_exports):
 def test_loras_and_adapters_the_server_lacks_are_dropped_and_the_rest_is_applied(client):
     outcome = send_recall(client, map_recall(load_workflow(rich_workflow())), queue="default")
     assert {row.parameter for row in outcome.dropped} == {
-        "model", "loras[0]", "loras[1]", "control_layers[0]", "control_layers[1]", "ip_adapters[0]",
+        "model",
+        "loras[0]",
+        "loras[1]",
+        "control_layers[0]",
+        "control_layers[1]",
+        "ip_adapters[0]",
     }
     applied = outcome.answer["parameters"]
     assert (applied["loras"], applied["control_layers"], applied["ip_adapters"]) == ([], [], [])
     assert (applied["clip_skip"], applied["denoise_strength"], applied["seamless_x"]) == (2, 0.7, True)
 
 
-def test_the_command_prints_what_was_sent_beside_what_the_server_applied(invokeai_server_url, tiny_sd15, tmp_path, capsys):
+def test_the_command_prints_what_was_sent_beside_what_the_server_applied(
+    invokeai_server_url, tiny_sd15, tmp_path, capsys
+):
     record = suite_with_record(tmp_path, [{"index": 1, "name": "Prompt", "value": "a printed fox"}])
     assert main(["recall", str(record), "--url", invokeai_server_url]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
-    assert lines["model"].split()[3:] == [f'"{TINY_SD15_NAME}"', f'"{tiny_sd15["key"]}"', f"({TINY_SD15_NAME},", "sd-1", "main)"]
+    assert lines["model"].split()[3:] == [
+        f'"{TINY_SD15_NAME}"',
+        f'"{tiny_sd15["key"]}"',
+        f"({TINY_SD15_NAME},",
+        "sd-1",
+        "main)",
+    ]
     assert lines["positive_prompt"].endswith('"a printed fox"  "a printed fox"')
     assert lines["server"].startswith(f"server    {invokeai_server_url} (InvokeAI 6.")
 
@@ -122,13 +136,20 @@ def test_a_runs_report_carries_each_cases_recall_lines(pytester, invokeai_server
     shutil.copy(SD15, pytester.path / "sd15.json")
     pytester.makepyfile(test_t2i=SD15_TEST)
     run = pytester.runpytest_subprocess(
-        f"--invokeai-url={invokeai_server_url}", "-p", "no:cacheprovider", "--invokeai-update-baselines=missing", "-n", "2"
+        f"--invokeai-url={invokeai_server_url}",
+        "-p",
+        "no:cacheprovider",
+        "--invokeai-update-baselines=missing",
+        "-n",
+        "2",
     )
     run.assert_outcomes(passed=2)
     summary = json.loads((pytester.path / "invokeai-results" / "report.json").read_text())
     test_id = "test_t2i.py::test_t2i[Seed=2]"
     assert summary["cases"][test_id] == {
-        "workflow": "sd15.json", "inputs": [{"index": 3, "name": "Seed", "value": 2}], "server": invokeai_server_url,
+        "workflow": "sd15.json",
+        "inputs": [{"index": 3, "name": "Seed", "value": 2}],
+        "server": invokeai_server_url,
     }
     extra = next(output["extra"] for output in summary["outputs"] if output["test_id"] == test_id)
     assert extra["recall in the GUI"] == f"pytest-invokeai recall '{test_id}' --url {invokeai_server_url}"

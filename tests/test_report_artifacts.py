@@ -106,7 +106,9 @@ def test_sizes_that_differ_both_ways_cover_both_images():
     assert (heat[:40, 40:] == NO_COUNTERPART).all()  # only in the wide image
     assert (heat[40:, :40] == NO_COUNTERPART).all()  # only in the tall image
     corner = heat[40:, 40:]
-    assert not (corner == NO_COUNTERPART).all(axis=-1).any(), "the corner in neither image is not marked as a difference"
+    assert not (corner == NO_COUNTERPART).all(axis=-1).any(), (
+        "the corner in neither image is not marked as a difference"
+    )
 
 
 def test_unreadable_bytes_name_the_image():
@@ -135,7 +137,9 @@ def test_a_label_wider_than_its_image_widens_the_panel():
     combined = pixels(side_by_side(png(tiny), png(tiny), None))
     assert combined.shape[1] > 2 * 8 + 3 * PANEL_GAP
     second_panel = combined[LABEL_HEIGHT : LABEL_HEIGHT + 8]
-    starts = [x for x in range(PANEL_GAP + 1, combined.shape[1] - 8) if (second_panel[:, x : x + 8] == pixels(tiny)).all()]
+    starts = [
+        x for x in range(PANEL_GAP + 1, combined.shape[1] - 8) if (second_panel[:, x : x + 8] == pixels(tiny)).all()
+    ]
     assert starts and starts[0] > PANEL_GAP + 8 + PANEL_GAP, "the actual panel starts after the baseline's label"
 
 
@@ -155,8 +159,15 @@ def test_write_artifacts_with_baseline_and_comparison(tmp_path):
     baseline, actual = noise_image(7), blurred(noise_image(7))
     comparison = compare(fingerprint(baseline), fingerprint(actual))
     assert not comparison.match  # precondition: a blur of noise is a mismatch
-    files = write_artifacts(tmp_path, ODD_TEST_ID, "canvas_output:Jb26r", 1, actual_png=png(actual),
-                            baseline_png=png(baseline), comparison=comparison)
+    files = write_artifacts(
+        tmp_path,
+        ODD_TEST_ID,
+        "canvas_output:Jb26r",
+        1,
+        actual_png=png(actual),
+        baseline_png=png(baseline),
+        comparison=comparison,
+    )
 
     written = [files.actual, files.baseline, files.diff, files.side_by_side, files.comparison_json]
     assert all(path is not None and path.is_file() for path in written)
@@ -176,13 +187,24 @@ def test_write_artifacts_with_baseline_and_comparison(tmp_path):
     assert record["failed"] == list(comparison.failed)
     for name, distance in comparison.distances.items():
         signal = record["signals"][name]
-        assert signal == {"distance": distance, "threshold": getattr(Thresholds(), name), "over": name in comparison.failed}
+        assert signal == {
+            "distance": distance,
+            "threshold": getattr(Thresholds(), name),
+            "over": name in comparison.failed,
+        }
 
 
 def test_write_artifacts_without_baseline_writes_only_the_actual_and_clears_old_files(tmp_path):
     baseline, actual = noise_image(8), noise_image(9)
-    first = write_artifacts(tmp_path, "test_a", "out", 0, actual_png=png(actual), baseline_png=png(baseline),
-                            comparison={"note": "an earlier run"})
+    first = write_artifacts(
+        tmp_path,
+        "test_a",
+        "out",
+        0,
+        actual_png=png(actual),
+        baseline_png=png(baseline),
+        comparison={"note": "an earlier run"},
+    )
     assert first.diff.is_file() and first.comparison_json.is_file()
 
     second = write_artifacts(tmp_path, "test_a", "out", 0, actual_png=png(baseline), baseline_png=None, comparison=None)
@@ -193,8 +215,10 @@ def test_write_artifacts_without_baseline_writes_only_the_actual_and_clears_old_
 
 def test_outputs_and_image_indices_get_separate_files(tmp_path):
     image = png(noise_image(10))
-    paths = {write_artifacts(tmp_path, "t", output, index, actual_png=image, baseline_png=None, comparison=None).actual
-             for output, index in [("a:b", 0), ("a_b", 0), ("a:b", 1)]}
+    paths = {
+        write_artifacts(tmp_path, "t", output, index, actual_png=image, baseline_png=None, comparison=None).actual
+        for output, index in [("a:b", 0), ("a_b", 0), ("a:b", 1)]
+    }
     assert len(paths) == 3
 
 
@@ -211,7 +235,9 @@ def test_an_image_decoded_once_is_not_decoded_again_and_the_baseline_once(tmp_pa
 
 def test_a_decoded_image_gives_the_same_artifacts_as_its_bytes(tmp_path):
     baseline, actual = noise_image(12, mode="RGBA"), blurred(noise_image(12))
-    from_bytes = write_artifacts(tmp_path / "bytes", "t", "out", 0, actual_png=png(actual), baseline_png=png(baseline), comparison=None)
+    from_bytes = write_artifacts(
+        tmp_path / "bytes", "t", "out", 0, actual_png=png(actual), baseline_png=png(baseline), comparison=None
+    )
     decoded = write_artifacts(
         tmp_path / "decoded", "t", "out", 0,
         actual_png=DecodedImage.decode(png(actual)), baseline_png=DecodedImage.decode(png(baseline)), comparison=None,
@@ -237,7 +263,14 @@ def test_unknown_verdicts_are_refused_with_the_valid_ones():
 
 def test_verdicts_are_one_str_enum_in_report_order_skipped_included():
     assert [str(v) for v in VERDICTS] == [
-        "mismatched", "missing", "error", "drifted", "new", "updated", "matched", "skipped",
+        "mismatched",
+        "missing",
+        "error",
+        "drifted",
+        "new",
+        "updated",
+        "matched",
+        "skipped",
     ]
     assert Verdict.SKIPPED == "skipped" and f"{Verdict.NEW}" == "new" and json.dumps([Verdict.MATCHED]) == '["matched"]'
     # A verdict given as text (e.g. read back from a worker's JSON) becomes the enum member.
@@ -252,8 +285,17 @@ def test_summarize_counts_outputs_and_problems():
     outputs = [OutputResult(f"t{i}", "out", verdict=v) for i, v in enumerate(verdicts)]
     problems = [TestProblem("d", "drifted", "index 3 moved"), TestProblem("e", "error", "server gone")]
     assert summarize(outputs, problems, orphans=["old.json"]) == {
-        "compared": 8, "matched": 2, "mismatched": 1, "missing": 1, "new": 1, "updated": 1,
-        "drifted": 2, "errors": 2, "orphaned": 1, "drift_accepted": 0, "failures": 6,
+        "compared": 8,
+        "matched": 2,
+        "mismatched": 1,
+        "missing": 1,
+        "new": 1,
+        "updated": 1,
+        "drifted": 2,
+        "errors": 2,
+        "orphaned": 1,
+        "drift_accepted": 0,
+        "failures": 6,
     }
 
 
@@ -269,13 +311,34 @@ def test_ordered_puts_failures_first_and_keeps_run_order_within_a_verdict():
 def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
     baseline, actual = noise_image(12), blurred(noise_image(12))
     comparison = compare(fingerprint(baseline), fingerprint(actual))
-    files = write_artifacts(tmp_path / "results", ODD_TEST_ID, "out", 0, actual_png=png(actual),
-                            baseline_png=png(baseline), comparison=comparison)
-    case = {"workflow": "wf.json", "inputs": [{"index": 1, "name": "Prompt", "value": "a fox"}], "server": "http://h:9090"}
+    files = write_artifacts(
+        tmp_path / "results",
+        ODD_TEST_ID,
+        "out",
+        0,
+        actual_png=png(actual),
+        baseline_png=png(baseline),
+        comparison=comparison,
+    )
+    case = {
+        "workflow": "wf.json",
+        "inputs": [{"index": 1, "name": "Prompt", "value": "a fox"}],
+        "server": "http://h:9090",
+    }
     failing = OutputResult(
-        ODD_TEST_ID, "out", verdict="mismatched", distances=dict(comparison.distances), thresholds=Thresholds().as_dict(),
-        failed=list(comparison.failed), explanation=comparison.explain(), actual=files.actual, baseline=files.baseline,
-        diff=files.diff, side_by_side=files.side_by_side, extra={"curl": "curl -X POST"}, case=case,
+        ODD_TEST_ID,
+        "out",
+        verdict="mismatched",
+        distances=dict(comparison.distances),
+        thresholds=Thresholds().as_dict(),
+        failed=list(comparison.failed),
+        explanation=comparison.explain(),
+        actual=files.actual,
+        baseline=files.baseline,
+        diff=files.diff,
+        side_by_side=files.side_by_side,
+        extra={"curl": "curl -X POST"},
+        case=case,
     )
     passing = OutputResult("test_ok", "out", verdict="new", actual=files.actual)
     problems = [TestProblem("test_drift", "drifted", "index 2: was 'Prompt', now 'Seed'")]
@@ -283,23 +346,44 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
     summary = summarize([passing, failing], problems, accepted_drift=accepted)
     run = RunOutcome()
     for test_id, category, reason in [
-        ("test_ok", "passed", ""), (ODD_TEST_ID, "failed", "out[0] does not match"), ("test_drift", "failed", "drift"),
-        ("test_sdxl", "skipped", "no SDXL model"), ("test_x", "xfailed", "known bug"), ("test_t", "error", "teardown"),
+        ("test_ok", "passed", ""),
+        (ODD_TEST_ID, "failed", "out[0] does not match"),
+        ("test_drift", "failed", "drift"),
+        ("test_sdxl", "skipped", "no SDXL model"),
+        ("test_x", "xfailed", "known bug"),
+        ("test_t", "error", "teardown"),
     ]:
         run.record(test_id, category, reason)
     run.exit_status = 1
-    path = write_json_summary(tmp_path / "report" / "summary.json", [passing, failing], problems, summary=summary, run=run,
-                              accepted_drift=accepted)
+    path = write_json_summary(
+        tmp_path / "report" / "summary.json",
+        [passing, failing],
+        problems,
+        summary=summary,
+        run=run,
+        accepted_drift=accepted,
+    )
 
     document = json.loads(path.read_text(encoding="utf-8"))
     assert sorted(document) == [
-        "accepted_drift", "cases", "exit_status", "format", "format_version", "orphans", "outputs", "problems", "servers_down", "status",
-        "summary", "tests",
+        "accepted_drift",
+        "cases",
+        "exit_status",
+        "format",
+        "format_version",
+        "orphans",
+        "outputs",
+        "problems",
+        "servers_down",
+        "status",
+        "summary",
+        "tests",
     ]
     assert (document["format_version"], document["status"], document["exit_status"]) == (2, "failed", 1)
     assert document["cases"] == {ODD_TEST_ID: case}  # what `pytest-invokeai recall` reads; test_ok has none
     assert document["summary"] == {
-        **summary, "tests": {"passed": 1, "failed": 2, "skipped": 1, "errors": 1, "xfailed": 1, "xpassed": 0},
+        **summary,
+        "tests": {"passed": 1, "failed": 2, "skipped": 1, "errors": 1, "xfailed": 1, "xpassed": 0},
     }
     assert document["summary"]["drift_accepted"] == 1
     assert document["tests"] == [
@@ -312,24 +396,51 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
     assert document["accepted_drift"] == [{"workflow": "wf/other.json", "drift": accepted[0].drift}]
     assert [o["test_id"] for o in document["outputs"]] == [ODD_TEST_ID, "test_ok"], "failures first"
     first, second = document["outputs"]
-    assert sorted(first) == sorted(second) == [
-        "artifacts", "distances", "explanation", "extra", "failed", "image_index", "label", "output",
-        "test_id", "thresholds", "verdict",
-    ]
+    assert (
+        sorted(first)
+        == sorted(second)
+        == [
+            "artifacts",
+            "distances",
+            "explanation",
+            "extra",
+            "failed",
+            "image_index",
+            "label",
+            "output",
+            "test_id",
+            "thresholds",
+            "verdict",
+        ]
+    )
     assert first["artifacts"]["actual"] == "../results/" + files.actual.relative_to(tmp_path / "results").as_posix()
     for kind in ("actual", "baseline", "diff", "side_by_side"):
         assert (path.parent / first["artifacts"][kind]).resolve() == getattr(files, kind).resolve()
-    assert second["artifacts"] == {"actual": first["artifacts"]["actual"], "baseline": None, "diff": None, "side_by_side": None}
+    assert second["artifacts"] == {
+        "actual": first["artifacts"]["actual"],
+        "baseline": None,
+        "diff": None,
+        "side_by_side": None,
+    }
     assert first["distances"] == comparison.distances
     assert first["extra"] == {"curl": "curl -X POST"}
-    assert document["problems"] == [{"test_id": "test_drift", "verdict": "drifted", "message": "index 2: was 'Prompt', now 'Seed'"}]
+    assert document["problems"] == [
+        {"test_id": "test_drift", "verdict": "drifted", "message": "index 2: was 'Prompt', now 'Seed'"}
+    ]
 
 
 def test_junit_properties_name_output_and_index(tmp_path):
     actual = tmp_path / "results" / "t" / "out-1.actual.png"
     result = OutputResult(
-        "t", "canvas_output:abc", label="Final", image_index=1, verdict="mismatched",
-        distances={"phash": 3.0, "lab": 0.774}, thresholds={"phash": 16.0, "lab": 0.77}, failed=["lab"], actual=actual,
+        "t",
+        "canvas_output:abc",
+        label="Final",
+        image_index=1,
+        verdict="mismatched",
+        distances={"phash": 3.0, "lab": 0.774},
+        thresholds={"phash": 16.0, "lab": 0.77},
+        failed=["lab"],
+        actual=actual,
     )
     assert junit_properties(result, relative_to=tmp_path) == [
         ("invokeai.canvas_output:abc[1].verdict", "mismatched"),

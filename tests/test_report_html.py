@@ -34,7 +34,7 @@ except ImportError:  # the browser fixture then skips locally and fails in CI
     expect = sync_playwright = None
 
 CHROMIUM = Path("/usr/bin/chromium")
-TITLE = "nightly <run> & \"friends\""
+TITLE = 'nightly <run> & "friends"'
 ODD_ID = "test_esc[<b>&\"x'</b>]"
 ODD_LABEL = "<i>Final</i>"
 RECALL = "pytest-invokeai run wf.json --set 3='a <b>' --set 4=\"&amp;\""
@@ -43,7 +43,9 @@ DRIFT = "index 3 moved: was 'Prompt' (positive_prompt.value), now 'Seed'\n<scrip
 SERVER_ERROR = "ServerError: 500 & the queue item failed\nTraceback <here>"
 ORPHAN = "baselines/old<1>.json"
 SKIP_REASON = "sdxl.json: the workflow needs main model 'juggernautXL <v9>', which the server does not have"
-ACCEPTED = AcceptedDrift("wf/<noise>.json", "drift: 2 moved (3 unchanged)\n  index 0 'Width' moved to 1\n  index 1 'Height' moved to 0")
+ACCEPTED = AcceptedDrift(
+    "wf/<noise>.json", "drift: 2 moved (3 unchanged)\n  index 0 'Width' moved to 1\n  index 1 'Height' moved to 0"
+)
 # How pytest ended the run of build_run's tests: (test id, pytest's category, reason); exit status 1.
 PYTEST_REPORTS = [
     ("test_ok[0]", "passed", ""),
@@ -77,22 +79,41 @@ class Run:
     actual_pngs: dict[str, bytes] = field(default_factory=dict)  # test id -> the actual image's bytes
 
 
-def compared(results: Path, test_id: str, baseline, actual, *, verdict=None, label="", extra=None) -> tuple[OutputResult, bytes]:
+def compared(
+    results: Path, test_id: str, baseline, actual, *, verdict=None, label="", extra=None
+) -> tuple[OutputResult, bytes]:
     """An output compared for real: fingerprints, comparison and artifact files."""
     actual_png = png(actual)
     baseline_png = None if baseline is None else png(baseline)
     comparison = None if baseline is None else compare(fingerprint(baseline), fingerprint(actual))
-    files = write_artifacts(results, test_id, "canvas_output:abc", 0, actual_png=actual_png, baseline_png=baseline_png,
-                            comparison=comparison)
+    files = write_artifacts(
+        results,
+        test_id,
+        "canvas_output:abc",
+        0,
+        actual_png=actual_png,
+        baseline_png=baseline_png,
+        comparison=comparison,
+    )
     if comparison is None:
-        result = OutputResult(test_id, "canvas_output:abc", label=label, verdict=verdict, actual=files.actual,
-                              extra=dict(extra or {}))
+        result = OutputResult(
+            test_id, "canvas_output:abc", label=label, verdict=verdict, actual=files.actual, extra=dict(extra or {})
+        )
     else:
         result = OutputResult(
-            test_id, "canvas_output:abc", label=label, verdict=verdict or ("matched" if comparison.match else "mismatched"),
-            distances=dict(comparison.distances), thresholds=comparison.thresholds.as_dict(), failed=list(comparison.failed),
-            explanation=comparison.explain(), actual=files.actual, baseline=files.baseline, diff=files.diff,
-            side_by_side=files.side_by_side, extra=dict(extra or {}),
+            test_id,
+            "canvas_output:abc",
+            label=label,
+            verdict=verdict or ("matched" if comparison.match else "mismatched"),
+            distances=dict(comparison.distances),
+            thresholds=comparison.thresholds.as_dict(),
+            failed=list(comparison.failed),
+            explanation=comparison.explain(),
+            actual=files.actual,
+            baseline=files.baseline,
+            diff=files.diff,
+            side_by_side=files.side_by_side,
+            extra=dict(extra or {}),
         )
     return result, actual_png
 
@@ -114,8 +135,16 @@ def build_run(root: Path) -> Run:
     problems = [TestProblem("test_drift[2]", "drifted", DRIFT), TestProblem("test_down", "error", SERVER_ERROR)]
     summary = summarize(outputs, problems, orphans=[ORPHAN], accepted_drift=[ACCEPTED])
     outcome = pytest_outcome(PYTEST_REPORTS, exit_status=1)
-    report = write_html_report(root / "report" / "index.html", outputs, problems, summary=summary, run=outcome,
-                               title=TITLE, orphans=[ORPHAN], accepted_drift=[ACCEPTED])
+    report = write_html_report(
+        root / "report" / "index.html",
+        outputs,
+        problems,
+        summary=summary,
+        run=outcome,
+        title=TITLE,
+        orphans=[ORPHAN],
+        accepted_drift=[ACCEPTED],
+    )
     return Run(report, outputs, problems, summary, outcome, {r.test_id: data for r, data in cases})
 
 
@@ -129,7 +158,17 @@ def run(tmp_path_factory) -> Run:
 
 def test_report_escapes_ids_labels_messages_and_extras(run):
     text = run.report.read_text(encoding="utf-8")
-    for raw in (ODD_ID, ODD_LABEL, RECALL, DRIFT, TITLE, ORPHAN, SKIP_REASON, ACCEPTED.workflow, "<script>alert(1)</script>"):
+    for raw in (
+        ODD_ID,
+        ODD_LABEL,
+        RECALL,
+        DRIFT,
+        TITLE,
+        ORPHAN,
+        SKIP_REASON,
+        ACCEPTED.workflow,
+        "<script>alert(1)</script>",
+    ):
         assert raw not in text
     assert "test_esc[&lt;b&gt;&amp;&quot;x&#x27;&lt;/b&gt;]" in text
     assert text.count("<script>") == 1, "only the report's own script"
@@ -157,7 +196,9 @@ def test_report_stays_small_with_many_passing_outputs(tmp_path):
 def test_a_missing_artifact_is_reported_not_embedded(tmp_path):
     gone = tmp_path / "results" / "t" / "out-0.actual.png"
     result = OutputResult("t", "out", verdict="mismatched", actual=gone)
-    text = write_html_report(tmp_path / "index.html", [result], [], summary=summarize([result], []), run=RunOutcome(1)).read_text()
+    text = write_html_report(
+        tmp_path / "index.html", [result], [], summary=summarize([result], []), run=RunOutcome(1)
+    ).read_text()
     assert "cannot read" in text and "<img" not in text
     assert 'href="results/t/out-0.actual.png"' in text
 
@@ -226,7 +267,10 @@ def page(browser, run):
 def listed(p) -> list[tuple[str, str]]:
     """(verdict, test id) of every output the page lists, in page order."""
     rows = p.locator("article.result")
-    return [(rows.nth(i).get_attribute("data-verdict"), rows.nth(i).locator(".test-id").inner_text()) for i in range(rows.count())]
+    return [
+        (rows.nth(i).get_attribute("data-verdict"), rows.nth(i).locator(".test-id").inner_text())
+        for i in range(rows.count())
+    ]
 
 
 @pytest.mark.browser
@@ -340,24 +384,46 @@ RED, GREEN = "rgb(198, 40, 40)", "rgb(46, 125, 50)"  # the stylesheet's --bad an
 
 def header(p) -> dict[str, str]:
     """The header as a person sees it: the status badge, its colour, and pytest's counts."""
-    counts = {key: p.locator(f'[data-tests="{key}"] b').inner_text() for key in
-              ("passed", "failed", "skipped", "errors", "xfailed", "xpassed", "exit_status")}
+    counts = {
+        key: p.locator(f'[data-tests="{key}"] b').inner_text()
+        for key in ("passed", "failed", "skipped", "errors", "xfailed", "xpassed", "exit_status")
+    }
     status = p.locator("h1 .status")
-    return {"status": status.inner_text(), "colour": status.evaluate("e => getComputedStyle(e).backgroundColor"), **counts}
+    return {
+        "status": status.inner_text(),
+        "colour": status.evaluate("e => getComputedStyle(e).backgroundColor"),
+        **counts,
+    }
 
 
 @pytest.mark.browser
 def test_header_shows_pytests_status_and_counts_and_every_test_that_did_not_pass(page):
     p = page.page
-    assert header(p) == {"status": "failed", "colour": RED, "passed": "4", "failed": "5", "skipped": "1", "errors": "1",
-                         "xfailed": "0", "xpassed": "0", "exit_status": "1"}
+    assert header(p) == {
+        "status": "failed",
+        "colour": RED,
+        "passed": "4",
+        "failed": "5",
+        "skipped": "1",
+        "errors": "1",
+        "xfailed": "0",
+        "xpassed": "0",
+        "exit_status": "1",
+    }
     assert "bad" in p.locator('[data-tests="failed"]').get_attribute("class")
     assert "bad" not in p.locator('[data-tests="skipped"]').get_attribute("class")
     rows = p.locator("#tests article")
-    assert [(rows.nth(i).get_attribute("data-outcome"), rows.nth(i).locator(".test-id").inner_text())
-            for i in range(rows.count())] == [
-        ("failed", "test_blur[1]"), ("failed", "test_crop"), ("failed", "test_err"), ("failed", "test_drift[2]"),
-        ("failed", "test_down"), ("skipped", "test_sdxl"), ("error", "test_teardown"),
+    assert [
+        (rows.nth(i).get_attribute("data-outcome"), rows.nth(i).locator(".test-id").inner_text())
+        for i in range(rows.count())
+    ] == [
+        ("failed", "test_blur[1]"),
+        ("failed", "test_crop"),
+        ("failed", "test_err"),
+        ("failed", "test_drift[2]"),
+        ("failed", "test_down"),
+        ("skipped", "test_sdxl"),
+        ("error", "test_teardown"),
     ]
     skipped = p.locator("#tests article", has=p.locator(".test-id", has_text="test_sdxl"))
     assert skipped.locator("pre").inner_text() == SKIP_REASON
@@ -377,8 +443,17 @@ def test_a_run_pytest_failed_is_red_even_when_every_compared_image_matched(brows
     report = write_html_report(tmp_path / "index.html", [matched], [], summary=summarize([matched], []), run=outcome)
     with open_report(browser, report) as loaded:
         p = loaded.page
-        assert header(p) == {"status": "failed", "colour": RED, "passed": "1", "failed": "1", "skipped": "0",
-                             "errors": "0", "xfailed": "0", "xpassed": "0", "exit_status": "1"}
+        assert header(p) == {
+            "status": "failed",
+            "colour": RED,
+            "passed": "1",
+            "failed": "1",
+            "skipped": "0",
+            "errors": "0",
+            "xfailed": "0",
+            "xpassed": "0",
+            "exit_status": "1",
+        }
         assert p.locator("#tests article pre").inner_text() == lost
         assert loaded.errors == []
 
@@ -389,8 +464,17 @@ def test_a_run_that_compared_nothing_says_so_and_lists_its_skips(browser, tmp_pa
     report = write_html_report(tmp_path / "index.html", [], [], summary=summarize([], []), run=outcome)
     with open_report(browser, report) as loaded:
         p = loaded.page
-        assert header(p) == {"status": "passed", "colour": GREEN, "passed": "1", "failed": "0", "skipped": "1",
-                             "errors": "0", "xfailed": "0", "xpassed": "0", "exit_status": "0"}
+        assert header(p) == {
+            "status": "passed",
+            "colour": GREEN,
+            "passed": "1",
+            "failed": "0",
+            "skipped": "1",
+            "errors": "0",
+            "xfailed": "0",
+            "xpassed": "0",
+            "exit_status": "0",
+        }
         assert p.locator("#nothing-compared").is_visible()
         assert p.locator("#tests article .test-id").inner_text() == "test_sdxl"
         assert p.locator("#tests article pre").inner_text() == SKIP_REASON

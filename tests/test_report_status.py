@@ -126,14 +126,20 @@ def test_a_run_failing_without_an_image_verdict_reports_failed_with_pytests_coun
     assert document["summary"]["compared"] == 2 and document["summary"]["failures"] == 0  # every image was fine
     by_test = {each["test_id"]: (each["outcome"], each["reason"]) for each in document["tests"]}
     assert sorted(by_test) == [
-        "test_bad.py::test_bad_amount", "test_plain.py::test_known_bug", "test_plain.py::test_maybe_fixed",
-        "test_plain.py::test_needs_database", "test_sdxl.py::test_sdxl",
+        "test_bad.py::test_bad_amount",
+        "test_plain.py::test_known_bug",
+        "test_plain.py::test_maybe_fixed",
+        "test_plain.py::test_needs_database",
+        "test_sdxl.py::test_sdxl",
     ]
     outcome, reason = by_test["test_bad.py::test_bad_amount"]
     assert outcome == "failed" and "input #3 'Amount'" in reason and "must be >= 0 and <= 1" in reason
     outcome, reason = by_test["test_sdxl.py::test_sdxl"]
     assert outcome == "skipped" and "juggernautXL_v9Rundiffusionphoto2" in reason and "not installed" in reason
-    assert by_test["test_plain.py::test_needs_database"] == ("error", "RuntimeError: the fixture could not open its database")
+    assert by_test["test_plain.py::test_needs_database"] == (
+        "error",
+        "RuntimeError: the fixture could not open its database",
+    )
     assert by_test["test_plain.py::test_known_bug"] == ("xfailed", "rounding bug #12")
     assert by_test["test_plain.py::test_maybe_fixed"] == ("xpassed", "fixed upstream?")
 
@@ -159,10 +165,19 @@ def test_one_server_lost_mid_run_fails_the_report_and_moves_nothing(project, tmp
 
     document = report_json(project)
     assert (document["status"], document["exit_status"]) == ("failed", 1)
-    assert document["summary"]["tests"] == {"passed": 3, "failed": 12, "skipped": 0, "errors": 0, "xfailed": 0, "xpassed": 0}
+    assert document["summary"]["tests"] == {
+        "passed": 3,
+        "failed": 12,
+        "skipped": 0,
+        "errors": 0,
+        "xfailed": 0,
+        "xpassed": 0,
+    }
     assert document["summary"]["failures"] == 0 and document["problems"] == []  # no image verdict failed...
     assert len(document["tests"]) == 12  # ...but twelve tests did, and each says why
-    assert all(each["outcome"] == "failed" and proxy.url in each["reason"] for each in document["tests"]), document["tests"]
+    assert all(each["outcome"] == "failed" and proxy.url in each["reason"] for each in document["tests"]), document[
+        "tests"
+    ]
     assert '<span class="status failed" id="status">failed</span>' in report_html(project)
 
 
@@ -175,7 +190,9 @@ def test_a_run_of_invokeai_tests_replaces_the_report_even_when_it_compared_nothi
     run(project, "test_noise.py", "--invokeai-update-baselines=missing").assert_outcomes(passed=2)
     assert report_json(project)["summary"]["compared"] == 2
 
-    skipped = run(project, "test_sdxl.py", "--invokeai-update-baselines=missing")  # the only InvokeAI test it selects skips: nothing compared
+    skipped = run(
+        project, "test_sdxl.py", "--invokeai-update-baselines=missing"
+    )  # the only InvokeAI test it selects skips: nothing compared
     skipped.assert_outcomes(skipped=1)
     skipped.stdout.fnmatch_lines(["*no output image was compared in this run*", "report: *report.html"])
     document = report_json(project)
@@ -214,8 +231,17 @@ def test_plain():
     result.assert_outcomes(passed=1, skipped=1)
     document = report_json(pytester)
     assert (document["status"], document["summary"]["compared"]) == ("passed", 0)
-    assert document["summary"]["tests"] == {"passed": 1, "failed": 0, "skipped": 1, "errors": 0, "xfailed": 0, "xpassed": 0}
-    assert document["tests"] == [{"test_id": "test_skip.py::test_noise", "outcome": "skipped", "reason": "the GPU runner is down today"}]
+    assert document["summary"]["tests"] == {
+        "passed": 1,
+        "failed": 0,
+        "skipped": 1,
+        "errors": 0,
+        "xfailed": 0,
+        "xpassed": 0,
+    }
+    assert document["tests"] == [
+        {"test_id": "test_skip.py::test_noise", "outcome": "skipped", "reason": "the GPU runner is down today"}
+    ]
 
 
 # -- accepted drift ---------------------------------------------------------------------------
@@ -223,7 +249,9 @@ def test_plain():
 
 @pytest.mark.server
 @pytest.mark.parametrize(
-    "accept", [["--invokeai-update-baselines=all"], ["--invokeai-accept-drift", "-n", "2"]], ids=["update all", "accept-drift xdist"]
+    "accept",
+    [["--invokeai-update-baselines=all"], ["--invokeai-accept-drift", "-n", "2"]],
+    ids=["update all", "accept-drift xdist"],
 )
 def test_accepted_drift_is_listed_with_what_moved(project, accept):
     project.makepyfile(test_noise=NOISE_TEST.format(seeds=[1, 2]))
@@ -232,13 +260,15 @@ def test_accepted_drift_is_listed_with_what_moved(project, accept):
 
     accepted = run(project, *accept)
     accepted.assert_outcomes(passed=2)
-    accepted.stdout.fnmatch_lines([
-        "*drift accepted, index maps rewritten: 1 workflow(s)",
-        "  noise.json:",
-        "    drift: 2 moved*",
-        "    *'Width'*moved*",
-        "    *'Height'*moved*",
-    ])
+    accepted.stdout.fnmatch_lines(
+        [
+            "*drift accepted, index maps rewritten: 1 workflow(s)",
+            "  noise.json:",
+            "    drift: 2 moved*",
+            "    *'Width'*moved*",
+            "    *'Height'*moved*",
+        ]
+    )
     document = report_json(project)
     assert [each["workflow"] for each in document["accepted_drift"]] == ["noise.json"]
     drift = document["accepted_drift"][0]["drift"]

@@ -48,7 +48,9 @@ def server_with_token() -> Iterator[tuple[str, str]]:
         return
     try:
         httpx.post(f"{server.url}/api/v1/auth/setup", json=ADMIN, timeout=30).raise_for_status()
-        login = httpx.post(f"{server.url}/api/v1/auth/login", json={k: ADMIN[k] for k in ("email", "password")}, timeout=30)
+        login = httpx.post(
+            f"{server.url}/api/v1/auth/login", json={k: ADMIN[k] for k in ("email", "password")}, timeout=30
+        )
         login.raise_for_status()
         token = login.json()["token"]
         with InvokeAIClient(server.url, token=token) as client:
@@ -63,7 +65,9 @@ def run_curl(line: str, token: str | None) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_INVOKEAI_TOKEN"}
     if token is not None:
         env["PYTEST_INVOKEAI_TOKEN"] = token
-    done = subprocess.run(["bash", "-c", line + " -w '\\n%{http_code}'"], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        ["bash", "-c", line + " -w '\\n%{http_code}'"], capture_output=True, text=True, env=env, timeout=60
+    )
     body, _, status = done.stdout.rpartition("\n")
     return int(status), body
 
@@ -73,7 +77,11 @@ def test_the_reports_curl_line_authenticates_from_the_environment(pytester, serv
     shutil.copy(SD15, pytester.path / "sd15.json")
     pytester.makepyfile(test_t2i=SD15_TEST)
     result = pytester.runpytest_subprocess(
-        f"--invokeai-url={url}", f"--invokeai-token={token}", "-p", "no:cacheprovider", "--invokeai-update-baselines=missing"
+        f"--invokeai-url={url}",
+        f"--invokeai-token={token}",
+        "-p",
+        "no:cacheprovider",
+        "--invokeai-update-baselines=missing",
     )
     result.assert_outcomes(passed=1)
 

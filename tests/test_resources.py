@@ -102,7 +102,10 @@ def test_ensure_board_uses_the_oldest_of_boards_sharing_a_name(client: InvokeAIC
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("", "a board name must be a non-empty string, got ''"), ("x" * 301, "is 301 characters long; InvokeAI allows at most 300")],
+    [
+        ("", "a board name must be a non-empty string, got ''"),
+        ("x" * 301, "is 301 characters long; InvokeAI allows at most 300"),
+    ],
 )
 def test_ensure_board_rejects_names_invokeai_cannot_store(name: str, expected: str) -> None:
     with pytest.raises(ValueError, match=expected.replace("(", r"\(")):
@@ -159,7 +162,10 @@ def test_truncated_empty_and_missing_images_are_refused_with_their_names(tmp_pat
     with pytest.raises(InputValueError, match=r"^<image bytes>: the image is empty \(0 bytes\)"):
         read_image(b"")
     missing = tmp_path / "gone.png"
-    with pytest.raises(InputValueError, match=rf"^{re.escape(str(missing))}: image file not found; give the path of a PNG, JPEG, WebP or other image file that Pillow reads$"):
+    with pytest.raises(
+        InputValueError,
+        match=rf"^{re.escape(str(missing))}: image file not found; give the path of a PNG, JPEG, WebP or other image file that Pillow reads$",
+    ):
         read_image(missing)
     with pytest.raises(TypeError, match="an input image is bytes or a file path, got int"):
         read_image(5)  # type: ignore[arg-type]
@@ -169,7 +175,9 @@ def test_truncated_empty_and_missing_images_are_refused_with_their_names(tmp_pat
 
 
 @pytest.mark.server
-def test_a_model_that_is_not_installed_is_named_with_what_is_installed(client: InvokeAIClient, gui_exports: Path) -> None:
+def test_a_model_that_is_not_installed_is_named_with_what_is_installed(
+    client: InvokeAIClient, gui_exports: Path
+) -> None:
     exported = json.loads((gui_exports / SDXL_WORKFLOW).read_text())
     (loader,) = [n for n in exported["nodes"] if n["data"]["type"] == "sdxl_model_loader"]
     value = loader["data"]["inputs"]["model"]["value"]
@@ -178,8 +186,15 @@ def test_a_model_that_is_not_installed_is_named_with_what_is_installed(client: I
         InstalledModels.fetch(client).resolve(value)
     error = caught.value
     assert (error.model_name, error.base, error.type) == ("juggernautXL_v9Rundiffusionphoto2", "sdxl", "main")
-    tail = f"installed sdxl main models: {', '.join(installed_sdxl)}" if installed_sdxl else "no sdxl main model is installed there"
-    assert str(error) == f"model 'juggernautXL_v9Rundiffusionphoto2' (sdxl main) is not installed on InvokeAI at {client.base_url}; {tail}"
+    tail = (
+        f"installed sdxl main models: {', '.join(installed_sdxl)}"
+        if installed_sdxl
+        else "no sdxl main model is installed there"
+    )
+    assert (
+        str(error)
+        == f"model 'juggernautXL_v9Rundiffusionphoto2' (sdxl main) is not installed on InvokeAI at {client.base_url}; {tail}"
+    )
 
 
 @pytest.mark.server
@@ -189,14 +204,25 @@ def test_missing_models_of_a_workflow(client: InvokeAIClient, gui_exports: Path)
     assert [(m.node_id, m.field_name, m.model_name) for m in missing] == [
         ("sdxl_model_loader:PwBr7RXRsy", "model", "juggernautXL_v9Rundiffusionphoto2")
     ]
-    assert str(missing[0]).startswith("node 'sdxl_model_loader:PwBr7RXRsy' field 'model': model 'juggernautXL_v9Rundiffusionphoto2' (sdxl main)")
+    assert str(missing[0]).startswith(
+        "node 'sdxl_model_loader:PwBr7RXRsy' field 'model': model 'juggernautXL_v9Rundiffusionphoto2' (sdxl main)"
+    )
     with pytest.raises(ModelNotInstalledError, match="juggernautXL_v9Rundiffusionphoto2"):
-        resolve_models_in_values(client, workflow, {("sdxl_model_loader:PwBr7RXRsy", "model"): "juggernautXL_v9Rundiffusionphoto2"})
+        resolve_models_in_values(
+            client, workflow, {("sdxl_model_loader:PwBr7RXRsy", "model"): "juggernautXL_v9Rundiffusionphoto2"}
+        )
 
 
 # -- models: matching (test double: the test server has no models installed) ----------------------
 
-JUGGERNAUT = {"key": "local-jug", "hash": "blake3:other", "name": "juggernautXL_v9Rundiffusionphoto2", "base": "sdxl", "type": "main", "format": "checkpoint"}
+JUGGERNAUT = {
+    "key": "local-jug",
+    "hash": "blake3:other",
+    "name": "juggernautXL_v9Rundiffusionphoto2",
+    "base": "sdxl",
+    "type": "main",
+    "format": "checkpoint",
+}
 TINY_SD1 = {"key": "local-tiny", "hash": "blake3:tiny", "name": "tiny", "base": "sd-1", "type": "main"}
 TINY_SDXL = {"key": "local-tiny-xl", "hash": "blake3:tinyxl", "name": "tiny", "base": "sdxl", "type": "main"}
 TINY_LORA = {"key": "local-tiny-lora", "hash": "blake3:tinylora", "name": "tiny", "base": "sd-1", "type": "lora"}
@@ -212,9 +238,27 @@ def ident(config: dict[str, Any]) -> dict[str, Any]:
     ("value", "expected"),
     [
         pytest.param({**TINY_SD1, "name": "renamed here"}, TINY_SD1, id="by key, whatever else it says"),
-        pytest.param({"key": "elsewhere", "hash": "blake3:tinyxl", "name": "tiny", "base": "sd-1", "type": "main"}, TINY_SDXL, id="by hash"),
-        pytest.param({"key": "elsewhere", "hash": "blake3:unknown", "name": "tiny", "base": "sdxl", "type": "main"}, TINY_SDXL, id="by name base type"),
-        pytest.param({"key": "elsewhere", "hash": "blake3:unknown", "name": "juggernautXL_v9Rundiffusionphoto2", "base": "sd-1", "type": "main"}, JUGGERNAUT, id="by name alone when unique"),
+        pytest.param(
+            {"key": "elsewhere", "hash": "blake3:tinyxl", "name": "tiny", "base": "sd-1", "type": "main"},
+            TINY_SDXL,
+            id="by hash",
+        ),
+        pytest.param(
+            {"key": "elsewhere", "hash": "blake3:unknown", "name": "tiny", "base": "sdxl", "type": "main"},
+            TINY_SDXL,
+            id="by name base type",
+        ),
+        pytest.param(
+            {
+                "key": "elsewhere",
+                "hash": "blake3:unknown",
+                "name": "juggernautXL_v9Rundiffusionphoto2",
+                "base": "sd-1",
+                "type": "main",
+            },
+            JUGGERNAUT,
+            id="by name alone when unique",
+        ),
         pytest.param("juggernautXL_v9Rundiffusionphoto2", JUGGERNAUT, id="a name string"),
     ],
 )
@@ -242,13 +286,19 @@ def test_not_installed_lists_the_installed_models_of_that_base_and_type() -> Non
         "model 'dreamshaper' (sdxl main) is not installed on the models test double; "
         "installed sdxl main models: juggernautXL_v9Rundiffusionphoto2, tiny"
     )
-    with pytest.raises(ModelNotInstalledError, match=r"^model 'flux-dev' \(flux main\) is not installed on the models test double; no flux main model is installed there$"):
+    with pytest.raises(
+        ModelNotInstalledError,
+        match=r"^model 'flux-dev' \(flux main\) is not installed on the models test double; no flux main model is installed there$",
+    ):
         DOUBLE.resolve("flux-dev", bases=["flux"], types=["main"])
 
 
 @pytest.mark.parametrize("value", [{"key": "k"}, {"name": ""}, 7, "  "])
 def test_a_value_that_names_no_model_is_refused(value: Any) -> None:
-    with pytest.raises(InputValueError, match=r"^node 'n' field 'model': a model value is a model name or an identifier \{key, hash, name, base, type\} with a non-empty name; got "):
+    with pytest.raises(
+        InputValueError,
+        match=r"^node 'n' field 'model': a model value is a model name or an identifier \{key, hash, name, base, type\} with a non-empty name; got ",
+    ):
         DOUBLE.resolve(value, field=("n", "model"))
 
 
@@ -256,10 +306,18 @@ def test_resolve_models_in_values_rewrites_only_model_fields(gui_exports: Path) 
     workflow = load_workflow(gui_exports / SDXL_WORKFLOW)
     loader = "sdxl_model_loader:PwBr7RXRsy"
     exported = workflow.node(loader).data.inputs["model"].value
-    values = {(loader, "model"): {**exported, "submodel_type": None}, ("some_node", "model"): "untouched", ("noise", "seed"): 4}
+    values = {
+        (loader, "model"): {**exported, "submodel_type": None},
+        ("some_node", "model"): "untouched",
+        ("noise", "seed"): 4,
+    }
     assert not missing_models(DOUBLE, workflow)
     resolved = resolve_models_in_values(DOUBLE, workflow, values)
-    assert resolved == {(loader, "model"): {**ident(JUGGERNAUT), "submodel_type": None}, ("some_node", "model"): "untouched", ("noise", "seed"): 4}
+    assert resolved == {
+        (loader, "model"): {**ident(JUGGERNAUT), "submodel_type": None},
+        ("some_node", "model"): "untouched",
+        ("noise", "seed"): 4,
+    }
     assert values[(loader, "model")]["key"] == exported["key"], "the caller's values are not changed"
 
 
@@ -342,7 +400,10 @@ class _UnfinishedRunClient:
 
     def send(self, call: api.Call) -> Any:
         self.sent.append(call)
-        return [{"item_id": 7, "status": "completed", "session_id": "s"}, {"item_id": 8, "status": "in_progress", "session_id": "t"}]
+        return [
+            {"item_id": 7, "status": "completed", "session_id": "s"},
+            {"item_id": 8, "status": "in_progress", "session_id": "t"},
+        ]
 
 
 def test_cleanup_refuses_while_the_run_has_unfinished_items() -> None:
@@ -357,5 +418,7 @@ def test_cleanup_refuses_while_the_run_has_unfinished_items() -> None:
 
 
 def test_cleanup_needs_a_destination() -> None:
-    with pytest.raises(ValueError, match=r"destination must be a run's non-empty destination tag \(Runner.destination\), got ''"):
+    with pytest.raises(
+        ValueError, match=r"destination must be a run's non-empty destination tag \(Runner.destination\), got ''"
+    ):
         cleanup_run(None, "")  # type: ignore[arg-type]

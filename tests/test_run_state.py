@@ -61,7 +61,9 @@ def test_the_end_of_a_run_takes_typed_results_not_the_state(tmp_path):
     lines = summary_lines(results, settings=settings, orphan_note="unused")
     assert "orphaned baselines: 1 (remove with `pytest-invokeai baselines prune`)" in lines
     assert "InvokeAI: http://gpu-box:9090" in lines
-    assert write_reports(results, RunOutcome(), settings=settings, rootdir=tmp_path) == []  # no InvokeAI test: no report
+    assert (
+        write_reports(results, RunOutcome(), settings=settings, rootdir=tmp_path) == []
+    )  # no InvokeAI test: no report
 
 
 def test_no_module_outside_the_plugin_package_reads_a_pytest_config():

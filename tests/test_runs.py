@@ -75,7 +75,11 @@ def test_values_a_batch_cannot_carry_split_the_cases_into_batches(client: Invoke
 
 
 def test_a_failing_node_reports_the_servers_error(client: InvokeAIClient) -> None:
-    graph = {"id": "g", "nodes": {"img": {"id": "img", "type": "image", "image": {"image_name": "no-such-image.png"}}}, "edges": []}
+    graph = {
+        "id": "g",
+        "nodes": {"img": {"id": "img", "type": "image", "image": {"image_name": "no-such-image.png"}}},
+        "edges": [],
+    }
     with Runner(client) as runner:
         result = runner.submit(builder(graph), [Case("missing-image")])["missing-image"].result(60)
     assert not result.ok
@@ -136,7 +140,10 @@ def test_a_node_inside_an_iterate_gives_one_image_per_item(client: InvokeAIClien
     graph["nodes"]["range"] = {"id": "range", "type": "range", "start": 10, "stop": 13, "step": 1}
     graph["nodes"]["iter"] = {"id": "iter", "type": "iterate"}
     graph["edges"] += [
-        {"source": {"node_id": "range", "field": "collection"}, "destination": {"node_id": "iter", "field": "collection"}},
+        {
+            "source": {"node_id": "range", "field": "collection"},
+            "destination": {"node_id": "iter", "field": "collection"},
+        },
         {"source": {"node_id": "iter", "field": "item"}, "destination": {"node_id": "noise", "field": "seed"}},
     ]
     with Runner(client) as runner:

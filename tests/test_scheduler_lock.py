@@ -41,14 +41,18 @@ class StandInSession:
 
     def __init__(self) -> None:
         self.client = SimpleNamespace(base_url="http://stand-in", close=lambda: None)
-        self.runner = SimpleNamespace(on_item_finished=None, has_events=True, cancel=lambda: None, abandon=lambda: None, close=lambda: None)
+        self.runner = SimpleNamespace(
+            on_item_finished=None, has_events=True, cancel=lambda: None, abandon=lambda: None, close=lambda: None
+        )
         self.installed_models = InstalledModels([], where="the stand-in")
         self.submitted: list[list[str]] = []
         self.go_on = threading.Event()
         self.go_on.set()
         self.blocked = threading.Event()  # an enqueue is waiting on go_on
 
-    def submit(self, workflow: Any, cases: dict[str, Any], generation_timeout: float | None = None) -> dict[str, Pending]:
+    def submit(
+        self, workflow: Any, cases: dict[str, Any], generation_timeout: float | None = None
+    ) -> dict[str, Pending]:
         self.submitted.append(list(cases))
         if not self.go_on.is_set():
             self.blocked.set()
@@ -63,9 +67,16 @@ class StandInSession:
 def setup(tmp_path: Path) -> Iterator[tuple[CaseScheduler, StandInSession]]:
     shutil.copy(WORKFLOW, tmp_path / "noise.json")
     session = StandInSession()
-    gate = WorkflowGate(store=BaselineStore(tmp_path / "baselines"), rootdir=tmp_path, update_mode=UpdateMode.MISSING, accept_drift=False)
+    gate = WorkflowGate(
+        store=BaselineStore(tmp_path / "baselines"),
+        rootdir=tmp_path,
+        update_mode=UpdateMode.MISSING,
+        accept_drift=False,
+    )
     scheduler = CaseScheduler([Lane(session=session, version="")], gate, WorkflowCache(), look_ahead=2)  # type: ignore[arg-type]  # the stand-in session
-    scheduler.plan([(f"c{i}", CaseSpec(workflow=tmp_path / "noise.json", inputs={0: 16, 1: 16, 2: i})) for i in range(6)])
+    scheduler.plan(
+        [(f"c{i}", CaseSpec(workflow=tmp_path / "noise.json", inputs={0: 16, 1: 16, 2: i})) for i in range(6)]
+    )
     yield scheduler, session
     session.go_on.set()
     scheduler.close()

@@ -28,7 +28,9 @@ from pytest_invokeai.workflow.load import load_workflow
 
 pytestmark = pytest.mark.server
 
-WORKFLOW = Path(__file__).parent / "data" / "gui" / "form-layout.workflow.json"  # 0 Width, 1 Height, 2 Value (seed), 3 Amount
+WORKFLOW = (
+    Path(__file__).parent / "data" / "gui" / "form-layout.workflow.json"
+)  # 0 Width, 1 Height, 2 Value (seed), 3 Amount
 
 
 class Setup:
@@ -65,11 +67,17 @@ def setup(invokeai_server_url: str, tmp_path: Path) -> Iterator[Callable[..., Se
     made: list[CaseScheduler] = []
 
     def make(
-        *, look_ahead: int, mode: UpdateMode = UpdateMode.MISSING, use_cache: bool = True, stopped: Callable[[], bool] = lambda: False
+        *,
+        look_ahead: int,
+        mode: UpdateMode = UpdateMode.MISSING,
+        use_cache: bool = True,
+        stopped: Callable[[], bool] = lambda: False,
     ) -> Setup:
         client = InvokeAIClient(invokeai_server_url)
         session = GenerationSession(client, use_cache=use_cache)
-        gate = WorkflowGate(store=BaselineStore(tmp_path / "baselines"), rootdir=tmp_path, update_mode=mode, accept_drift=False)
+        gate = WorkflowGate(
+            store=BaselineStore(tmp_path / "baselines"), rootdir=tmp_path, update_mode=mode, accept_drift=False
+        )
         scheduler = CaseScheduler(session, gate, WorkflowCache(), look_ahead=look_ahead, stopped=stopped)
         made.append(scheduler)
         return Setup(invokeai_server_url, tmp_path, scheduler)
@@ -127,7 +135,9 @@ def test_a_blocked_workflows_cases_raise_blocked_and_enqueue_nothing(setup):
 def test_a_blocked_workflow_does_not_hold_up_the_next_workflows_cases(setup):
     s = setup(look_ahead=10, mode=UpdateMode.NONE)
     shutil.copy(WORKFLOW, s.project / "blocked.json")
-    s.scheduler.gate.store.save_index_map("noise.json", IndexMap.from_workflow(load_workflow(s.project / "noise.json")))  # noise.json may run
+    s.scheduler.gate.store.save_index_map(
+        "noise.json", IndexMap.from_workflow(load_workflow(s.project / "noise.json"))
+    )  # noise.json may run
     s.scheduler.plan(
         [(f"blocked{i}", case(s.project, 710 + i, workflow="blocked.json")) for i in range(2)]
         + [(f"ok{i}", case(s.project, 720 + i)) for i in range(2)]

@@ -64,17 +64,25 @@ TINY_OPENAPI: dict[str, Any] = {
                     "is_intermediate": {"type": "boolean", "field_kind": "node_attribute", "ui_type": "IsIntermediate"},
                     "use_cache": {"type": "boolean", "field_kind": "node_attribute", "default": True},
                     "type": {"const": "tiny", "default": "tiny", "field_kind": "node_attribute", "type": "string"},
-                    "text": _field({"type": "string"}, default="", orig_default="", title="Text", description="Some text"),
-                    "count": _field({"type": "integer"}, default=8, orig_default=8, minimum=0, maximum=64, multipleOf=8),
+                    "text": _field(
+                        {"type": "string"}, default="", orig_default="", title="Text", description="Some text"
+                    ),
+                    "count": _field(
+                        {"type": "integer"}, default=8, orig_default=8, minimum=0, maximum=64, multipleOf=8
+                    ),
                     "ratio": _field({"type": "number"}, default=0.5, exclusiveMinimum=0, exclusiveMaximum=1),
-                    "weight": _field({"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]}, ge=-1, le=2),
+                    "weight": _field(
+                        {"anyOf": [{"type": "number"}, {"type": "array", "items": {"type": "number"}}]}, ge=-1, le=2
+                    ),
                     "flag": _field({"type": "boolean"}, default=True),
                     "mode": _field({"type": "string", "enum": ["fast", "slow"]}, default="fast"),
                     "only": _field(_optional({"const": "the-one", "type": "string"})),
                     "picture": _field(_optional(_ref("ImageField")), default=None, orig_required=True),
                     "pictures": _field({"type": "array", "items": _ref("ImageField")}, default=[]),
                     "board": _field(_optional(_ref("BoardField")), field_kind="internal", input="direct", default=None),
-                    "model": _field(_optional(_ref("ModelIdentifierField")), ui_model_base=["sdxl"], ui_model_type=["main"]),
+                    "model": _field(
+                        _optional(_ref("ModelIdentifierField")), ui_model_base=["sdxl"], ui_model_type=["main"]
+                    ),
                     "old_model": _field(_optional(_ref("MainModelField")), ui_type="MainModelField"),
                     "tint": _field(_ref("ColorField")),
                     "names": _field({"type": "array", "items": {"type": "string"}}),
@@ -305,7 +313,11 @@ def test_board_fields_are_board(node_type: str) -> None:
 def test_model_fields_are_model() -> None:
     model = bundled_schema().field("sdxl_model_loader", "model")
     assert model is not None
-    assert (model.kind, model.required, model.constraints) == ("model", True, {"model_base": ["sdxl"], "model_type": ["main"]})
+    assert (model.kind, model.required, model.constraints) == (
+        "model",
+        True,
+        {"model_base": ["sdxl"], "model_type": ["main"]},
+    )
 
 
 def test_bundled_outputs() -> None:

@@ -21,7 +21,9 @@ DATA = Path(__file__).parent / "data"
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     shutil.copy(DATA / "workflows" / "form-nested.json", pytester.path / "nested.json")
     (pytester.path / "my-nodes.schema.json").write_text(json.dumps(custom_node_schema()))
-    (pytester.path / "sharpen.invokeai.toml").write_text('workflow = "nested.json"\n\n[inputs]\n3 = 0.75\n\n[[case]]\nid = "strong"\n')
+    (pytester.path / "sharpen.invokeai.toml").write_text(
+        'workflow = "nested.json"\n\n[inputs]\n3 = 0.75\n\n[[case]]\nid = "strong"\n'
+    )
     return pytester
 
 

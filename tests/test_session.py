@@ -35,28 +35,71 @@ def image_workflow() -> dict:
             "type": "invocation",
             "position": {"x": 0, "y": 0},
             "data": {
-                "id": node_id, "type": node_type, "version": "1.0.0", "label": label, "notes": "", "isOpen": True,
-                "isIntermediate": intermediate, "useCache": True, "nodePack": "invokeai",
-                "inputs": {k: {"name": k, "label": "", "description": "", **({"value": v} if v is not None else {})} for k, v in inputs.items()},
+                "id": node_id,
+                "type": node_type,
+                "version": "1.0.0",
+                "label": label,
+                "notes": "",
+                "isOpen": True,
+                "isIntermediate": intermediate,
+                "useCache": True,
+                "nodePack": "invokeai",
+                "inputs": {
+                    k: {"name": k, "label": "", "description": "", **({"value": v} if v is not None else {})}
+                    for k, v in inputs.items()
+                },
             },
         }
 
     return {
-        "name": "blur an image", "meta": {"version": "4.0.0", "category": "user"}, "exposedFields": [],
+        "name": "blur an image",
+        "meta": {"version": "4.0.0", "category": "user"},
+        "exposedFields": [],
         "nodes": [
             node("in", "image", {"image": None}, label="Input"),
             node("blur", "img_blur", {"image": None, "radius": 3.0, "blur_type": "gaussian"}),
             node("out", "save_image", {"image": None}, label="Blurred", intermediate=False),
         ],
         "edges": [
-            {"id": "e1", "type": "default", "source": "in", "sourceHandle": "image", "target": "blur", "targetHandle": "image"},
-            {"id": "e2", "type": "default", "source": "blur", "sourceHandle": "image", "target": "out", "targetHandle": "image"},
+            {
+                "id": "e1",
+                "type": "default",
+                "source": "in",
+                "sourceHandle": "image",
+                "target": "blur",
+                "targetHandle": "image",
+            },
+            {
+                "id": "e2",
+                "type": "default",
+                "source": "blur",
+                "sourceHandle": "image",
+                "target": "out",
+                "targetHandle": "image",
+            },
         ],
-        "form": {"rootElementId": "root", "elements": {
-            "root": {"id": "root", "type": "container", "data": {"layout": "column", "children": ["f-image", "f-radius"]}},
-            "f-image": {"id": "f-image", "type": "node-field", "parentId": "root", "data": {"fieldIdentifier": {"nodeId": "in", "fieldName": "image"}}},
-            "f-radius": {"id": "f-radius", "type": "node-field", "parentId": "root", "data": {"fieldIdentifier": {"nodeId": "blur", "fieldName": "radius"}}},
-        }},
+        "form": {
+            "rootElementId": "root",
+            "elements": {
+                "root": {
+                    "id": "root",
+                    "type": "container",
+                    "data": {"layout": "column", "children": ["f-image", "f-radius"]},
+                },
+                "f-image": {
+                    "id": "f-image",
+                    "type": "node-field",
+                    "parentId": "root",
+                    "data": {"fieldIdentifier": {"nodeId": "in", "fieldName": "image"}},
+                },
+                "f-radius": {
+                    "id": "f-radius",
+                    "type": "node-field",
+                    "parentId": "root",
+                    "data": {"fieldIdentifier": {"nodeId": "blur", "fieldName": "radius"}},
+                },
+            },
+        },
     }
 
 
@@ -87,7 +130,9 @@ def test_an_image_input_takes_a_file_and_uploads_it_once(client: InvokeAIClient,
     red = tmp_path / "red.png"
     red.write_bytes(png((40, 30), (255, 0, 0)))
     with GenerationSession(client) as session:
-        pending = session.submit(workflow, {"r1": {0: red, 1: 1.0}, "r2": {0: red, 1: 2.0}, "blue": {0: png((20, 10), (0, 0, 255))}})
+        pending = session.submit(
+            workflow, {"r1": {0: red, 1: 1.0}, "r2": {0: red, 1: 2.0}, "blue": {0: png((20, 10), (0, 0, 255))}}
+        )
         results = {key: p.result(60) for key, p in pending.items()}
         assert len(session.uploads.image_names) == 2, "the same file is uploaded once"
         cleanup = session.close(cleanup=True)

@@ -173,7 +173,9 @@ def test_cases_spread_over_every_server_and_each_runs_once(project, servers):
         clear_queue(url)
     project.makepyfile(test_noise=MATRIX_TEST.format(cases=12))
 
-    result = project.runpytest_subprocess(*url_args(*servers), "-p", "no:cacheprovider", "--invokeai-update-baselines=all")
+    result = project.runpytest_subprocess(
+        *url_args(*servers), "-p", "no:cacheprovider", "--invokeai-update-baselines=all"
+    )
 
     result.assert_outcomes(passed=12)
     per_server = [seeds_of(our_items(url)) for url in servers]
@@ -218,7 +220,9 @@ def test_a_server_that_cannot_be_reached_at_the_start_is_left_out(project, serve
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
     project.makepyfile(test_noise=MATRIX_TEST.format(cases=3))
 
-    result = project.runpytest_subprocess(*url_args(servers[0], dead), "-p", "no:cacheprovider", "--invokeai-update-baselines=all")
+    result = project.runpytest_subprocess(
+        *url_args(servers[0], dead), "-p", "no:cacheprovider", "--invokeai-update-baselines=all"
+    )
 
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines([f"*{dead}: not reachable at the start*"])
@@ -246,7 +250,9 @@ def test_sd15(invokeai_run):
 """
     )
 
-    result = project.runpytest_subprocess(*url_args(*servers), "-p", "no:cacheprovider", "--invokeai-update-baselines=all")
+    result = project.runpytest_subprocess(
+        *url_args(*servers), "-p", "no:cacheprovider", "--invokeai-update-baselines=all"
+    )
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the servers of this run do not agree*", f"*{servers[1]} lacks *tiny*"])
@@ -263,13 +269,22 @@ def test_a_server_that_dies_mid_run_hands_its_cases_to_the_others(project, serve
         os.environ.update(env)
         try:
             result = project.runpytest_subprocess(
-                *url_args(*servers, victim.url), "-p", "no:cacheprovider", "--invokeai-update-baselines=all", timeout=600
+                *url_args(*servers, victim.url),
+                "-p",
+                "no:cacheprovider",
+                "--invokeai-update-baselines=all",
+                timeout=600,
             )
         finally:
             for key in env:
                 os.environ.pop(key)
         result.assert_outcomes(passed=15)  # nothing lost: every case ran somewhere
-        result.stdout.fnmatch_lines([f"*{victim.url}: * case(s), then stopped answering: *Connection refused*", "*case(s) moved to another server*"])
+        result.stdout.fnmatch_lines(
+            [
+                f"*{victim.url}: * case(s), then stopped answering: *Connection refused*",
+                "*case(s) moved to another server*",
+            ]
+        )
         assert len(list((project.path / "baselines" / "test_noise.py").glob("*.json"))) == 15
     finally:
         victim.stop()
@@ -285,7 +300,11 @@ def test_when_every_server_dies_the_run_ends_with_clear_failures(project, server
             # The second server is stopped before the run: only the first answers, then dies after two tests.
             os.killpg(started[1].pid, signal.SIGKILL)
             result = project.runpytest_subprocess(
-                *url_args(*(s.url for s in started)), "-p", "no:cacheprovider", "--invokeai-update-baselines=all", timeout=600
+                *url_args(*(s.url for s in started)),
+                "-p",
+                "no:cacheprovider",
+                "--invokeai-update-baselines=all",
+                timeout=600,
             )
         finally:
             for key in env:
@@ -310,17 +329,23 @@ def test_a_server_that_hangs_mid_run_hands_its_cases_to_the_others(project, serv
             result = project.runpytest_subprocess(
                 # Three servers share two cores here: a server busy with its first graph can pause its
                 # answers for seconds, which must not read as a hang.
-                *url_args(*servers, victim.url), "-p", "no:cacheprovider", "--invokeai-update-baselines=all",
-                "--invokeai-hang-timeout=8", timeout=600,
+                *url_args(*servers, victim.url),
+                "-p",
+                "no:cacheprovider",
+                "--invokeai-update-baselines=all",
+                "--invokeai-hang-timeout=8",
+                timeout=600,
             )
         finally:
             for key in env:
                 os.environ.pop(key)
             os.killpg(victim.pid, signal.SIGCONT)
         result.assert_outcomes(passed=15)  # nothing lost: every case ran somewhere
-        result.stdout.fnmatch_lines([
-            f"*{victim.url}: * case(s), then stopped answering: nothing heard from InvokeAI at {victim.url} for 8 s*",
-            "*case(s) moved to another server*",
-        ])
+        result.stdout.fnmatch_lines(
+            [
+                f"*{victim.url}: * case(s), then stopped answering: nothing heard from InvokeAI at {victim.url} for 8 s*",
+                "*case(s) moved to another server*",
+            ]
+        )
     finally:
         victim.stop()

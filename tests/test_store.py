@@ -67,7 +67,7 @@ def all_files(root: Path) -> list[Path]:
 
 def test_record_json_is_sorted_indented_and_marked_with_format_and_version() -> None:
     text = make_record().to_json()
-    assert text.endswith("}\n") and "\n  \"format\": \"pytest-invokeai-baseline\"," in text
+    assert text.endswith("}\n") and '\n  "format": "pytest-invokeai-baseline",' in text
     data = json.loads(text)
     assert data["format"] == "pytest-invokeai-baseline" and data["version"] == 1
     top_level_keys = list(json.loads(text, object_pairs_hook=lambda pairs: pairs))
@@ -81,7 +81,11 @@ def test_record_survives_a_round_trip() -> None:
     again = BaselineRecord.from_json(record.to_json(), source="x.json")
     assert again.outputs == record.outputs
     assert again.outputs["grid"].images[1] == fingerprint(make_image(201))
-    assert (again.test_id, again.workflow, again.models) == (NOISE_ID, "example_suite/noise.json", {"sdxl-base": "blake3:0011"})
+    assert (again.test_id, again.workflow, again.models) == (
+        NOISE_ID,
+        "example_suite/noise.json",
+        {"sdxl-base": "blake3:0011"},
+    )
     assert again.inputs == [{"index": 0, "name": "Width", "value": 64.5}, {"index": 1, "name": "Seed", "value": 1}]
 
 
@@ -131,9 +135,12 @@ def _drop_first_fingerprint_field(data: dict) -> dict:
 @pytest.mark.parametrize(
     ("edit", "fragments"),
     [
-        (_set(("format",), "something-else"), ['not a baseline record', '"format": "pytest-invokeai-baseline"']),
+        (_set(("format",), "something-else"), ["not a baseline record", '"format": "pytest-invokeai-baseline"']),
         (_set(("version",), 99), ["$.version", "99", "reads version 1", "newer"]),
-        (_set(("version",), 0), ["$.version", "reads version 1", "re-record it with --invokeai-update-baselines=changed"]),
+        (
+            _set(("version",), 0),
+            ["$.version", "reads version 1", "re-record it with --invokeai-update-baselines=changed"],
+        ),
         (_drop("outputs"), ["missing outputs", "valid keys"]),
         (_set(("thresholds",), {}), ["unknown thresholds", "valid keys"]),
         (_set(("test_id",), 7), ["$.test_id", "non-empty string"]),
@@ -147,7 +154,9 @@ def _drop_first_fingerprint_field(data: dict) -> dict:
         (_set(("workflow",), ["a"]), ["$.workflow", "string or null"]),
     ],
 )
-def test_hand_broken_records_are_errors_naming_the_file_and_the_place(tmp_path: Path, edit, fragments: list[str]) -> None:
+def test_hand_broken_records_are_errors_naming_the_file_and_the_place(
+    tmp_path: Path, edit, fragments: list[str]
+) -> None:
     store = BaselineStore(tmp_path)
     path = store.record_path(NOISE_ID)
     path.parent.mkdir(parents=True)
@@ -163,7 +172,10 @@ def test_hand_broken_records_are_errors_naming_the_file_and_the_place(tmp_path: 
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        (b'{"format": "pytest-invokeai-baseline", "version": 1,\n  "test_id": ', "not valid JSON (line 2, column 14): Expecting value"),
+        (
+            b'{"format": "pytest-invokeai-baseline", "version": 1,\n  "test_id": ',
+            "not valid JSON (line 2, column 14): Expecting value",
+        ),
         (b"", "is empty"),
         (b"  \n", "is empty"),
         (b"\xff\xfe\x00garbage", "is not UTF-8 JSON text (binary data?)"),
@@ -207,7 +219,9 @@ def test_a_file_holding_another_tests_record_is_unreadable_and_never_overwritten
     with pytest.raises(UnreadableBaseline) as caught:
         store.load(NOISE_ID)
     assert str(caught.value).startswith(f"{path}: holds the record of test_id '{other}', not '{NOISE_ID}'")
-    assert store.scan_records().unreadable == {path: f"holds the record of test_id '{other}', whose record belongs in {store.record_path(other)}"}
+    assert store.scan_records().unreadable == {
+        path: f"holds the record of test_id '{other}', whose record belongs in {store.record_path(other)}"
+    }
     before = path.read_bytes()
     with pytest.raises(BaselineError, match="not overwriting"):
         store.save(make_record())
@@ -244,7 +258,10 @@ def test_set_aside_keeps_the_bytes_and_never_overwrites_a_kept_file(tmp_path: Pa
 
 def test_layout_is_one_folder_per_test_file_and_readable_names(tmp_path: Path) -> None:
     store = BaselineStore(tmp_path)
-    assert store.record_path("suite/sub/test_x.py::test_plain") == tmp_path / "suite" / "sub" / "test_x.py" / "test_plain.json"
+    assert (
+        store.record_path("suite/sub/test_x.py::test_plain")
+        == tmp_path / "suite" / "sub" / "test_x.py" / "test_plain.json"
+    )
     noise = store.record_path(NOISE_ID)
     assert noise.parent == tmp_path / "example_suite" / "test_noise.py"
     assert noise.name == "test_noise[seed=1].json"
@@ -394,7 +411,18 @@ def test_concurrent_writers_never_leave_a_torn_or_temporary_file(tmp_path: Path)
     shared, writers = "suite/test_same.py::test_same", []
     for n in range(6):
         test_id = shared if n < 3 else f"suite/test_same.py::test_own_{n}"
-        command = [sys.executable, "-c", WRITER, str(root), test_id, f"w{n}", str(rounds), str(go), str(tmp_path / "fps.txt"), str(tmp_path / "img.png")]
+        command = [
+            sys.executable,
+            "-c",
+            WRITER,
+            str(root),
+            test_id,
+            f"w{n}",
+            str(rounds),
+            str(go),
+            str(tmp_path / "fps.txt"),
+            str(tmp_path / "img.png"),
+        ]
         writers.append(subprocess.Popen(command, stderr=subprocess.PIPE, text=True))
     store = BaselineStore(root)
     go.touch()
@@ -438,12 +466,18 @@ def test_a_profile_reads_its_own_records_then_the_default_ones_and_writes_its_ow
     only_default = default.save(make_record("suite.py::only_default", version="default"))
     own_path = cuda.save(make_record("suite.py::shared", version="cuda"))
     assert own_path == tmp_path / "_profiles" / "cuda-fp16" / "suite.py" / "shared.json"
-    assert cuda.record_path("suite.py::only_default") == tmp_path / "_profiles" / "cuda-fp16" / "suite.py" / "only_default.json"
+    assert (
+        cuda.record_path("suite.py::only_default")
+        == tmp_path / "_profiles" / "cuda-fp16" / "suite.py" / "only_default.json"
+    )
 
     assert cuda.find("suite.py::shared") == own_path and cuda.load("suite.py::shared").invokeai_version == "cuda"
     assert cuda.find("suite.py::only_default") == only_default
     assert cuda.load("suite.py::only_default").invokeai_version == "default"
-    assert default.load("suite.py::shared").invokeai_version == "default" and default.find("suite.py::shared") == shared_path
+    assert (
+        default.load("suite.py::shared").invokeai_version == "default"
+        and default.find("suite.py::shared") == shared_path
+    )
     assert cuda.find("suite.py::nowhere") is None and cuda.load("suite.py::nowhere") is None
 
     assert cuda.stored_test_ids() == {"suite.py::shared": own_path}
@@ -491,8 +525,14 @@ def test_delete_removes_the_active_stores_files_and_empty_folders_only(tmp_path:
 
 def make_index_map(name: str = "noise") -> IndexMap:
     entry = MapEntry(
-        index=0, identity="noise:1.seed", node_id="noise:1", field_name="seed", node_type="noise",
-        display_name="Seed", label="", kind="integer",
+        index=0,
+        identity="noise:1.seed",
+        node_id="noise:1",
+        field_name="seed",
+        node_type="noise",
+        display_name="Seed",
+        label="",
+        kind="integer",
     )
     return IndexMap(workflow_name=name, inputs=(entry,), content_hash="c0ffee")
 
@@ -595,8 +635,14 @@ def test_when_each_update_mode_writes(mode: str, exists: bool, matched: bool | N
 @pytest.mark.parametrize(
     ("mode", "flag", "expected"),
     [
-        ("none", False, False), ("missing", False, False), ("changed", False, False), ("all", False, True),
-        ("none", True, True), ("missing", True, True), ("changed", True, True), ("all", True, True),
+        ("none", False, False),
+        ("missing", False, False),
+        ("changed", False, False),
+        ("all", False, True),
+        ("none", True, True),
+        ("missing", True, True),
+        ("changed", True, True),
+        ("all", True, True),
     ],
 )
 def test_only_mode_all_or_the_flag_accepts_drift(mode: str, flag: bool, expected: bool) -> None:

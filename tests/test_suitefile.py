@@ -86,13 +86,18 @@ def test_a_full_suite_file(project: Path) -> None:
     ]
     assert [c.timeout for c in suite.cases] == [120.0, 30.0, 120.0, 120.0]
     assert [c.outputs for c in suite.cases] == [("Output",), ("save",), ("Output",), ("Output",)]
-    assert [c.tolerance for c in suite.cases] == [{"phash": 0.15}, {"phash": 0.15, "ssim": 0.1}, {"phash": 0.15}, {"phash": 0.15}]
+    assert [c.tolerance for c in suite.cases] == [
+        {"phash": 0.15},
+        {"phash": 0.15, "ssim": 0.1},
+        {"phash": 0.15},
+        {"phash": 0.15},
+    ]
     assert all(c.workflow == workflow for c in suite.cases)
     assert all(c.models == ("tiny-sd15",) for c in suite.cases)
 
 
 def test_matrix_product_is_the_default_and_ids_are_bracketed(project: Path) -> None:
-    path = write(project, WORKFLOW_LINE + "[matrix]\n2 = [1, 2]\n\"Radius\" = [0.5, 1.5]\n")
+    path = write(project, WORKFLOW_LINE + '[matrix]\n2 = [1, 2]\n"Radius" = [0.5, 1.5]\n')
     suite = load_suite_file(path)
     assert [c.case_id for c in suite.cases] == [
         "[Value=1-Radius=0.5]",
@@ -137,7 +142,9 @@ def test_case_and_matrix_values_replace_shared_ones_given_by_another_name(projec
 
 
 def test_the_workflow_path_is_relative_to_the_suite_file(project: Path) -> None:
-    path = write(project, 'workflow = "../workflows/form-layout.json"\n[[case]]\nid = "a"\n', name="suites/deep.invokeai.toml")
+    path = write(
+        project, 'workflow = "../workflows/form-layout.json"\n[[case]]\nid = "a"\n', name="suites/deep.invokeai.toml"
+    )
     suite = load_suite_file(path)
     assert suite.cases[0].workflow == project / "workflows" / "form-layout.json"
 
@@ -198,7 +205,10 @@ ERRORS = {
     "workflow-not-text": ('workflow = 3\n[[case]]\nid = "a"\n', ["needs `workflow = "]),
     "case-without-id": (WORKFLOW_LINE + "[[case]]\ninputs = { 0 = 32 }\n", ["[[case]] #1: needs an `id`", "got None"]),
     "case-id-not-text": (WORKFLOW_LINE + "[[case]]\nid = 3\n", ["[[case]] #1: needs an `id`", "got 3"]),
-    "case-id-with-slash": (WORKFLOW_LINE + '[[case]]\nid = "a"\n[[case]]\nid = "a/b"\n', ["[[case]] #2: needs an `id`", "'a/b'"]),
+    "case-id-with-slash": (
+        WORKFLOW_LINE + '[[case]]\nid = "a"\n[[case]]\nid = "a/b"\n',
+        ["[[case]] #2: needs an `id`", "'a/b'"],
+    ),
     "case-id-starting-with-dash": (WORKFLOW_LINE + '[[case]]\nid = "-a"\n', ["[[case]] #1: needs an `id`", "'-a'"]),
     "case-id-with-newline": (WORKFLOW_LINE + '[[case]]\nid = "a\\n"\n', ["[[case]] #1: needs an `id`", "'a\\n'"]),
     "case-id-with-brackets": (WORKFLOW_LINE + '[[case]]\nid = "[Value=1]"\n', ["[[case]] #1: needs an `id`"]),
@@ -210,18 +220,33 @@ ERRORS = {
         WORKFLOW_LINE + '[[case]]\nid = "a"\ninput = { 0 = 32 }\n',
         ["[[case]] #1: unknown key(s) input; valid keys: id, inputs, outputs, timeout, tolerance"],
     ),
-    "models-in-a-case": (WORKFLOW_LINE + '[[case]]\nid = "a"\nmodels = ["x"]\n', ["[[case]] #1: unknown key(s) models"]),
+    "models-in-a-case": (
+        WORKFLOW_LINE + '[[case]]\nid = "a"\nmodels = ["x"]\n',
+        ["[[case]] #1: unknown key(s) models"],
+    ),
     "timeout-zero": (WORKFLOW_LINE + 'timeout = 0\n[[case]]\nid = "a"\n', ["timeout: seconds, a number > 0, got 0"]),
-    "timeout-text": (WORKFLOW_LINE + 'timeout = "2m"\n[[case]]\nid = "a"\n', ["timeout: seconds, a number > 0, got '2m'"]),
+    "timeout-text": (
+        WORKFLOW_LINE + 'timeout = "2m"\n[[case]]\nid = "a"\n',
+        ["timeout: seconds, a number > 0, got '2m'"],
+    ),
     "case-timeout": (
         WORKFLOW_LINE + '[[case]]\nid = "quick"\ntimeout = -1\n',
         ["[[case]] #1 (quick): timeout: seconds, a number > 0, got -1"],
     ),
     "outputs-not-a-list": (WORKFLOW_LINE + 'outputs = "Output"\n[[case]]\nid = "a"\n', ["outputs: a non-empty list"]),
     "outputs-empty": (WORKFLOW_LINE + 'outputs = []\n[[case]]\nid = "a"\n', ["outputs: a non-empty list"]),
-    "case-outputs": (WORKFLOW_LINE + '[[case]]\nid = "a"\noutputs = [1]\n', ["[[case]] #1 (a): outputs: a non-empty list"]),
-    "models-not-a-list": (WORKFLOW_LINE + 'models = "tiny"\n[[case]]\nid = "a"\n', ["models: a list of model names, got 'tiny'"]),
-    "inputs-not-a-table": (WORKFLOW_LINE + 'inputs = 3\n[[case]]\nid = "a"\n', ["`inputs` must be a table ([inputs]), got int"]),
+    "case-outputs": (
+        WORKFLOW_LINE + '[[case]]\nid = "a"\noutputs = [1]\n',
+        ["[[case]] #1 (a): outputs: a non-empty list"],
+    ),
+    "models-not-a-list": (
+        WORKFLOW_LINE + 'models = "tiny"\n[[case]]\nid = "a"\n',
+        ["models: a list of model names, got 'tiny'"],
+    ),
+    "inputs-not-a-table": (
+        WORKFLOW_LINE + 'inputs = 3\n[[case]]\nid = "a"\n',
+        ["`inputs` must be a table ([inputs]), got int"],
+    ),
     "tolerance-not-a-table": (WORKFLOW_LINE + 'tolerance = 3\n[[case]]\nid = "a"\n', ["`tolerance` must be a table"]),
     "case-tolerance-not-a-table": (
         WORKFLOW_LINE + '[[case]]\nid = "a"\ntolerance = 12\n',
@@ -233,12 +258,18 @@ ERRORS = {
         WORKFLOW_LINE + '[matrix]\ncombine = "cross"\n2 = [1, 2]\n',
         ["[matrix] combine must be one of product, zip, got 'cross'"],
     ),
-    "matrix-only-combine": (WORKFLOW_LINE + '[matrix]\ncombine = "zip"\n', ["[matrix]: a matrix is a non-empty mapping"]),
+    "matrix-only-combine": (
+        WORKFLOW_LINE + '[matrix]\ncombine = "zip"\n',
+        ["[matrix]: a matrix is a non-empty mapping"],
+    ),
     "matrix-zip-unequal": (
         WORKFLOW_LINE + '[matrix]\ncombine = "zip"\n2 = [1, 2, 3]\n4 = [0.5, 1.5]\n',
         ["[matrix]: a zipped matrix needs lists of equal length; got 2: 3, 4: 2"],
     ),
-    "matrix-value-not-a-list": (WORKFLOW_LINE + "[matrix]\n2 = 5\n", ["[matrix]: matrix input 2 needs a non-empty list"]),
+    "matrix-value-not-a-list": (
+        WORKFLOW_LINE + "[matrix]\n2 = 5\n",
+        ["[matrix]: matrix input 2 needs a non-empty list"],
+    ),
     "matrix-unknown-index": (
         WORKFLOW_LINE + "[matrix]\n9 = [1, 2]\n",
         ["[matrix]", "there is no form input #9", "#0 'Width' (blank.width)", "#5 'Board' (save.board)"],
@@ -251,7 +282,10 @@ ERRORS = {
         WORKFLOW_LINE + '[[case]]\nid = "a"\ninputs = { "Seed" = 1 }\n',
         ["[[case]] #1 (a): inputs: there is no form input named 'Seed'", "#2 'Value' (seed.value)"],
     ),
-    "case-inputs-not-a-table": (WORKFLOW_LINE + '[[case]]\nid = "a"\ninputs = [1]\n', ["[[case]] #1 (a): inputs: inputs must be a mapping"]),
+    "case-inputs-not-a-table": (
+        WORKFLOW_LINE + '[[case]]\nid = "a"\ninputs = [1]\n',
+        ["[[case]] #1 (a): inputs: inputs must be a mapping"],
+    ),
     "one-input-twice-in-a-case": (
         WORKFLOW_LINE + '[[case]]\nid = "a"\ninputs = { 2 = 1, "Value" = 2 }\n',
         ["[[case]] #1 (a): inputs: input #2 'Value' (seed.value) is given twice, as 2 and as 'Value'"],

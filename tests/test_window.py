@@ -138,7 +138,12 @@ def test_lanes_of_different_depths_fill_the_least_busy_first():
     decision = next_batches(window(current=0, look_ahead=8), lanes, asking="c0")
     # c0 to the least busy (b: 0 -> 1); then by load b (1), c (1), a (2), each up to 3 of ours.
     assert decision == Decision(
-        (b("c0", lane="http://b"), b("c1", "c2", lane="http://b"), b("c3", "c4", lane="http://c"), b("c5", lane="http://a")),
+        (
+            b("c0", lane="http://b"),
+            b("c1", "c2", lane="http://b"),
+            b("c3", "c4", lane="http://c"),
+            b("c5", lane="http://a"),
+        ),
         cursor=6,
         homeless=(),
     )

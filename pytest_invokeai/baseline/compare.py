@@ -59,9 +59,7 @@ class Thresholds:
     def with_overrides(self, overrides: Mapping[str, float]) -> Thresholds:
         unknown = sorted(set(overrides) - set(self.names()))
         if unknown:
-            raise ValueError(
-                f"unknown threshold name(s): {', '.join(unknown)}; valid names: {', '.join(self.names())}"
-            )
+            raise ValueError(f"unknown threshold name(s): {', '.join(unknown)}; valid names: {', '.join(self.names())}")
         for name, value in overrides.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"threshold {name!r} must be a finite number >= 0, got {value!r}")

@@ -94,12 +94,18 @@ class Fingerprint:
         if missing or unknown:
             raise BaselineError(
                 "fingerprint fields do not match: "
-                + "; ".join(p for p in (missing and f"missing {', '.join(missing)}", unknown and f"unknown {', '.join(unknown)}") if p)
+                + "; ".join(
+                    p
+                    for p in (missing and f"missing {', '.join(missing)}", unknown and f"unknown {', '.join(unknown)}")
+                    if p
+                )
                 + f" (valid fields: {', '.join(sorted(names))})"
             )
         for name in ("color", "sharpness"):
             value = data[name]
-            if not isinstance(value, (list, tuple)) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+            ):
                 raise BaselineError(f"fingerprint field {name!r} must be a list of numbers, got {value!r}")
         if len(data["color"]) != 3 or len(data["sharpness"]) != len(SHARPNESS_SCALES):
             raise BaselineError(
@@ -121,7 +127,11 @@ class Fingerprint:
 
     def edge_cells(self) -> np.ndarray:
         """The edge value of each layout cell, shape (LAYOUT_GRID, LAYOUT_GRID), in levels."""
-        return _decode(self.edges, "edges", np.uint8, LAYOUT_GRID * LAYOUT_GRID).astype(np.float64).reshape(LAYOUT_GRID, LAYOUT_GRID)
+        return (
+            _decode(self.edges, "edges", np.uint8, LAYOUT_GRID * LAYOUT_GRID)
+            .astype(np.float64)
+            .reshape(LAYOUT_GRID, LAYOUT_GRID)
+        )
 
     def phash_coefficients(self) -> np.ndarray:
         """pHash's DCT band without its DC term, as floats (PHASH_BAND**2 - 1 values)."""
@@ -243,7 +253,9 @@ def _sharpness(gray: Image.Image) -> list[float]:
         if small.shape[0] < 3 or small.shape[1] < 3:
             values.append(0.0)
             continue
-        lap = np.abs(4 * small[1:-1, 1:-1] - small[:-2, 1:-1] - small[2:, 1:-1] - small[1:-1, :-2] - small[1:-1, 2:]).ravel()
+        lap = np.abs(
+            4 * small[1:-1, 1:-1] - small[:-2, 1:-1] - small[2:, 1:-1] - small[1:-1, :-2] - small[1:-1, 2:]
+        ).ravel()
         count = max(1, lap.size // SHARPNESS_TOP)
         values.append(float(np.partition(lap, lap.size - count)[-count:].mean()))
     return values

@@ -46,7 +46,9 @@ class DecodedImage:
         return cls(image, raw)
 
     @classmethod
-    def of(cls, image: DecodedImage | Image.Image | bytes | bytearray | memoryview, what: str = "the image") -> DecodedImage:
+    def of(
+        cls, image: DecodedImage | Image.Image | bytes | bytearray | memoryview, what: str = "the image"
+    ) -> DecodedImage:
         """``image`` as a DecodedImage: as it is, wrapped, or decoded from bytes."""
         if isinstance(image, DecodedImage):
             return image

@@ -50,7 +50,9 @@ class RunScope:
     def ignores(self, path: Path) -> bool:
         """Whether ``--ignore``/``--ignore-glob`` kept ``path`` from collection."""
         candidates = [path, *path.parents]
-        return _inside(path, self.ignored) or any(fnmatch.fnmatch(str(c), g) for c in candidates for g in self.ignore_globs)
+        return _inside(path, self.ignored) or any(
+            fnmatch.fnmatch(str(c), g) for c in candidates for g in self.ignore_globs
+        )
 
     @property
     def ignores_any(self) -> bool:
@@ -132,7 +134,9 @@ def scan_run(
     )
 
 
-UNREADABLE_RECORD_ADVICE = "re-record it with --invokeai-update-baselines=changed (or all), which keeps the broken file as *.broken"
+UNREADABLE_RECORD_ADVICE = (
+    "re-record it with --invokeai-update-baselines=changed (or all), which keeps the broken file as *.broken"
+)
 UNREADABLE_MAP_ADVICE = (
     "write a new index map with --invokeai-update-baselines=all or --invokeai-accept-drift once the tests' input indices "
     "are checked (the broken file is kept as *.broken)"
@@ -142,7 +146,10 @@ UNREADABLE_MAP_ADVICE = (
 def unreadable_messages(unreadable: Mapping[str, str], replaced: Mapping[str, str]) -> list[tuple[str, str]]:
     """(file, what is wrong and what to do) for each unreadable file the run found and did not replace."""
     return [
-        (name, f"{name}: {why}; {UNREADABLE_MAP_ADVICE if f'/{INDEX_MAPS_DIR}/' in f'/{name}' else UNREADABLE_RECORD_ADVICE}")
+        (
+            name,
+            f"{name}: {why}; {UNREADABLE_MAP_ADVICE if f'/{INDEX_MAPS_DIR}/' in f'/{name}' else UNREADABLE_RECORD_ADVICE}",
+        )
         for name, why in sorted(unreadable.items())
         if name not in replaced
     ]

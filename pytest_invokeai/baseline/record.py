@@ -140,7 +140,8 @@ def check_header(data: Any, *, source: str) -> str:
             source,
             "$.version",
             f"baseline format version {version!r} is not supported; this pytest-invokeai reads version "
-            f"{FORMAT_VERSION}" + (" (the file was written by a newer pytest-invokeai: upgrade to read it)" if newer else ""),
+            f"{FORMAT_VERSION}"
+            + (" (the file was written by a newer pytest-invokeai: upgrade to read it)" if newer else ""),
             newer=newer,
         )
     missing = [key for key in _REQUIRED_KEYS if key not in data]
@@ -194,7 +195,9 @@ def _inputs_from_json(raw: Any, source: str) -> list[dict[str, Any]]:
         index = item.get("index") if isinstance(item, dict) else None
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
             raise _error(
-                source, f"$.inputs[{position}]", 'must be an object with "index" a whole number >= 0 (and "name", "value")'
+                source,
+                f"$.inputs[{position}]",
+                'must be an object with "index" a whole number >= 0 (and "name", "value")',
             )
     return [dict(item) for item in raw]
 

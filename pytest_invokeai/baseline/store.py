@@ -224,7 +224,9 @@ class BaselineStore:
             except FileExistsError:
                 continue
             except OSError as exc:
-                raise BaselineError(f"{path}: cannot keep the unreadable file as {kept.name}: {exc.strerror or exc}") from None
+                raise BaselineError(
+                    f"{path}: cannot keep the unreadable file as {kept.name}: {exc.strerror or exc}"
+                ) from None
             path.unlink(missing_ok=True)  # only now: the bytes are safe beside it
             return kept
         raise BaselineError(f"{path}: cannot keep the unreadable file: {path.name}{BROKEN_SUFFIX}.* are all taken")

@@ -55,7 +55,9 @@ def normalize_key(key: Any, *, where: str) -> InputKey:
     return key
 
 
-def normalize_inputs(inputs: Mapping[Any, Any] | None, *, where: str, base_dir: Path | None = None) -> dict[InputKey, Any]:
+def normalize_inputs(
+    inputs: Mapping[Any, Any] | None, *, where: str, base_dir: Path | None = None
+) -> dict[InputKey, Any]:
     """``{index: value}`` with index keys as ints; with ``base_dir``, image files resolved against it.
 
     An image input takes a file: a :class:`~pathlib.Path` in Python, ``{ file = "path" }`` in TOML. A
@@ -251,7 +253,9 @@ def spec_from_marker(kwargs: Mapping[str, Any], *, base_dir: Path, where: str) -
     """The case a marker declares (without its matrix). Paths are relative to the test file's folder."""
     workflow = kwargs.get("workflow")
     if not isinstance(workflow, (str, Path)) or not str(workflow):
-        raise CaseError(f'{where}: @pytest.mark.invokeai needs workflow="path/to/workflow.json" (relative to the test file)')
+        raise CaseError(
+            f'{where}: @pytest.mark.invokeai needs workflow="path/to/workflow.json" (relative to the test file)'
+        )
     tolerance = kwargs.get("tolerance") or {}
     if not isinstance(tolerance, Mapping):
         raise CaseError(f"{where}: tolerance must be a mapping like {{'phash': 0.15}}, got {tolerance!r}")

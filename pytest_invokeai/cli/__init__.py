@@ -118,4 +118,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error("internal error (a bug in pytest-invokeai; please report it with the traceback above)")
         return EXIT_INTERNAL_ERROR
 
+
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]

@@ -84,7 +84,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"the baseline directory (default: ./{DEFAULT_DIR})")
+    parser.add_argument(
+        "--dir", type=Path, default=DEFAULT_DIR, help=f"the baseline directory (default: ./{DEFAULT_DIR})"
+    )
     parser.add_argument("--profile", help="a baseline profile (its records are under DIR/_profiles/PROFILE)")
 
 
@@ -152,7 +154,9 @@ def run_list(args: argparse.Namespace) -> int:
     records.sort(key=lambda item: item["test_id"])
     maps = store.scan_index_maps()
     unreadable.update(maps.unreadable)
-    index_maps = [{"workflow": key, "file": str(path), "bytes": path.stat().st_size} for key, path in maps.found.items()]
+    index_maps = [
+        {"workflow": key, "file": str(path), "bytes": path.stat().st_size} for key, path in maps.found.items()
+    ]
     listing: dict[str, Any] = {
         "dir": str(store.root),
         "profile": store.profile,

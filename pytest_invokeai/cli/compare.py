@@ -41,8 +41,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         help=f"override one threshold (repeatable); names: {', '.join(Thresholds.names())}",
     )
-    parser.add_argument("--output", metavar="NODE", help="the output node (id or label) of a record with several outputs")
-    parser.add_argument("--image", metavar="N", type=int, help="the image index (from 0) of an output with several images")
+    parser.add_argument(
+        "--output", metavar="NODE", help="the output node (id or label) of a record with several outputs"
+    )
+    parser.add_argument(
+        "--image", metavar="N", type=int, help="the image index (from 0) of an output with several images"
+    )
     parser.add_argument(
         "--json",
         action="store_true",
@@ -103,10 +107,13 @@ def choose_output(record: BaselineRecord, wanted: str | None, *, source: str) ->
     by_label = [node_id for node_id, output in record.outputs.items() if wanted is not None and output.label == wanted]
     if len(by_label) == 1:
         return by_label[0]
-    held = "; ".join(
-        f"{node_id}" + (f" (label {out.label!r})" if out.label else "") + f": {len(out.images)} image(s)"
-        for node_id, out in record.outputs.items()
-    ) or "no outputs"
+    held = (
+        "; ".join(
+            f"{node_id}" + (f" (label {out.label!r})" if out.label else "") + f": {len(out.images)} image(s)"
+            for node_id, out in record.outputs.items()
+        )
+        or "no outputs"
+    )
     reason = "choose one with --output NODE" if wanted is None else f"it has no output {wanted!r}"
     raise BaselineError(f"{source}: the record holds {len(record.outputs)} output(s), {reason}; it holds: {held}")
 

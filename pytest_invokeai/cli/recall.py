@@ -63,21 +63,41 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("case", metavar="CASE", help="test id, a unique part of one, or a baseline record .json")
     parser.add_argument("--url", help=f"the InvokeAI server (default: ${URL_OPTION.env}, else {DEFAULT_URL})")
-    parser.add_argument("--token", help=f"bearer token for a server that needs one (default: ${TOKEN_ENV}; never printed)")
-    parser.add_argument("--queue", default=DEFAULT_QUEUE,
-                        help="the queue id of the request (default: default, the web UI's; InvokeAI 6.14 sends the update "
-                        "to every web UI of the same user, whatever their queue)")
-    parser.add_argument("--dry-run", action="store_true", help="only show what would be sent (and a curl line); contact no server")
-    parser.add_argument("--json", action="store_true", help="print JSON: case, sent, rows (sent vs applied), unmapped inputs, notes")
-    parser.add_argument("--rootdir", type=Path, default=Path("."), help="the suite's root folder (default: the current folder)")
+    parser.add_argument(
+        "--token", help=f"bearer token for a server that needs one (default: ${TOKEN_ENV}; never printed)"
+    )
+    parser.add_argument(
+        "--queue",
+        default=DEFAULT_QUEUE,
+        help="the queue id of the request (default: default, the web UI's; InvokeAI 6.14 sends the update "
+        "to every web UI of the same user, whatever their queue)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="only show what would be sent (and a curl line); contact no server"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print JSON: case, sent, rows (sent vs applied), unmapped inputs, notes"
+    )
+    parser.add_argument(
+        "--rootdir", type=Path, default=Path("."), help="the suite's root folder (default: the current folder)"
+    )
     parser.add_argument("--baselines", type=Path, help="the baseline directory (default: ROOTDIR/baselines)")
     parser.add_argument("--profile", help="a baseline profile (its records win over the default store's)")
-    parser.add_argument("--results", type=Path,
-                        help=f"the last run's JSON summary, or its folder (default: ROOTDIR/{DEFAULT_SUMMARY})")
-    parser.add_argument("--from", dest="source", choices=SOURCES, default="auto",
-                        help="where to look the case up: auto (the last run, else the baselines), results or baseline")
-    parser.add_argument("--no-upload", action="store_true",
-                        help="do not upload the case's local image files (control/IP-adapter images are then left out)")
+    parser.add_argument(
+        "--results", type=Path, help=f"the last run's JSON summary, or its folder (default: ROOTDIR/{DEFAULT_SUMMARY})"
+    )
+    parser.add_argument(
+        "--from",
+        dest="source",
+        choices=SOURCES,
+        default="auto",
+        help="where to look the case up: auto (the last run, else the baselines), results or baseline",
+    )
+    parser.add_argument(
+        "--no-upload",
+        action="store_true",
+        help="do not upload the case's local image files (control/IP-adapter images are then left out)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -110,9 +130,17 @@ def run(args: argparse.Namespace) -> int:
             except ServerError as exc:
                 raise ServerError(str(exc) + _refused_values(str(exc), mapping)) from None
     if args.json:
-        print_json(_as_json(case, mapping, notes, outcome, url=url, queue=args.queue, dry_run=args.dry_run, authorized=bool(token)))
+        print_json(
+            _as_json(
+                case, mapping, notes, outcome, url=url, queue=args.queue, dry_run=args.dry_run, authorized=bool(token)
+            )
+        )
     else:
-        print(format_text(case, mapping, notes, outcome, url=url, queue=args.queue, dry_run=args.dry_run, authorized=bool(token)))
+        print(
+            format_text(
+                case, mapping, notes, outcome, url=url, queue=args.queue, dry_run=args.dry_run, authorized=bool(token)
+            )
+        )
     return EXIT_CHECK_FAILED if mapping.is_empty else EXIT_OK
 
 
@@ -135,8 +163,15 @@ def _first_env_url() -> str | None:
 
 
 def format_text(
-    case: RecallCase, mapping: RecallMapping, notes: list[str], outcome: RecallOutcome | None, *, url: str, queue: str,
-    dry_run: bool, authorized: bool = False,
+    case: RecallCase,
+    mapping: RecallMapping,
+    notes: list[str],
+    outcome: RecallOutcome | None,
+    *,
+    url: str,
+    queue: str,
+    dry_run: bool,
+    authorized: bool = False,
 ) -> str:
     lines = [
         f"case      {case.test_id}",
@@ -144,13 +179,17 @@ def format_text(
         f"workflow  {case.workflow_key}",
     ]
     if outcome is not None:
-        lines.append(f"server    {outcome.url} (InvokeAI {outcome.version}), queue {outcome.queue}: "
-                     f"{outcome.answer.get('updated_count', 0)} parameter(s) stored and sent to the open web UIs")
+        lines.append(
+            f"server    {outcome.url} (InvokeAI {outcome.version}), queue {outcome.queue}: "
+            f"{outcome.answer.get('updated_count', 0)} parameter(s) stored and sent to the open web UIs"
+        )
     elif dry_run and not mapping.is_empty:
         lines.append(f"dry run   nothing sent to {url} (queue {queue})")
     lines.append("")
     if mapping.is_empty:
-        lines.append("nothing to recall: " + (mapping.notes[0] if mapping.notes else "no input maps to a recall parameter"))
+        lines.append(
+            "nothing to recall: " + (mapping.notes[0] if mapping.notes else "no input maps to a recall parameter")
+        )
         lines.append("(the recall parameters describe a diffusion generation: prompts, model, steps, size, seed...)")
     else:
         lines += _table(mapping, outcome)
@@ -160,7 +199,9 @@ def format_text(
         lines += ["", f"not mapped: every form input ({names})"]
     elif unmapped:
         lines += ["", "not mapped (form inputs):"]
-        lines += [f"  #{i.index} {i.name!r}{' (set by the case)' if i.set_by_case else ''}: {i.reason}" for i in unmapped]
+        lines += [
+            f"  #{i.index} {i.name!r}{' (set by the case)' if i.set_by_case else ''}: {i.reason}" for i in unmapped
+        ]
     other_notes = ([] if mapping.is_empty else list(mapping.notes)) + notes  # an empty mapping's note is said above
     if outcome is not None:
         other_notes += [f"uploaded {key.split('.')[0]}'s image as {name}" for key, name in outcome.uploaded.items()]
@@ -169,14 +210,20 @@ def format_text(
     if other_notes:
         lines += ["", "notes:"] + [f"  {note}" for note in other_notes]
     if dry_run and not mapping.is_empty:
-        lines += ["", "the same with curl:", "  " + curl_command(mapping.body(), url=url, queue=queue, authorized=authorized)]
+        lines += [
+            "",
+            "the same with curl:",
+            "  " + curl_command(mapping.body(), url=url, queue=queue, authorized=authorized),
+        ]
     return "\n".join(lines)
 
 
 def _table(mapping: RecallMapping, outcome: RecallOutcome | None) -> list[str]:
-    rows = outcome.rows if outcome is not None else [
-        Row(name, value, None, "", "", _gui(name)) for name, value in _flat(mapping.body()).items()
-    ]
+    rows = (
+        outcome.rows
+        if outcome is not None
+        else [Row(name, value, None, "", "", _gui(name)) for name, value in _flat(mapping.body()).items()]
+    )
     header = ["parameter", "from", "sent"] + (["server applied"] if outcome is not None else [])
     table = [header]
     for row in rows:
@@ -185,7 +232,10 @@ def _table(mapping: RecallMapping, outcome: RecallOutcome | None) -> list[str]:
             cells.append(_applied(row))
         table.append(cells)
     widths = [max(len(r[c]) for r in table) for c in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(widths[c]) if c < len(widths) else cell for c, cell in enumerate(r)).rstrip() for r in table]
+    lines = [
+        "  ".join(cell.ljust(widths[c]) if c < len(widths) else cell for c, cell in enumerate(r)).rstrip()
+        for r in table
+    ]
     if any(not row.gui_applies for row in rows):
         lines.append(FOOTNOTE)
     return lines
@@ -227,8 +277,15 @@ def _show(value: Any) -> str:
 
 
 def _as_json(
-    case: RecallCase, mapping: RecallMapping, notes: list[str], outcome: RecallOutcome | None, *, url: str, queue: str,
-    dry_run: bool, authorized: bool = False,
+    case: RecallCase,
+    mapping: RecallMapping,
+    notes: list[str],
+    outcome: RecallOutcome | None,
+    *,
+    url: str,
+    queue: str,
+    dry_run: bool,
+    authorized: bool = False,
 ) -> dict[str, Any]:
     return {
         "test_id": case.test_id,
@@ -239,7 +296,9 @@ def _as_json(
         "sent": outcome.sent if outcome is not None else None,
         "parameters": mapping.body(),
         "from": {name: mapping.origin(name) for name in _flat(mapping.body())},
-        "server": None if outcome is None else {
+        "server": None
+        if outcome is None
+        else {
             "version": outcome.version,
             "answer": outcome.answer,
             "rows": [row.to_json() for row in outcome.rows],

@@ -37,12 +37,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--url", help="a running InvokeAI, e.g. http://127.0.0.1:9090 (default: start a local one)")
     parser.add_argument("--token", help="bearer token for a server that needs one (never printed)")
     add_set_option(parser, "; an image input also takes a file path (uploaded)")
-    parser.add_argument("--out", type=Path, default=Path("."), help="folder for the images (default: the current folder)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("."), help="folder for the images (default: the current folder)"
+    )
     parser.add_argument("--board", help="save the images to this board (created if missing); default: Uncategorized")
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds the generation may run once started (default: 600)")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds the generation may run once started (default: 600)"
+    )
     parser.add_argument("--intermediates", action="store_true", help="also write the images of intermediate nodes")
-    parser.add_argument("--server-cmd", help="command that starts InvokeAI for the local server (default: the project's install)")
-    parser.add_argument("--json", action="store_true", help="print a JSON list of {node_id, node_type, node_label, image_name, path}")
+    parser.add_argument(
+        "--server-cmd", help="command that starts InvokeAI for the local server (default: the project's install)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON list of {node_id, node_type, node_label, image_name, path}"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -74,8 +82,15 @@ def run(args: argparse.Namespace) -> int:
                 continue
             path = args.out / f"{safe_stem(node_id)}{f'-{n + 1}' if len(images) > 1 else ''}.png"
             path.write_bytes(image.png)
-            written.append({"node_id": node_id, "node_type": image.node_type, "node_label": image.node_label,
-                            "image_name": image.image_name, "path": str(path)})
+            written.append(
+                {
+                    "node_id": node_id,
+                    "node_type": image.node_type,
+                    "node_label": image.node_label,
+                    "image_name": image.image_name,
+                    "path": str(path),
+                }
+            )
     if args.json:
         print_json(written)
     else:

@@ -92,9 +92,7 @@ def _install_lock(env_dir: Path) -> AbstractContextManager[None]:
     return file_lock(env_dir.parent / f".{env_dir.name}.lock")
 
 
-def install_invokeai(
-    env_dir: Path | None = None, *, force: bool = False, log: Callable[[str], None] = print
-) -> Path:
+def install_invokeai(env_dir: Path | None = None, *, force: bool = False, log: Callable[[str], None] = print) -> Path:
     """Install (or reuse) the pinned InvokeAI; returns the environment's Python."""
     env_dir = env_dir or default_env_dir()
     with _install_lock(env_dir):

@@ -103,13 +103,17 @@ def _build(python: Path, out_dir: Path) -> None:
         raise ServerError(f"cannot build the tiny SD-1.5 model with {python}: {exc}") from None
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()[-OUTPUT_TAIL:]
-        raise ServerError(f"building the tiny SD-1.5 model with {python} failed (exit code {result.returncode}):\n{output}")
+        raise ServerError(
+            f"building the tiny SD-1.5 model with {python} failed (exit code {result.returncode}):\n{output}"
+        )
 
 
 # -- installing into a server -----------------------------------------------------------------
 
 
-def install_model(client: InvokeAIClient, source: Path, *, name: str | None = None, timeout: float = 300) -> dict[str, Any]:
+def install_model(
+    client: InvokeAIClient, source: Path, *, name: str | None = None, timeout: float = 300
+) -> dict[str, Any]:
     """Install the model at ``source`` in place; returns the server's config of the model.
 
     A model the server has already, from the same path or with the same hash (known for a tiny
@@ -164,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         description="Build the tiny SD-1.5 test model (once) and optionally install it into a running InvokeAI.",
     )
     parser.add_argument("--url", help="install the model into the InvokeAI server at this URL (same machine)")
-    parser.add_argument("--cache-dir", type=Path, default=None, help=f"where models are built (default: {models_dir()})")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help=f"where models are built (default: {models_dir()})"
+    )
     args = parser.parse_args(argv)
     try:
         folder = ensure_tiny_sd15(args.cache_dir)
@@ -172,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.url:
             with InvokeAIClient(args.url) as client:
                 config = install_model(client, folder)
-            print(f"installed as {config.get('name')!r} ({config.get('base')} {config.get('type')}, key {config.get('key')})")
+            print(
+                f"installed as {config.get('name')!r} ({config.get('base')} {config.get('type')}, key {config.get('key')})"
+            )
     except ServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

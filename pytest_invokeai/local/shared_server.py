@@ -124,7 +124,9 @@ def cancel_registered_queues(run_dir: Path, token: str | None) -> list[str]:
 
     with ThreadPoolExecutor(max_workers=min(len(records), CANCEL_THREADS)) as pool:
         failures = list(pool.map(lambda record: _cancel_queue(record, token), records))
-    forget_queues(run_dir, [record["destination"] for record, failure in zip(records, failures, strict=True) if not failure])
+    forget_queues(
+        run_dir, [record["destination"] for record, failure in zip(records, failures, strict=True) if not failure]
+    )
     return [failure for failure in failures if failure]
 
 
@@ -136,7 +138,9 @@ def _cancel_queue(record: dict[str, str], token: str | None) -> str:
     from pytest_invokeai.server.client import InvokeAIClient
 
     try:
-        with InvokeAIClient(record["url"], token=token, queue_id=record["queue_id"], timeout=CANCEL_TIMEOUT, retries=0) as client:
+        with InvokeAIClient(
+            record["url"], token=token, queue_id=record["queue_id"], timeout=CANCEL_TIMEOUT, retries=0
+        ) as client:
             client.send(cancel_by_destination(record["queue_id"], record["destination"]))
     except ServerError as exc:
         return f"could not cancel the run's queue items on InvokeAI at {record['url']}: {exc}"

@@ -76,7 +76,9 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
         from pytest_invokeai.server.pool import NoServerReachable
 
         # Unreachable servers are named once, with why, in the summary and the report: one line here.
-        raise fail(str(exc) if isinstance(exc, NoServerReachable) else f"no InvokeAI server for this test: {exc}") from None
+        raise fail(
+            str(exc) if isinstance(exc, NoServerReachable) else f"no InvokeAI server for this test: {exc}"
+        ) from None
     key = workflow_key(spec.workflow, state.rootdir)
     try:
         workflow = state.workflows.get(spec.workflow)  # a broken workflow file fails this test, naming it
@@ -91,7 +93,9 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
             state.results.skipped.append(item.nodeid)
             # -rs shows the test, not us
             raise pytest.skip.Exception(blocked.message, _use_item_location=True) from None
-        state.results.problems.append(TestProblem(test_id=item.nodeid, verdict=blocked.verdict, message=blocked.message))
+        state.results.problems.append(
+            TestProblem(test_id=item.nodeid, verdict=blocked.verdict, message=blocked.message)
+        )
         if blocked.verdict is not Verdict.MISSING:
             state.results.drifted_workflows.add(key)
         raise fail(blocked.message) from None

@@ -46,7 +46,9 @@ SESSION_KEY = pytest.StashKey["InvokeAISession"]()
 
 
 class InvokeAISession:
-    def __init__(self, config: pytest.Config, state: RunState, *, outcome: RunOutcome | None, owner: RunOwner | None) -> None:
+    def __init__(
+        self, config: pytest.Config, state: RunState, *, outcome: RunOutcome | None, owner: RunOwner | None
+    ) -> None:
         self.config = config
         self.state = state
         self.outcome = outcome  # what pytest made of the run: counted by the run's owner alone
@@ -97,7 +99,9 @@ class InvokeAISession:
                 return
             where = metafunc.definition.nodeid
             if CASE_PARAM not in metafunc.fixturenames:
-                raise CaseError(f"{where}: a marker with a matrix needs a test that uses invokeai_run or invokeai_workflow")
+                raise CaseError(
+                    f"{where}: a marker with a matrix needs a test that uses invokeai_run or invokeai_workflow"
+                )
             base = spec_from_marker(kwargs, base_dir=Path(str(metafunc.definition.path)).parent, where=where)
             workflow = self.state.workflows.get(base.workflow)
             cases = matrix_cases(workflow, base, kwargs["matrix"], kwargs.get("combine", "product"), where=where)
@@ -107,7 +111,9 @@ class InvokeAISession:
             return
         metafunc.parametrize(CASE_PARAM, cases, ids=unique_ids(cases))
 
-    def declared_cases(self, items: Iterable[pytest.Item], used_workflows: set[Path] | None = None) -> list[tuple[str, CaseSpec]]:
+    def declared_cases(
+        self, items: Iterable[pytest.Item], used_workflows: set[Path] | None = None
+    ) -> list[tuple[str, CaseSpec]]:
         """(test id, case) of the items that declare a case, in order; a declaration that cannot be used is
         kept for the test to fail with at setup. ``used_workflows`` also gets every marked workflow (also
         of tests that only run ad hoc: their index maps are in use)."""
@@ -143,10 +149,14 @@ class InvokeAISession:
         prune_mode = self.config.getoption("invokeai_prune")
         if prune_mode:
             if narrowed:
-                raise pytest.UsageError(f"--invokeai-prune refuses a narrowed run ({narrowed}): it would delete baselines in use")
+                raise pytest.UsageError(
+                    f"--invokeai-prune refuses a narrowed run ({narrowed}): it would delete baselines in use"
+                )
             dry_run = prune_mode == "dry-run"
             state = self.state
-            self.pruned = Pruned(dry_run, prune(state.store, state.results.orphans, rootdir=state.rootdir, dry_run=dry_run))
+            self.pruned = Pruned(
+                dry_run, prune(state.store, state.results.orphans, rootdir=state.rootdir, dry_run=dry_run)
+            )
 
     def _unlisted(self, items: list[pytest.Item]) -> list[str]:
         """Test id prefixes of tests whose cases could not be listed: their baselines stay in use."""
@@ -162,7 +172,12 @@ class InvokeAISession:
     def _scan_baselines(self, items: list[pytest.Item], unlisted: list[str]) -> None:
         state = self.state
         scan = scan_run(
-            state.store, state.rootdir, run_scope(self.config), state.used_workflows, [i.nodeid for i in items], unlisted
+            state.store,
+            state.rootdir,
+            run_scope(self.config),
+            state.used_workflows,
+            [i.nodeid for i in items],
+            unlisted,
         )
         state.results.orphans, state.results.unreadable = scan.orphans, scan.unreadable
 
@@ -200,7 +215,10 @@ class InvokeAISession:
         from pytest_invokeai.report.writer import summary_lines
 
         return summary_lines(
-            self.state.results, settings=self.state.settings, orphan_note=self.orphan_note, pruned=self.pruned,
+            self.state.results,
+            settings=self.state.settings,
+            orphan_note=self.orphan_note,
+            pruned=self.pruned,
             report_paths=self.report_paths,
         )
 

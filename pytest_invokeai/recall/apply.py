@@ -19,10 +19,22 @@ from pytest_invokeai.server.uploads import upload_image
 
 #: What the InvokeAI 6.14 web UI sets when ``recall_parameters_updated`` arrives (its socket handler);
 #: the server stores the other parameters, but that web UI leaves its fields as they are.
-GUI_APPLIED = frozenset({
-    "positive_prompt", "negative_prompt", "model", "steps", "cfg_scale", "width", "height", "seed", "loras",
-    "control_layers", "ip_adapters", "reference_images",
-})
+GUI_APPLIED = frozenset(
+    {
+        "positive_prompt",
+        "negative_prompt",
+        "model",
+        "steps",
+        "cfg_scale",
+        "width",
+        "height",
+        "seed",
+        "loras",
+        "control_layers",
+        "ip_adapters",
+        "reference_images",
+    }
+)
 LIST_PARAMETERS = ("loras", "control_layers", "ip_adapters", "reference_images")
 
 APPLIED = "applied"  # broadcast as sent
@@ -42,8 +54,14 @@ class Row:
     gui_applies: bool = True  # the 6.14 web UI sets a field from it
 
     def to_json(self) -> dict[str, Any]:
-        return {"parameter": self.parameter, "sent": self.sent, "applied": self.applied, "status": self.status,
-                "note": self.note, "gui_applies": self.gui_applies}
+        return {
+            "parameter": self.parameter,
+            "sent": self.sent,
+            "applied": self.applied,
+            "status": self.status,
+            "note": self.note,
+            "gui_applies": self.gui_applies,
+        }
 
 
 @dataclass
@@ -74,13 +92,20 @@ def send_recall(client: InvokeAIClient, mapping: RecallMapping, *, queue: str, u
     models = _models_by_key(client) if any(k in body for k in ("model", *LIST_PARAMETERS)) else {}
     applied = answer.get("parameters") if isinstance(answer.get("parameters"), dict) else {}
     return RecallOutcome(
-        url=client.base_url, queue=queue, version=version, sent=body, answer=answer,
-        rows=compare_parameters(body, applied, models), uploaded=uploaded,
+        url=client.base_url,
+        queue=queue,
+        version=version,
+        sent=body,
+        answer=answer,
+        rows=compare_parameters(body, applied, models),
+        uploaded=uploaded,
     )
 
 
 def _models_by_key(client: InvokeAIClient) -> dict[str, dict[str, Any]]:
-    return {config["key"]: config for config in client.send(api.models()) if isinstance(config, dict) and "key" in config}
+    return {
+        config["key"]: config for config in client.send(api.models()) if isinstance(config, dict) and "key" in config
+    }
 
 
 def compare_parameters(
@@ -103,7 +128,11 @@ def compare_parameters(
 
 
 def _list_rows(
-    name: str, sent: list[dict[str, Any]], applied: list[dict[str, Any]], models: Mapping[str, Mapping[str, Any]], gui: bool
+    name: str,
+    sent: list[dict[str, Any]],
+    applied: list[dict[str, Any]],
+    models: Mapping[str, Mapping[str, Any]],
+    gui: bool,
 ) -> list[Row]:
     """Match each sent item to the server's: by model name (adapters) or image name (reference images)."""
     remaining = [item for item in applied if isinstance(item, dict)]

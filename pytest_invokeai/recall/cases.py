@@ -72,13 +72,19 @@ class CaseLookup:
         if len(matches) == 1:
             return matches[0]
         if matches:
-            shown = "\n  ".join(matches[:LISTED]) + (f"\n  ... and {len(matches) - LISTED} more" if len(matches) > LISTED else "")
+            shown = "\n  ".join(matches[:LISTED]) + (
+                f"\n  ... and {len(matches) - LISTED} more" if len(matches) > LISTED else ""
+            )
             raise CaseNotFound(f"{query!r} matches {len(matches)} test ids; give the whole id:\n  {shown}")
         closest = difflib.get_close_matches(query, known, n=CLOSEST, cutoff=0.3)
         where = self._where_looked()
         if not known:
             raise CaseNotFound(f"no test id {query!r}: no cases found ({where})")
-        hint = (":\n  closest: " + "\n           ".join(closest)) if closest else f"; {len(known)} known ids (pytest-invokeai baselines list)"
+        hint = (
+            (":\n  closest: " + "\n           ".join(closest))
+            if closest
+            else f"; {len(known)} known ids (pytest-invokeai baselines list)"
+        )
         raise CaseNotFound(f"no test id {query!r} ({where}){hint}")
 
     def _where_looked(self) -> str:
@@ -144,7 +150,10 @@ def _record_case(record: BaselineRecord, path: Path, rootdir: Path) -> RecallCas
     if not record.workflow:
         raise BaselineError(f"{path}: the record names no workflow, so its case cannot be rebuilt; record it again")
     return RecallCase(
-        test_id=record.test_id, workflow_key=record.workflow, inputs=list(record.inputs), origin=f"baseline {path}",
+        test_id=record.test_id,
+        workflow_key=record.workflow,
+        inputs=list(record.inputs),
+        origin=f"baseline {path}",
         rootdir=rootdir,
     )
 
@@ -174,8 +183,10 @@ def case_values(case: RecallCase, workflow: Workflow) -> tuple[dict[int | str, A
         form_input = _find_input(inputs, index, name, case, notes)
         if form_input.kind == "image" and isinstance(value, str):
             if value.startswith("sha256:"):
-                notes.append(f"input #{form_input.index} {form_input.display_name!r}: the case gave the image as bytes "
-                             "(recorded only as their hash): the workflow's own image is used")
+                notes.append(
+                    f"input #{form_input.index} {form_input.display_name!r}: the case gave the image as bytes "
+                    "(recorded only as their hash): the workflow's own image is used"
+                )
                 continue
             local = case.rootdir / value
             if local.is_file():

@@ -49,15 +49,22 @@ def curl_command(body: Mapping[str, Any], *, url: str, queue: str = DEFAULT_QUEU
     """The recall request as one curl command; ``authorized`` adds the bearer token, read from the environment."""
     call = api.recall(queue, dict(body))  # the same request the recall command sends
     data = json.dumps(call.json, ensure_ascii=False, separators=(",", ":"))
-    request = shlex.join(["curl", "-sS", "-X", call.method, url.rstrip("/") + call.path, "-H", "Content-Type: application/json"])
+    request = shlex.join(
+        ["curl", "-sS", "-X", call.method, url.rstrip("/") + call.path, "-H", "Content-Type: application/json"]
+    )
     # Double quotes, not shlex's single ones: the shell must expand the variable.
     auth = f" {AUTH_HEADER}" if authorized else ""
     return f"{request}{auth} {shlex.join(['-d', data])}"
 
 
 def add_recall_lines(
-    outputs: Iterable[OutputResult], *, rootdir: Path, server_known: bool, summary: Path | None = None,
-    authorized: bool = False, load: Callable[[Path], Workflow] = load_workflow,
+    outputs: Iterable[OutputResult],
+    *,
+    rootdir: Path,
+    server_known: bool,
+    summary: Path | None = None,
+    authorized: bool = False,
+    load: Callable[[Path], Workflow] = load_workflow,
 ) -> None:
     """Add the recall command and curl line to each output's ``extra`` (cases that map to nothing get none).
 
@@ -76,16 +83,29 @@ def add_recall_lines(
         if not result.case or "workflow" not in result.case:
             continue
         if result.test_id not in lines:
-            lines[result.test_id] = _lines(result.test_id, result.case, rootdir, load, server_known, results, authorized)
+            lines[result.test_id] = _lines(
+                result.test_id, result.case, rootdir, load, server_known, results, authorized
+            )
         result.extra.update(lines[result.test_id])
 
 
 def _lines(
-    test_id: str, data: Mapping[str, Any], rootdir: Path, load: Callable[[Path], Workflow], server_known: bool,
-    results: str | None, authorized: bool,
+    test_id: str,
+    data: Mapping[str, Any],
+    rootdir: Path,
+    load: Callable[[Path], Workflow],
+    server_known: bool,
+    results: str | None,
+    authorized: bool,
 ) -> dict[str, str]:
-    case = RecallCase(test_id=test_id, workflow_key=data["workflow"], inputs=list(data.get("inputs", [])),
-                      origin="this run", rootdir=rootdir, server=data.get("server"))
+    case = RecallCase(
+        test_id=test_id,
+        workflow_key=data["workflow"],
+        inputs=list(data.get("inputs", [])),
+        origin="this run",
+        rootdir=rootdir,
+        server=data.get("server"),
+    )
     try:
         workflow = load(case.workflow_path)
         values, _ = case_values(case, workflow)

@@ -74,10 +74,31 @@ ADAPTER_CHOICE_FIELDS = {
 }
 #: The order parameters are listed in (the endpoint's own order).
 PARAMETER_ORDER = (
-    "positive_prompt", "negative_prompt", "model", "refiner_model", "vae_model", "scheduler", "steps", "refiner_steps",
-    "cfg_scale", "cfg_rescale_multiplier", "refiner_cfg_scale", "guidance", "width", "height", "seed",
-    "denoise_strength", "refiner_denoise_start", "clip_skip", "seamless_x", "seamless_y",
-    "refiner_positive_aesthetic_score", "refiner_negative_aesthetic_score", "loras", "control_layers", "ip_adapters",
+    "positive_prompt",
+    "negative_prompt",
+    "model",
+    "refiner_model",
+    "vae_model",
+    "scheduler",
+    "steps",
+    "refiner_steps",
+    "cfg_scale",
+    "cfg_rescale_multiplier",
+    "refiner_cfg_scale",
+    "guidance",
+    "width",
+    "height",
+    "seed",
+    "denoise_strength",
+    "refiner_denoise_start",
+    "clip_skip",
+    "seamless_x",
+    "seamless_y",
+    "refiner_positive_aesthetic_score",
+    "refiner_negative_aesthetic_score",
+    "loras",
+    "control_layers",
+    "ip_adapters",
     "reference_images",
 )
 NO_GENERATION = (
@@ -111,8 +132,13 @@ class InputMapping:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "index": self.index, "name": self.name, "identity": self.identity, "value": self.value,
-            "set_by_case": self.set_by_case, "parameters": list(self.parameters), "reason": self.reason,
+            "index": self.index,
+            "name": self.name,
+            "identity": self.identity,
+            "value": self.value,
+            "set_by_case": self.set_by_case,
+            "parameters": list(self.parameters),
+            "reason": self.reason,
         }
 
 
@@ -142,7 +168,9 @@ class RecallMapping:
         body = copy.deepcopy(self.parameters)
         for key, name in (image_names or {}).items():
             if key not in self.local_images:
-                raise KeyError(f"{key!r} is not a local image of this mapping; its local images: {', '.join(self.local_images)}")
+                raise KeyError(
+                    f"{key!r} is not a local image of this mapping; its local images: {', '.join(self.local_images)}"
+                )
             parameter, _, rest = key.partition("[")
             body[parameter][int(rest.split("]")[0])]["image_name"] = name
         if "reference_images" in body:
@@ -177,8 +205,10 @@ def map_recall(
     for key, path in files.items():
         form_input = resolve_input(inputs, key, source=workflow.source)
         if form_input.kind != "image":
-            raise InputValueError(f"input {form_input.describe()} takes no file (it is a {form_input.kind} input), got {path}",
-                                  source=workflow.source)
+            raise InputValueError(
+                f"input {form_input.describe()} takes no file (it is a {form_input.kind} input), got {path}",
+                source=workflow.source,
+            )
         collected[(form_input.node_id, form_input.field_name)] = LocalImage(path)
     view = GraphView(with_values(workflow, collected))
     reader = _Reader(view, schema)
@@ -204,7 +234,8 @@ def map_recall(
 def _first_pass_denoise(view: GraphView, reader: _Reader) -> str | None:
     """The denoising node no other denoising node feeds (a second pass, a refiner, comes after it)."""
     candidates = [
-        node_id for node_id in view.order
+        node_id
+        for node_id in view.order
         if view.node_type(node_id) not in BATCH_NODE_TYPES | GENERATOR_NODE_TYPES
         and any(view.has_input(node_id, name) for name in POSITIVE_INPUTS)
     ]
@@ -272,8 +303,12 @@ class _Reader:
         if found is None or found.value is None:
             return
         if isinstance(found.value, (list, dict)):
-            self._not_recalled(parameter, found.ref, f"{found.ref} holds {type(found.value).__name__} "
-                               f"{_short(found.value)}, the recall parameter takes one value")
+            self._not_recalled(
+                parameter,
+                found.ref,
+                f"{found.ref} holds {type(found.value).__name__} "
+                f"{_short(found.value)}, the recall parameter takes one value",
+            )
             return
         self._set(parameter, found.value, [found.ref])
 
@@ -295,8 +330,9 @@ class _Reader:
                 f"prompt of the first, {view.describe(encoder)}"
             )
         if not view.has_input(encoder, "prompt"):
-            self.notes.append(f"{parameter}: not recalled: the conditioning comes from {view.describe(encoder)}, "
-                              "which has no prompt")
+            self.notes.append(
+                f"{parameter}: not recalled: the conditioning comes from {view.describe(encoder)}, which has no prompt"
+            )
             return encoder
         found = self._read(parameter, encoder, "prompt")
         if found is not None and isinstance(found.value, str):
@@ -411,7 +447,8 @@ class _Reader:
             for node_id in nodes:
                 where = f"{parameter}[{len(entries)}]"
                 entry, refs = (
-                    self._reference_image(where, node_id) if parameter == "reference_images"
+                    self._reference_image(where, node_id)
+                    if parameter == "reference_images"
                     else self._adapter(parameter, where, node_id)
                 )
                 if entry is not None:
@@ -442,8 +479,11 @@ class _Reader:
             value = value_found.value
             if isinstance(value, (list, dict)) or (choices and value not in choices):
                 takes = " / ".join(choices) if choices else "one number"
-                self._not_recalled(f"{where}.{key}", value_found.ref,
-                                   f"{value_found.ref} is {_short(value)}; the recall endpoint takes {takes}")
+                self._not_recalled(
+                    f"{where}.{key}",
+                    value_found.ref,
+                    f"{value_found.ref} is {_short(value)}; the recall endpoint takes {takes}",
+                )
                 continue
             entry[key] = value
             refs.append(value_found.ref)
@@ -497,7 +537,9 @@ def _model_name(value: Any) -> str | None:
 
 
 def _ordered(parameters: Mapping[str, Any]) -> list[str]:
-    return sorted(parameters, key=lambda name: PARAMETER_ORDER.index(name) if name in PARAMETER_ORDER else len(PARAMETER_ORDER))
+    return sorted(
+        parameters, key=lambda name: PARAMETER_ORDER.index(name) if name in PARAMETER_ORDER else len(PARAMETER_ORDER)
+    )
 
 
 def _short(value: Any, limit: int = 60) -> str:

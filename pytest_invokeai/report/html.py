@@ -44,7 +44,16 @@ THUMBNAIL_SIZE = 256
 FULL_SIZE_VERDICTS = FAILURE_VERDICTS | {"updated"}
 #: The summary bar's counts, in this order; keys a summary has beyond these follow them.
 SUMMARY_ORDER = (
-    "compared", "failures", "mismatched", "missing", "errors", "drifted", "new", "updated", "matched", "orphaned",
+    "compared",
+    "failures",
+    "mismatched",
+    "missing",
+    "errors",
+    "drifted",
+    "new",
+    "updated",
+    "matched",
+    "orphaned",
     "drift_accepted",
 )
 #: Counts that mean the run failed when they are above zero.
@@ -253,7 +262,9 @@ def _output_section(index: int, result: OutputResult, folder: Path) -> str:
             f'<div class="images">{images}</div>' if images else "",
             _distances_table(result),
             f'<pre class="explanation">{_e(result.explanation)}</pre>' if result.explanation else "",
-            f'<div class="extra">{"".join(_copyable(k, v) for k, v in result.extra.items())}</div>' if result.extra else "",
+            f'<div class="extra">{"".join(_copyable(k, v) for k, v in result.extra.items())}</div>'
+            if result.extra
+            else "",
             f'<p class="files">files: {"".join(files)}</p>' if files else "",
             "</article>",
         ]
@@ -276,7 +287,9 @@ def _summary_bar(summary: dict[str, Any]) -> str:
     for key in keys:
         value = summary[key]
         bad = key in FAILURE_COUNTS and isinstance(value, (int, float)) and value > 0
-        chips.append(f'<span class="count{" bad" if bad else ""}" data-count="{_e(key)}">{_e(key)}<b>{_e(value)}</b></span>')
+        chips.append(
+            f'<span class="count{" bad" if bad else ""}" data-count="{_e(key)}">{_e(key)}<b>{_e(value)}</b></span>'
+        )
     return "".join(chips)
 
 
@@ -286,9 +299,13 @@ def _tests_bar(run: RunOutcome) -> str:
     for key in TEST_COUNTS:
         value = run.counts.get(key, 0)
         bad = key in FAILED_TEST_COUNTS and value > 0
-        chips.append(f'<span class="count{" bad" if bad else ""}" data-tests="{_e(key)}">{_e(key)}<b>{value}</b></span>')
+        chips.append(
+            f'<span class="count{" bad" if bad else ""}" data-tests="{_e(key)}">{_e(key)}<b>{value}</b></span>'
+        )
     bad = run.status != "passed"
-    chips.append(f'<span class="count{" bad" if bad else ""}" data-tests="exit_status">exit status<b>{_e(run.exit_status)}</b></span>')
+    chips.append(
+        f'<span class="count{" bad" if bad else ""}" data-tests="exit_status">exit status<b>{_e(run.exit_status)}</b></span>'
+    )
     return "".join(chips)
 
 
@@ -313,7 +330,7 @@ def _accepted_drift_section(accepted: Sequence[AcceptedDrift]) -> str:
         return ""
     return (
         '<section id="accepted-drift"><h2>Drift accepted in this run (index maps rewritten)</h2>'
-        f'{"".join(rows)}</section>'
+        f"{''.join(rows)}</section>"
     )
 
 
@@ -364,7 +381,7 @@ def render_html(
         parts.append('<p class="empty">No output images were compared.</p>')
     parts.append("</section>")
     if orphans:
-        items = "".join(f'<li><code>{_e(name)}</code></li>' for name in orphans)
+        items = "".join(f"<li><code>{_e(name)}</code></li>" for name in orphans)
         parts.append(f'<section id="orphans"><h2>Orphaned baselines (no test used them)</h2><ul>{items}</ul></section>')
     parts.append(f"</main><script>{SCRIPT}</script></body></html>\n")
     return "".join(parts)
@@ -385,8 +402,15 @@ def write_html_report(
     """Write the report to ``path`` atomically; returns the path."""
     path = Path(path)
     text = render_html(
-        outputs, problems, summary=summary, run=run, title=title, folder=path.parent, orphans=orphans,
-        accepted_drift=accepted_drift, servers_down=servers_down,
+        outputs,
+        problems,
+        summary=summary,
+        run=run,
+        title=title,
+        folder=path.parent,
+        orphans=orphans,
+        accepted_drift=accepted_drift,
+        servers_down=servers_down,
     )
     write_atomic(path, text.encode("utf-8"))
     return path

@@ -67,7 +67,9 @@ class RunOutcome:
 
     def counts_text(self) -> str:
         """Like pytest's final line: ``3 passed, 1 failed`` (``no tests ran`` when there were none)."""
-        parts = [f"{n} {'error' if key == 'errors' and n == 1 else key}" for key in TEST_COUNTS if (n := self.counts[key])]
+        parts = [
+            f"{n} {'error' if key == 'errors' and n == 1 else key}" for key in TEST_COUNTS if (n := self.counts[key])
+        ]
         return ", ".join(parts) or "no tests ran"
 
     def to_json(self) -> dict[str, Any]:

@@ -37,7 +37,9 @@ def output_record(result: OutputResult, folder: Path) -> dict[str, Any]:
         "thresholds": dict(result.thresholds),
         "failed": list(result.failed),
         "explanation": result.explanation,
-        "artifacts": {kind: None if path is None else link_from(folder, path) for kind, path in result.artifact_paths.items()},
+        "artifacts": {
+            kind: None if path is None else link_from(folder, path) for kind, path in result.artifact_paths.items()
+        },
         "extra": dict(result.extra),
     }
 
@@ -99,7 +101,13 @@ def write_json_summary(
     """Write the summary to ``path`` atomically; returns the path."""
     path = Path(path)
     document = summary_document(
-        outputs, problems, summary=summary, folder=path.parent, run=run, orphans=orphans, accepted_drift=accepted_drift,
+        outputs,
+        problems,
+        summary=summary,
+        folder=path.parent,
+        run=run,
+        orphans=orphans,
+        accepted_drift=accepted_drift,
         servers_down=servers_down,
     )
     write_atomic(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -22,13 +22,18 @@ def _accepted_drift(results: RunResults) -> list[AcceptedDrift]:
 
 
 def _summary(results: RunResults) -> dict[str, Any]:
-    return summarize(results.outputs, _problems(results), orphans=results.orphans, accepted_drift=_accepted_drift(results))
+    return summarize(
+        results.outputs, _problems(results), orphans=results.orphans, accepted_drift=_accepted_drift(results)
+    )
 
 
 def _problems(results: RunResults) -> list[TestProblem]:
     """The tests' problems, and each unreadable baseline file (by its path) that the run did not replace."""
     unreadable = unreadable_messages(results.unreadable, results.replaced)
-    return [*results.problems, *(TestProblem(test_id=name, verdict=Verdict.ERROR, message=text) for name, text in unreadable)]
+    return [
+        *results.problems,
+        *(TestProblem(test_id=name, verdict=Verdict.ERROR, message=text) for name, text in unreadable),
+    ]
 
 
 def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, rootdir: Path) -> list[Path]:
@@ -52,17 +57,33 @@ def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, r
     # A server the run started itself is gone once the run ends: the lines then name InvokeAI's default address.
     data_path = report.with_suffix(".json")
     add_recall_lines(
-        results.outputs, rootdir=rootdir, server_known=bool(settings.urls), summary=data_path,
-        authorized=bool(settings.token), load=lambda path: load_workflow(path, schema=load_schema(settings.schema)),
+        results.outputs,
+        rootdir=rootdir,
+        server_known=bool(settings.urls),
+        summary=data_path,
+        authorized=bool(settings.token),
+        load=lambda path: load_workflow(path, schema=load_schema(settings.schema)),
     )
     accepted = _accepted_drift(results)
     down = dict(results.servers_down)  # a server left out or lost: named once, here and in the summary
     html = write_html_report(
-        report, results.outputs, problems, summary=summary, run=run, orphans=results.orphans, accepted_drift=accepted,
+        report,
+        results.outputs,
+        problems,
+        summary=summary,
+        run=run,
+        orphans=results.orphans,
+        accepted_drift=accepted,
         servers_down=down,
     )
     data = write_json_summary(
-        data_path, results.outputs, problems, summary=summary, run=run, orphans=results.orphans, accepted_drift=accepted,
+        data_path,
+        results.outputs,
+        problems,
+        summary=summary,
+        run=run,
+        orphans=results.orphans,
+        accepted_drift=accepted,
         servers_down=down,
     )
     return [html, data]
@@ -83,8 +104,14 @@ def summary_lines(
     if pruned is not None:
         return _prune_lines(results, pruned)
     if not (
-        results.outputs or results.problems or results.orphans or results.skipped or results.unreadable
-        or results.replaced or report_paths or results.servers_down
+        results.outputs
+        or results.problems
+        or results.orphans
+        or results.skipped
+        or results.unreadable
+        or results.replaced
+        or report_paths
+        or results.servers_down
     ):
         return []
     lines = _count_lines(results)
@@ -102,7 +129,9 @@ def _prune_lines(results: RunResults, pruned: Pruned) -> list[str]:
     verb = "would delete" if pruned.dry_run else "deleted"
     lines = [f"prune: {verb} {len(pruned.files)} file(s)", *(f"  {p}" for p in pruned.files)]
     if results.unreadable:
-        lines.append(f"prune: left {len(results.unreadable)} unreadable file(s) alone (their tests may still use them):")
+        lines.append(
+            f"prune: left {len(results.unreadable)} unreadable file(s) alone (their tests may still use them):"
+        )
         lines += [f"  {name}: {why}" for name, why in sorted(results.unreadable.items())]
     return lines
 
@@ -111,12 +140,16 @@ def _count_lines(results: RunResults) -> list[str]:
     counts = _summary(results)
     lines = [
         "outputs compared: {compared}; matched {matched}, mismatched {mismatched}, new {new}, updated {updated}, "
-        "missing {missing}".format(**{k: counts.get(k, 0) for k in ("compared", "matched", "mismatched", "new", "updated", "missing")})
+        "missing {missing}".format(
+            **{k: counts.get(k, 0) for k in ("compared", "matched", "mismatched", "new", "updated", "missing")}
+        )
     ]
     if not results.outputs:
         lines.append("no output image was compared in this run")
     if results.drifted_workflows:
-        lines.append(f"drifted workflows: {len(results.drifted_workflows)} ({', '.join(sorted(results.drifted_workflows))})")
+        lines.append(
+            f"drifted workflows: {len(results.drifted_workflows)} ({', '.join(sorted(results.drifted_workflows))})"
+        )
     else:
         lines.append("drifted workflows: 0")
     return lines
@@ -138,7 +171,9 @@ def _baseline_file_lines(results: RunResults, orphan_note: str) -> list[str]:
     if unreadable:
         lines.append(f"unreadable baselines: {len(unreadable)}")
         lines += [f"  {text}" for _, text in unreadable]
-    lines += [f"replaced unreadable baseline {name} (kept as {kept})" for name, kept in sorted(results.replaced.items())]
+    lines += [
+        f"replaced unreadable baseline {name} (kept as {kept})" for name, kept in sorted(results.replaced.items())
+    ]
     return lines
 
 

@@ -33,6 +33,7 @@ from pytest_invokeai.workflow.load import Workflow
 if TYPE_CHECKING:  # the server side is imported when a case runs, not when pytest collects
     from pytest_invokeai.server.session import GenerationSession
 
+
 class Blocked(Exception):
     """A case that must not run. ``verdict`` says how the test ends: drifted and missing fail, skipped skips."""
 
@@ -136,7 +137,9 @@ class WorkflowGate:
 
     def accepted_drift(self) -> dict[str, str]:
         """Workflow -> what moved, for every workflow whose drift this gate accepted (its index map rewritten)."""
-        return {event.workflow: event.report.text() for event in self.events if event.action == "accepted" and event.report}
+        return {
+            event.workflow: event.report.text() for event in self.events if event.action == "accepted" and event.report
+        }
 
     def check_models(self, spec: CaseSpec, workflow: Workflow, session: GenerationSession) -> None:
         """Install the case's declared models (managed server only); a model still missing skips the case."""

@@ -95,7 +95,9 @@ def select_outputs(
     return chosen
 
 
-def thresholds_for(base: Thresholds, tolerance: Mapping[str, Any], node_id: str, label: str, *, where: str) -> Thresholds:
+def thresholds_for(
+    base: Thresholds, tolerance: Mapping[str, Any], node_id: str, label: str, *, where: str
+) -> Thresholds:
     """``tolerance`` holds signal names (for every output) and output ids/labels (a table of signals each)."""
     per_test = {k: v for k, v in tolerance.items() if not isinstance(v, Mapping)}
     per_output: dict[str, float] = {}
@@ -108,7 +110,9 @@ def thresholds_for(base: Thresholds, tolerance: Mapping[str, Any], node_id: str,
         raise CaseError(f"{where}: tolerance: {exc}") from None
 
 
-def check_tolerance_outputs(tolerance: Mapping[str, Any], outputs: Mapping[str, Sequence[OutputImage]], *, where: str) -> None:
+def check_tolerance_outputs(
+    tolerance: Mapping[str, Any], outputs: Mapping[str, Sequence[OutputImage]], *, where: str
+) -> None:
     known = set(outputs) | {imgs[0].node_label for imgs in outputs.values() if imgs}
     for key, value in tolerance.items():
         if isinstance(value, Mapping) and key not in known:
@@ -124,7 +128,9 @@ def recorded_inputs(workflow: Workflow, values: Mapping[Any, Any], rootdir: Path
     entries = []
     for key, value in values.items():
         form_input = resolve_input(inputs, key, source=workflow.source)
-        entries.append({"index": form_input.index, "name": form_input.display_name, "value": _json_safe(value, rootdir)})
+        entries.append(
+            {"index": form_input.index, "name": form_input.display_name, "value": _json_safe(value, rootdir)}
+        )
     return sorted(entries, key=lambda e: e["index"])
 
 
@@ -167,10 +173,16 @@ def judge(
         label = images[0].node_label
         thresholds = thresholds_for(settings.thresholds, spec.tolerance, node_id, label, where=test_id)
         # Decoded once: the fingerprint and the artifacts (heat map, side by side) share the pixels.
-        decoded[node_id] = [DecodedImage.decode(image.png, image_name(node_id, label, i)) for i, image in enumerate(images)]
+        decoded[node_id] = [
+            DecodedImage.decode(image.png, image_name(node_id, label, i)) for i, image in enumerate(images)
+        ]
         actual = [fingerprint(image) for image in decoded[node_id]]
         plans.append(plan_output(mode, node_id, label, stored_outputs.get(node_id), actual, thresholds))
-    plans += [plan_uncompared(mode, node_id, stored) for node_id, stored in sorted(stored_outputs.items()) if node_id not in outputs]
+    plans += [
+        plan_uncompared(mode, node_id, stored)
+        for node_id, stored in sorted(stored_outputs.items())
+        if node_id not in outputs
+    ]
 
     inputs = recorded_inputs(workflow, spec.inputs, settings.rootdir)
     case = {"workflow": workflow_key, "inputs": inputs, "server": result.server}
@@ -178,16 +190,22 @@ def judge(
     failures: list[str] = []
     for plan in plans:
         pixels = decoded.get(plan.node_id, [])
-        judged = [_write_image_artifacts(settings, test_id, plan, each, pixels[each.index], case) for each in plan.images]
+        judged = [
+            _write_image_artifacts(settings, test_id, plan, each, pixels[each.index], case) for each in plan.images
+        ]
         results += [output for output, _ in judged]
         failures += [text for _, text in judged if text is not None]
         failures += output_failures(plan)
 
     written = replaced = None
     if record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None):
-        copies = {plan.node_id: _copies(settings, test_id, plan, outputs.get(plan.node_id, [])) for plan in plans if plan.kept}
+        copies = {
+            plan.node_id: _copies(settings, test_id, plan, outputs.get(plan.node_id, [])) for plan in plans if plan.kept
+        }
         replaced = (unreadable, settings.store.set_aside(unreadable)) if unreadable is not None else None
-        new = baseline_record(settings, test_id, plans, workflow=workflow, workflow_key=workflow_key, inputs=inputs, models=models)
+        new = baseline_record(
+            settings, test_id, plans, workflow=workflow, workflow_key=workflow_key, inputs=inputs, models=models
+        )
         # Copies not passed here are deleted: only those that still show their kept fingerprints stay.
         written = settings.store.save(new, images={node: pngs for node, pngs in copies.items() if pngs is not None})
         if replaced is not None:
@@ -198,7 +216,12 @@ def judge(
 
 
 def _write_image_artifacts(
-    settings: JudgeSettings, test_id: str, plan: OutputPlan, judged: ImageJudgement, image: DecodedImage, case: dict[str, Any]
+    settings: JudgeSettings,
+    test_id: str,
+    plan: OutputPlan,
+    judged: ImageJudgement,
+    image: DecodedImage,
+    case: dict[str, Any],
 ) -> tuple[OutputResult, str | None]:
     """Write one compared image's artifacts; its result for the reports, and its failure text (None: it passed)."""
     verdict, comparison = judged.verdict, judged.comparison
@@ -300,7 +323,9 @@ def output_failures(plan: OutputPlan) -> list[str]:
     if not plan.compared:
         if not plan.kept:
             return []  # dropped from the record by the update mode
-        return [f"{who} is in the baseline but this run did not compare it (the workflow lost the output, or it is intermediate now)"]
+        return [
+            f"{who} is in the baseline but this run did not compare it (the workflow lost the output, or it is intermediate now)"
+        ]
     if plan.extra_kept:
         return [f"{who} made {len(plan.images)} image(s); its baseline has {plan.extra_kept} more"]
     return []
@@ -309,7 +334,9 @@ def output_failures(plan: OutputPlan) -> list[str]:
 # -- the store's side ----------------------------------------------------------------------------
 
 
-def _copies(settings: JudgeSettings, test_id: str, plan: OutputPlan, images: Sequence[OutputImage]) -> list[bytes] | None:
+def _copies(
+    settings: JudgeSettings, test_id: str, plan: OutputPlan, images: Sequence[OutputImage]
+) -> list[bytes] | None:
     """The PNG copies to keep beside the record for one output: all of its kept images', or none."""
     copies = []
     for kept in plan.kept:

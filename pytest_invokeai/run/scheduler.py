@@ -405,7 +405,9 @@ class CaseScheduler:
                 if lane.usable:
                     self._started[key] = (lane, generation)
                     lane.hold(key, generation.item_ids)
-                elif key in self._position:  # it went down while this was being enqueued: like the cases it held, this moves
+                elif (
+                    key in self._position
+                ):  # it went down while this was being enqueued: like the cases it held, this moves
                     self._homeless.append(key)
                     if self.active_lanes():
                         self.moved.append((key, lane.url))

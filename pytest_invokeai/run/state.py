@@ -205,7 +205,9 @@ class RunState:
                 unreachable = none.unreachable
                 raise
             finally:
-                self.results.servers_down.update({url: f"not reachable at the start: {why}" for url, why in unreachable.items()})
+                self.results.servers_down.update(
+                    {url: f"not reachable at the start: {why}" for url, why in unreachable.items()}
+                )
             check_agreement(lanes, self._loaded_used_workflows())
         except Exception:
             for lane in lanes:
@@ -220,8 +222,11 @@ class RunState:
         from pytest_invokeai.server.session import GenerationSession
 
         client = InvokeAIClient(
-            url, token=self.settings.token, queue_id=self.settings.queue,
-            hang_timeout=self.settings.hang_timeout, on_silence=self._on_silence,
+            url,
+            token=self.settings.token,
+            queue_id=self.settings.queue,
+            hang_timeout=self.settings.hang_timeout,
+            on_silence=self._on_silence,
         )
         try:
             # Not InvokeAI, down or hung: said in seconds, before anything else is opened.

@@ -87,9 +87,7 @@ class _Planner:
         self.batched: set[str] = set()
         self.batches: list[Batch] = []
         self.homeless = [
-            key
-            for key in window.homeless
-            if window.position[key] >= window.current and key not in window.queued
+            key for key in window.homeless if window.position[key] >= window.current and key not in window.queued
         ]
 
     def queued(self, key: str) -> bool:
@@ -133,7 +131,9 @@ def _one_server(window: Window, asking: str | None) -> Decision:
         plan.add(keys)
     if not (position < plan.cursor and plan.queued_ahead(position) >= window.look_ahead // 2):
         end = min(len(window.order), position + 1 + window.look_ahead)
-        plan.cursor = max(plan.cursor, position)  # the tests in between did not ask (skipped by a mark): do not run them
+        plan.cursor = max(
+            plan.cursor, position
+        )  # the tests in between did not ask (skipped by a mark): do not run them
         while keys := plan.next_in_window(window.look_ahead, end):
             plan.add(keys)
     if asking is not None and not plan.queued(asking):  # asked twice (a rerun), or skipped over

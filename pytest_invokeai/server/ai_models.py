@@ -96,8 +96,10 @@ class InstalledModels:
         accepted_bases, accepted_types = set(bases or ()), set(types or ())
         if len(named) > 1 and (accepted_bases or accepted_types):
             named = [
-                c for c in named
-                if (not accepted_bases or c.get("base") in accepted_bases) and (not accepted_types or c.get("type") in accepted_types)
+                c
+                for c in named
+                if (not accepted_bases or c.get("base") in accepted_bases)
+                and (not accepted_types or c.get("type") in accepted_types)
             ] or named
         if named:
             return identifier(self._one(named, name, field))
@@ -106,7 +108,9 @@ class InstalledModels:
     def _one(self, matches: list[dict[str, Any]], name: str, field: FieldKey | None) -> dict[str, Any]:
         if len(matches) == 1:
             return matches[0]
-        listed = "; ".join(f"{c.get('base')} {c.get('type')} (key {c['key']})" for c in sorted(matches, key=lambda c: c["key"]))
+        listed = "; ".join(
+            f"{c.get('base')} {c.get('type')} (key {c['key']})" for c in sorted(matches, key=lambda c: c["key"])
+        )
         raise AmbiguousModelError(
             f"{_where_field(field)}model name {name!r} matches {len(matches)} models installed on {self.where}: {listed}; "
             "give the model's key, or its base and type, to choose one"
@@ -127,7 +131,9 @@ class InstalledModels:
         kind = " ".join(part for part in (_either(want_bases), _either(want_types)) if part)
         what = f"model {name!r}" + (f" ({kind})" if kind else "")
         if alike:
-            shown = ", ".join(alike[:LISTED_MAX]) + (f" and {len(alike) - LISTED_MAX} more" if len(alike) > LISTED_MAX else "")
+            shown = ", ".join(alike[:LISTED_MAX]) + (
+                f" and {len(alike) - LISTED_MAX} more" if len(alike) > LISTED_MAX else ""
+            )
             installed_text = f"installed {kind + ' ' if kind else ''}models: {shown}"
         else:
             installed_text = f"no {kind + ' ' if kind else ''}model is installed there"

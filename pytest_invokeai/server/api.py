@@ -117,7 +117,9 @@ def version() -> Call:
 
 def enqueue_batch(queue_id: str, body: dict[str, Any]) -> Call:
     # Never retried blindly: a broken connection may have enqueued it already (see client.enqueue).
-    return Call("POST", f"/api/v1/queue/{segment(queue_id)}/enqueue_batch", "enqueue the batch", json=body, idempotent=False)
+    return Call(
+        "POST", f"/api/v1/queue/{segment(queue_id)}/enqueue_batch", "enqueue the batch", json=body, idempotent=False
+    )
 
 
 def queue_item(queue_id: str, item_id: int) -> Call:
@@ -126,26 +128,34 @@ def queue_item(queue_id: str, item_id: int) -> Call:
 
 def queue_items_by_ids(queue_id: str, item_ids: list[int]) -> Call:
     # A POST that only reads: safe to retry.
-    return Call("POST", f"/api/v1/queue/{segment(queue_id)}/items_by_ids", "read queue items", json={"item_ids": item_ids})
+    return Call(
+        "POST", f"/api/v1/queue/{segment(queue_id)}/items_by_ids", "read queue items", json={"item_ids": item_ids}
+    )
 
 
 def queue_items_by_destination(queue_id: str, destination: str) -> Call:
     return Call(
-        "GET", f"/api/v1/queue/{segment(queue_id)}/list_all", f"list the queue items of {destination}",
+        "GET",
+        f"/api/v1/queue/{segment(queue_id)}/list_all",
+        f"list the queue items of {destination}",
         params={"destination": destination},
     )
 
 
 def cancel_by_destination(queue_id: str, destination: str) -> Call:
     return Call(
-        "PUT", f"/api/v1/queue/{segment(queue_id)}/cancel_by_destination", f"cancel the queue items of {destination}",
+        "PUT",
+        f"/api/v1/queue/{segment(queue_id)}/cancel_by_destination",
+        f"cancel the queue items of {destination}",
         params={"destination": destination},
     )
 
 
 def delete_by_destination(queue_id: str, destination: str) -> Call:
     return Call(
-        "DELETE", f"/api/v1/queue/{segment(queue_id)}/d/{segment(destination)}", f"delete the queue items of {destination}"
+        "DELETE",
+        f"/api/v1/queue/{segment(queue_id)}/d/{segment(destination)}",
+        f"delete the queue items of {destination}",
     )
 
 
@@ -162,14 +172,23 @@ def image_record(image_name: str) -> Call:
 
 
 def upload_image(
-    content: bytes, filename: str, *, board_id: str | None = None, intermediate: bool = False, content_type: str = "image/png"
+    content: bytes,
+    filename: str,
+    *,
+    board_id: str | None = None,
+    intermediate: bool = False,
+    content_type: str = "image/png",
 ) -> Call:
     params: dict[str, Any] = {"image_category": "user", "is_intermediate": str(intermediate).lower()}
     if board_id:
         params["board_id"] = board_id
     return Call(
-        "POST", "/api/v1/images/upload", f"store the uploaded image {filename}", params=params,
-        files={"file": (filename, content, content_type)}, idempotent=False,
+        "POST",
+        "/api/v1/images/upload",
+        f"store the uploaded image {filename}",
+        params=params,
+        files={"file": (filename, content, content_type)},
+        idempotent=False,
     )
 
 
@@ -184,7 +203,10 @@ def images_by_names(image_names: list[str]) -> Call:
 
 def boards(*, include_archived: bool = False) -> Call:
     return Call(
-        "GET", "/api/v1/boards/", "list its boards", params={"all": "true", "include_archived": str(include_archived).lower()}
+        "GET",
+        "/api/v1/boards/",
+        "list its boards",
+        params={"all": "true", "include_archived": str(include_archived).lower()},
     )
 
 
@@ -203,8 +225,12 @@ def models() -> Call:
 def install_model(source: str, *, config: dict[str, Any] | None = None, inplace: bool = True) -> Call:
     # ``config`` overrides what the server probes (``{"name": ...}``); the answer is the install job.
     return Call(
-        "POST", "/api/v2/models/install", f"install the model in {source}",
-        params={"source": source, "inplace": str(inplace).lower()}, json=config or {}, idempotent=False,
+        "POST",
+        "/api/v2/models/install",
+        f"install the model in {source}",
+        params={"source": source, "inplace": str(inplace).lower()},
+        json=config or {},
+        idempotent=False,
     )
 
 
@@ -225,7 +251,10 @@ def _check_recall_answer(body: Any) -> dict[str, Any]:
 def recall(queue_id: str, parameters: dict[str, Any]) -> Call:
     # Setting the same parameters twice changes nothing more: safe to retry.
     return Call(
-        "POST", f"/api/v1/recall/{segment(queue_id)}", "apply the recall parameters", json=parameters,
+        "POST",
+        f"/api/v1/recall/{segment(queue_id)}",
+        "apply the recall parameters",
+        json=parameters,
         parse=_check_recall_answer,
     )
 

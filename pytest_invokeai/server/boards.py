@@ -37,13 +37,17 @@ def _check_name(name: Any) -> None:
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"a board name must be a non-empty string, got {name!r}")
     if len(name) > BOARD_NAME_MAX:
-        raise ValueError(f"board name {name[:40]!r}… is {len(name)} characters long; InvokeAI allows at most {BOARD_NAME_MAX}")
+        raise ValueError(
+            f"board name {name[:40]!r}… is {len(name)} characters long; InvokeAI allows at most {BOARD_NAME_MAX}"
+        )
 
 
 def _oldest_named(client: InvokeAIClient, name: str) -> str | None:
     boards = client.send(api.boards(include_archived=True))
     if not isinstance(boards, list):
-        raise ServerError(f"InvokeAI at {client.base_url} answered the board list with {type(boards).__name__}, not a list")
+        raise ServerError(
+            f"InvokeAI at {client.base_url} answered the board list with {type(boards).__name__}, not a list"
+        )
     named = [b for b in boards if isinstance(b, dict) and b.get("board_name") == name and b.get("board_id")]
     if not named:
         return None

@@ -36,7 +36,9 @@ def cleanup_run(client: InvokeAIClient, destination: str, *, delete_images: bool
     then kept, so that calling this again can still find the images.
     """
     if not isinstance(destination, str) or not destination:
-        raise ValueError(f"destination must be a run's non-empty destination tag (Runner.destination), got {destination!r}")
+        raise ValueError(
+            f"destination must be a run's non-empty destination tag (Runner.destination), got {destination!r}"
+        )
     items: list[dict[str, Any]] = client.send(api.queue_items_by_destination(client.queue_id, destination))
     unfinished = sorted(int(i["item_id"]) for i in items if i.get("status") not in TERMINAL_STATUSES)
     if unfinished:
@@ -52,7 +54,9 @@ def cleanup_run(client: InvokeAIClient, destination: str, *, delete_images: bool
         deleted = delete_image_names(client, ours)
     answer = client.send(api.delete_by_destination(client.queue_id, destination))
     count = answer.get("deleted", 0) if isinstance(answer, dict) else 0
-    return CleanupResult(destination=destination, deleted_images=tuple(deleted), kept_images=tuple(kept), deleted_items=int(count))
+    return CleanupResult(
+        destination=destination, deleted_images=tuple(deleted), kept_images=tuple(kept), deleted_items=int(count)
+    )
 
 
 def produced_image_names(items: list[dict[str, Any]]) -> list[str]:
@@ -73,4 +77,3 @@ def _split_by_maker(client: InvokeAIClient, items: list[dict[str, Any]]) -> tupl
     ours = [n for n in names if n in made_by and made_by[n] in sessions]
     kept = [n for n in names if n in made_by and made_by[n] not in sessions]
     return ours, kept
-

@@ -87,7 +87,9 @@ def enqueue_operation(queue_id: str, body: dict[str, Any]) -> Operation[EnqueueR
 def _result_from_items(items: list[dict[str, Any]]) -> EnqueueResult:
     batch_ids: set[str] = {item.get("batch_id", "") for item in items}
     ids = tuple(sorted(int(item["item_id"]) for item in items))
-    return EnqueueResult(batch_id=sorted(batch_ids)[0] if batch_ids else "", enqueued=len(ids), requested=len(ids), item_ids=ids)
+    return EnqueueResult(
+        batch_id=sorted(batch_ids)[0] if batch_ids else "", enqueued=len(ids), requested=len(ids), item_ids=ids
+    )
 
 
 def _advance(operation: Operation[Any], answer: Any, error: Exception | None) -> tuple[bool, Any]:

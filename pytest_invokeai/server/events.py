@@ -65,7 +65,10 @@ class QueueEvents:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         try:
             self._sio.connect(
-                _origin(self.base_url), socketio_path=path, transports=["websocket"], headers=headers,
+                _origin(self.base_url),
+                socketio_path=path,
+                transports=["websocket"],
+                headers=headers,
                 wait_timeout=self.connect_timeout,  # type: ignore[arg-type]  # a float, see socketio.Client above
             )
         except (socketio.exceptions.ConnectionError, OSError, ValueError):

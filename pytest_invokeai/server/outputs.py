@@ -33,7 +33,9 @@ class NodeImages:
     images: tuple[ImageRef, ...]
 
 
-def images_by_node(queue_item: dict[str, Any], graph_nodes: dict[str, dict[str, Any]] | None = None) -> dict[str, NodeImages]:
+def images_by_node(
+    queue_item: dict[str, Any], graph_nodes: dict[str, dict[str, Any]] | None = None
+) -> dict[str, NodeImages]:
     """Every node of the item's graph that produced images, keyed by source node id.
 
     ``graph_nodes`` (id -> graph node as enqueued) supplies types and flags; it defaults to the graph the

@@ -39,7 +39,9 @@ class NoServerReachable(ServerError):
     def __init__(self, unreachable: dict[str, str]) -> None:
         self.unreachable = dict(unreachable)
         urls = ", ".join(self.unreachable)
-        where = f"InvokeAI at {urls} is" if len(self.unreachable) == 1 else f"no InvokeAI server of this run ({urls}) is"
+        where = (
+            f"InvokeAI at {urls} is" if len(self.unreachable) == 1 else f"no InvokeAI server of this run ({urls}) is"
+        )
         super().__init__(f"{where} not reachable (see the InvokeAI section of the summary)")
 
 
@@ -168,13 +170,17 @@ def check_agreement(lanes: Sequence[Lane], workflows: Iterable[Workflow]) -> Non
         listed = ", ".join(f"{url} runs {version}" for url, version in versions.items())
         problems.append(f"InvokeAI versions differ: {listed}")
     for workflow in workflows:
-        missing = {lane.url: sorted({m.model_name for m in missing_models(lane.session.installed_models, workflow)}) for lane in lanes}
+        missing = {
+            lane.url: sorted({m.model_name for m in missing_models(lane.session.installed_models, workflow)})
+            for lane in lanes
+        }
         if len({tuple(v) for v in missing.values()}) > 1:
             lacking = "; ".join(f"{url} lacks {', '.join(m)}" for url, m in missing.items() if m)
             problems.append(f"{workflow.source}: the servers do not have the same models ({lacking})")
     if problems:
         raise ServersDisagree(
             "the servers of this run do not agree, so their images could not be compared with one set of "
-            "baselines; nothing was enqueued:\n  " + "\n  ".join(problems)
+            "baselines; nothing was enqueued:\n  "
+            + "\n  ".join(problems)
             + "\nInstall the same InvokeAI version and models on every server, or drop the odd one from --invokeai-url."
         )

@@ -77,9 +77,7 @@ def plan_batches(build_body: BodyBuilder, cases: Sequence[Case]) -> list[Planned
         fixed_of[group_key] = fixed
     batches = []
     for group_key, group in groups.items():
-        shared = set.intersection(*(
-            {k for k, v in c.values.items() if is_batchable(v)} for c in group
-        ))
+        shared = set.intersection(*({k for k, v in c.values.items() if is_batchable(v)} for c in group))
         fields = tuple(sorted(shared))
         # Batchable values that only some cases set: the server cannot default them, so they are fixed per batch.
         subgroups: dict[str, list[Case]] = {}
@@ -210,7 +208,9 @@ class Runner:
         if use_events:
             liveness = client.liveness  # the event socket's heartbeat counts as a sign of life
             events = QueueEvents(
-                client.base_url, token=client.token, queue_id=client.queue_id,
+                client.base_url,
+                token=client.token,
+                queue_id=client.queue_id,
                 on_heard=liveness.heard if liveness is not None else None,
             )
             self.events = events if events.start() else None
@@ -241,7 +241,11 @@ class Runner:
         wait = 0.5
         while pending_rows:
             result = self.client.enqueue(with_rows(planned, pending_rows, self.destination))
-            items = self.client.send(api.queue_items_by_ids(self.client.queue_id, list(result.item_ids))) if result.item_ids else []
+            items = (
+                self.client.send(api.queue_items_by_ids(self.client.queue_id, list(result.item_ids)))
+                if result.item_ids
+                else []
+            )
             per_row = result.requested // max(len(pending_rows), 1)
             got: dict[str, list[dict[str, Any]]] = {}
             for item in items:

@@ -151,7 +151,9 @@ class GenerationSession:
         )
         return {key: PendingGeneration(self, workflow, handle) for key, handle in handles.items()}
 
-    def run(self, workflow: Workflow, values: FormValues | None = None, *, timeout: float | None = None) -> GenerationResult:
+    def run(
+        self, workflow: Workflow, values: FormValues | None = None, *, timeout: float | None = None
+    ) -> GenerationResult:
         """Run one case and wait for it."""
         return self.submit(workflow, {"case": values or {}})["case"].result(timeout)
 
@@ -160,7 +162,9 @@ class GenerationSession:
         prepared: dict[int | str, Any] = {}
         for key, value in values.items():
             if _is_image_file(inputs, key, value, workflow):
-                value = {"image_name": self.uploads.upload(value, label=str(value) if isinstance(value, Path) else None)}
+                value = {
+                    "image_name": self.uploads.upload(value, label=str(value) if isinstance(value, Path) else None)
+                }
             prepared[key] = value
         return dict(collect_values(workflow, prepared, inputs=inputs))
 
@@ -210,4 +214,3 @@ class GenerationSession:
         if exc_type is not None:
             self.runner.cancel()
         self.runner.close()
-

@@ -57,7 +57,13 @@ def read_image(content: bytes | str | Path, *, label: str | None = None) -> Imag
     digest = hashlib.sha256(data).hexdigest()
     image_format = _check_image(data, label)
     mime = Image.MIME.get(image_format, "image/png")
-    return ImageContent(data=data, label=label, filename=stem or f"{digest[:16]}.{image_format.lower()}", content_type=mime, sha256=digest)
+    return ImageContent(
+        data=data,
+        label=label,
+        filename=stem or f"{digest[:16]}.{image_format.lower()}",
+        content_type=mime,
+        sha256=digest,
+    )
 
 
 def _check_image(data: bytes, label: str) -> str:
@@ -73,7 +79,9 @@ def _check_image(data: bytes, label: str) -> str:
             f"not an image ({len(data)} bytes that Pillow does not recognise); give {IMAGE_HINT}", source=label
         ) from None
     except Exception as exc:  # Pillow raises many types for damaged files
-        raise InputValueError(f"damaged {image_format} file ({exc}); give a complete {image_format} file", source=label) from None
+        raise InputValueError(
+            f"damaged {image_format} file ({exc}); give a complete {image_format} file", source=label
+        ) from None
     return image_format
 
 
@@ -91,11 +99,15 @@ def upload_image(
 
 def _upload(client: InvokeAIClient, image: ImageContent, *, board_id: str | None, intermediate: bool) -> str:
     answer = client.send(
-        api.upload_image(image.data, image.filename, board_id=board_id, intermediate=intermediate, content_type=image.content_type)
+        api.upload_image(
+            image.data, image.filename, board_id=board_id, intermediate=intermediate, content_type=image.content_type
+        )
     )
     name = answer.get("image_name") if isinstance(answer, dict) else None
     if not isinstance(name, str) or not name:
-        raise ServerError(f"InvokeAI at {client.base_url} stored the uploaded image {image.label} but sent no image_name back")
+        raise ServerError(
+            f"InvokeAI at {client.base_url} stored the uploaded image {image.label} but sent no image_name back"
+        )
     return name
 
 
@@ -114,7 +126,9 @@ class UploadCache:
         with self._lock:
             name = self._names.get(image.sha256)
             if name is None:
-                name = self._names[image.sha256] = _upload(self.client, image, board_id=self.board_id, intermediate=self.intermediate)
+                name = self._names[image.sha256] = _upload(
+                    self.client, image, board_id=self.board_id, intermediate=self.intermediate
+                )
         return name
 
     @property

@@ -52,9 +52,14 @@ def batch_data(document: dict[str, Any], *, source: str) -> list[list[dict[str, 
                 )
             sizes.append((node["id"], len(items)))
             entries = [
-                {"node_path": _target(edge, nodes_by_id, node, index, source), "field_name": edge["targetHandle"], "items": items}
+                {
+                    "node_path": _target(edge, nodes_by_id, node, index, source),
+                    "field_name": edge["targetHandle"],
+                    "items": items,
+                }
                 for edge in edges
-                if edge["source"] == node["id"] and edge.get("sourceHandle") == BATCH_FIELDS[node["data"]["type"]][1]
+                if edge["source"] == node["id"]
+                and edge.get("sourceHandle") == BATCH_FIELDS[node["data"]["type"]][1]
                 and edge.get("targetHandle")
             ]
             if group == UNGROUPED:
@@ -74,7 +79,9 @@ def batch_data(document: dict[str, Any], *, source: str) -> list[list[dict[str, 
     return data
 
 
-def _items(node: dict[str, Any], index: int, nodes: dict[str, dict[str, Any]], edges: list[dict[str, Any]], source: str) -> list[Any]:
+def _items(
+    node: dict[str, Any], index: int, nodes: dict[str, dict[str, Any]], edges: list[dict[str, Any]], source: str
+) -> list[Any]:
     """The batch's own list, or the values of the generator wired into its collection input."""
     collection = BATCH_FIELDS[node["data"]["type"]][0]
     feeding = next((e for e in edges if e["target"] == node["id"] and e.get("targetHandle") == collection), None)
@@ -84,7 +91,11 @@ def _items(node: dict[str, Any], index: int, nodes: dict[str, dict[str, Any]], e
     if generator is not None and generator.get("type") == "connector":
         resolved = resolve_connector_source(generator["id"], nodes, edges)
         generator = nodes.get(resolved[0]) if resolved else None
-    if generator is None or generator.get("type") != "invocation" or "generator" not in generator["data"].get("inputs", {}):
+    if (
+        generator is None
+        or generator.get("type") != "invocation"
+        or "generator" not in generator["data"].get("inputs", {})
+    ):
         raise WorkflowError(
             f"the {collection!r} input of batch node {node['id']!r} is fed by an edge, but not from a generator node",
             source=source,
@@ -94,10 +105,14 @@ def _items(node: dict[str, Any], index: int, nodes: dict[str, dict[str, Any]], e
     try:
         return generator_values(generator["data"]["type"], value)
     except UnsupportedGenerator as exc:
-        raise WorkflowError(f"generator node {generator['id']!r} ({generator['data']['type']}): {exc}", source=source) from None
+        raise WorkflowError(
+            f"generator node {generator['id']!r} ({generator['data']['type']}): {exc}", source=source
+        ) from None
 
 
-def _target(edge: dict[str, Any], nodes: dict[str, dict[str, Any]], batch: dict[str, Any], index: int, source: str) -> str:
+def _target(
+    edge: dict[str, Any], nodes: dict[str, dict[str, Any]], batch: dict[str, Any], index: int, source: str
+) -> str:
     target = nodes.get(edge["target"])
     if target is not None and target.get("type") == "connector":
         # The web UI would send the connector's id as node_path, which the server rejects.

@@ -51,8 +51,7 @@ def hashed_content(workflow: Workflow) -> dict[str, Any]:
                 "isIntermediate": data.isIntermediate,
                 # An input fed by an edge usually has no value; absent and null must hash apart.
                 "inputs": {
-                    name: ({"value": field.value} if field.has_value else {})
-                    for name, field in data.inputs.items()
+                    name: ({"value": field.value} if field.has_value else {}) for name, field in data.inputs.items()
                 },
             }
         )

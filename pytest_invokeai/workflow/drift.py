@@ -63,7 +63,14 @@ class MapEntry:
     kind: str
 
     FIELDS: ClassVar[tuple[str, ...]] = (
-        "index", "identity", "node_id", "field_name", "node_type", "display_name", "label", "kind",
+        "index",
+        "identity",
+        "node_id",
+        "field_name",
+        "node_type",
+        "display_name",
+        "label",
+        "kind",
     )
 
     @classmethod
@@ -143,14 +150,16 @@ class IndexMap:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise IndexMapError(f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", source=source) from None
+            raise IndexMapError(
+                f"not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}", source=source
+            ) from None
         return cls.from_json(data, source=source)
 
     @classmethod
     def from_json(cls, data: Any, *, source: str = "<index map>") -> IndexMap:
         if not isinstance(data, dict) or data.get("format") != MAP_FORMAT:
             raise IndexMapError(
-                f"not an index map (expected a JSON object with \"format\": \"{MAP_FORMAT}\"; "
+                f'not an index map (expected a JSON object with "format": "{MAP_FORMAT}"; '
                 "make one with 'pytest-invokeai drift export WORKFLOW -o MAP')",
                 source=source,
             )
@@ -168,7 +177,7 @@ class IndexMap:
             raise IndexMapError("workflow_name and content_hash must be strings", source=source)
         raw_inputs = data.get("inputs")
         if not isinstance(raw_inputs, list):
-            raise IndexMapError("\"inputs\" must be a list", source=source, json_path="$.inputs")
+            raise IndexMapError('"inputs" must be a list', source=source, json_path="$.inputs")
         entries = tuple(_entry_from_json(item, i, source) for i, item in enumerate(raw_inputs))
         _check_unique(entries, source)
         return cls(workflow_name=name, inputs=entries, content_hash=digest)
@@ -183,10 +192,14 @@ def _entry_from_json(item: Any, position: int, source: str) -> MapEntry:
         raise IndexMapError(f"input lacks {', '.join(missing)}", source=source, json_path=where)
     index = item["index"]
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-        raise IndexMapError(f"index must be a whole number >= 0, found {index!r}", source=source, json_path=where + ".index")
+        raise IndexMapError(
+            f"index must be a whole number >= 0, found {index!r}", source=source, json_path=where + ".index"
+        )
     for name in MapEntry.FIELDS[1:]:
         if not isinstance(item[name], str):
-            raise IndexMapError(f"{name} must be a string, found {item[name]!r}", source=source, json_path=f"{where}.{name}")
+            raise IndexMapError(
+                f"{name} must be a string, found {item[name]!r}", source=source, json_path=f"{where}.{name}"
+            )
     return MapEntry(**{name: item[name] for name in MapEntry.FIELDS})
 
 
@@ -197,7 +210,9 @@ def _check_unique(entries: Sequence[MapEntry], source: str) -> None:
             value = getattr(entry, attr)
             if value in seen:
                 raise IndexMapError(
-                    f"{attr} {value!r} appears twice in the map", source=source, json_path=f"$.inputs[{position}].{attr}"
+                    f"{attr} {value!r} appears twice in the map",
+                    source=source,
+                    json_path=f"$.inputs[{position}].{attr}",
                 )
             seen.add(value)
 

@@ -22,11 +22,37 @@ from __future__ import annotations
 
 from typing import Any
 
-WORKFLOW_KEYS = ("name", "author", "description", "version", "contact", "tags", "notes", "exposedFields", "meta", "form")
+WORKFLOW_KEYS = (
+    "name",
+    "author",
+    "description",
+    "version",
+    "contact",
+    "tags",
+    "notes",
+    "exposedFields",
+    "meta",
+    "form",
+)
 EMBEDDED_NODE_TYPES = ("invocation", "connector", "notes")
-INVOCATION_DATA_KEYS = ("id", "version", "nodePack", "label", "notes", "type", "inputs", "dynamicInputTemplates", "isOpen", "isIntermediate", "useCache")
+INVOCATION_DATA_KEYS = (
+    "id",
+    "version",
+    "nodePack",
+    "label",
+    "notes",
+    "type",
+    "inputs",
+    "dynamicInputTemplates",
+    "isOpen",
+    "isIntermediate",
+    "useCache",
+)
 DATA_KEYS = {"connector": ("id", "type", "label", "isOpen"), "notes": ("id", "type", "label", "isOpen", "notes")}
-EDGE_KEYS = {"default": ("id", "type", "source", "target", "sourceHandle", "targetHandle", "hidden"), "collapsed": ("id", "type", "source", "target")}
+EDGE_KEYS = {
+    "default": ("id", "type", "source", "target", "sourceHandle", "targetHandle", "hidden"),
+    "collapsed": ("id", "type", "source", "target"),
+}
 FORM_DATA_KEYS = {"container": ("layout", "children"), "heading": ("content",), "text": ("content",)}
 FIELD_SETTINGS_KEYS = {
     "integer-field-config": ("type", "showShuffle", "component", "min", "max"),
@@ -47,7 +73,9 @@ def embedded_workflow(document: dict[str, Any]) -> dict[str, Any]:
     # The server requires these strings; files written by hand may leave them out (the UI always has them).
     out: dict[str, Any] = {key: document.get(key, "") for key in WORKFLOW_KEYS[:7]}
     out["nodes"] = [_node(node) for node in document.get("nodes", []) if node.get("type") in EMBEDDED_NODE_TYPES]
-    out["edges"] = [_pick(edge, EDGE_KEYS[edge.get("type")]) for edge in document.get("edges", []) if edge.get("type") in EDGE_KEYS]
+    out["edges"] = [
+        _pick(edge, EDGE_KEYS[edge.get("type")]) for edge in document.get("edges", []) if edge.get("type") in EDGE_KEYS
+    ]
     out["exposedFields"] = [_pick(ident, ("nodeId", "fieldName")) for ident in document.get("exposedFields", [])]
     meta = document.get("meta", {})
     out["meta"] = {"category": meta.get("category", "user"), "version": meta.get("version")}
@@ -62,7 +90,12 @@ def embedded_workflow(document: dict[str, Any]) -> dict[str, Any]:
 
 def _node(node: dict[str, Any]) -> dict[str, Any]:
     position = node.get("position") or {}
-    out = {"id": node["id"], "type": node["type"], "data": None, "position": {"x": position.get("x", 0), "y": position.get("y", 0)}}
+    out = {
+        "id": node["id"],
+        "type": node["type"],
+        "data": None,
+        "position": {"x": position.get("x", 0), "y": position.get("y", 0)},
+    }
     data = node.get("data", {})
     if node["type"] == "invocation":
         data = {"nodePack": "invokeai", "dynamicInputTemplates": {}, **data}
@@ -75,7 +108,11 @@ def _node(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _input(instance: dict[str, Any]) -> dict[str, Any]:
-    out = {"name": instance.get("name"), "label": instance.get("label", ""), "description": instance.get("description", "")}
+    out = {
+        "name": instance.get("name"),
+        "label": instance.get("label", ""),
+        "description": instance.get("description", ""),
+    }
     if input_value(instance) is not None:
         out["value"] = instance["value"]
     return out
@@ -92,8 +129,14 @@ def _form_element(element: dict[str, Any]) -> dict[str, Any]:
         }
         settings = data.get("settings")
         if isinstance(settings, dict):
-            defaults = NUMBER_SETTINGS_DEFAULTS if settings.get("type") in ("integer-field-config", "float-field-config") else {}
-            field_data["settings"] = _pick({**defaults, **settings}, FIELD_SETTINGS_KEYS.get(settings.get("type", ""), tuple(settings)))
+            defaults = (
+                NUMBER_SETTINGS_DEFAULTS
+                if settings.get("type") in ("integer-field-config", "float-field-config")
+                else {}
+            )
+            field_data["settings"] = _pick(
+                {**defaults, **settings}, FIELD_SETTINGS_KEYS.get(settings.get("type", ""), tuple(settings))
+            )
         out["data"] = field_data
     elif kind in FORM_DATA_KEYS:
         out["data"] = _pick(data, FORM_DATA_KEYS[kind])

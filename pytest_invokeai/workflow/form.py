@@ -282,7 +282,9 @@ def _edge_feeds(workflow: Workflow) -> dict[tuple[str, str], str]:
     }
 
 
-def _guessed_kind_warning(source: str, schema: InvocationSchema, node_type: str, field_name: str, index: int, value: Any) -> str:
+def _guessed_kind_warning(
+    source: str, schema: InvocationSchema, node_type: str, field_name: str, index: int, value: Any
+) -> str:
     kind = infer_kind(value)
     what = (
         f"node type {node_type!r} is not in the InvokeAI {schema.invokeai_version} schema (a custom node?)"

@@ -62,7 +62,9 @@ class Mt19937:
 def generator_values(node_type: str, value: Any) -> list[Any]:
     """The items a generator node yields, for its ``generator`` input value."""
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
-        raise UnsupportedGenerator(f"its 'generator' value should be an object with a 'type', found {json.dumps(value)}")
+        raise UnsupportedGenerator(
+            f"its 'generator' value should be an object with a 'type', found {json.dumps(value)}"
+        )
     kind = value["type"]
     if node_type == "float_generator" and value.get("values") is not None:
         # The UI may store the values it computed (only float generators keep this key): they win.

@@ -79,12 +79,17 @@ def with_values(workflow: Workflow, values: Mapping[NodeField, Any]) -> dict[str
     nodes = {node["id"]: node for node in document.get("nodes", [])}
     for key, value in values.items():
         if not (isinstance(key, tuple) and len(key) == 2 and all(isinstance(part, str) for part in key)):
-            raise InputValueError(f"values must be keyed by (node_id, field_name), found {key!r}", source=workflow.source)
+            raise InputValueError(
+                f"values must be keyed by (node_id, field_name), found {key!r}", source=workflow.source
+            )
         node_id, field_name = key
         node = nodes.get(node_id)
         if node is None or node.get("type") != "invocation":
             known = ", ".join(sorted(n for n, v in nodes.items() if v.get("type") == "invocation"))
-            raise InputValueError(f"cannot set {node_id}.{field_name}: no invocation node {node_id!r}; nodes: {known}", source=workflow.source)
+            raise InputValueError(
+                f"cannot set {node_id}.{field_name}: no invocation node {node_id!r}; nodes: {known}",
+                source=workflow.source,
+            )
         inputs = node["data"].get("inputs", {})
         if field_name not in inputs:
             raise InputValueError(
@@ -96,7 +101,9 @@ def with_values(workflow: Workflow, values: Mapping[NodeField, Any]) -> dict[str
     return document
 
 
-def build_graph(document: dict[str, Any], *, schema: InvocationSchema, board: str | None, source: str) -> dict[str, Any]:
+def build_graph(
+    document: dict[str, Any], *, schema: InvocationSchema, board: str | None, source: str
+) -> dict[str, Any]:
     """``batch.graph``: the executable nodes with their input values, and the data edges between them."""
     all_nodes = document.get("nodes", [])
     nodes_by_id = {node["id"]: node for node in all_nodes}
@@ -115,7 +122,9 @@ def build_graph(document: dict[str, Any], *, schema: InvocationSchema, board: st
             continue
         seen.add(resolved)
         src, src_field, dst, dst_field = resolved
-        edges.append({"source": {"node_id": src, "field": src_field}, "destination": {"node_id": dst, "field": dst_field}})
+        edges.append(
+            {"source": {"node_id": src, "field": src_field}, "destination": {"node_id": dst, "field": dst_field}}
+        )
     for edge in edges:  # an input fed by an edge takes no value of its own
         graph_nodes[edge["destination"]["node_id"]].pop(edge["destination"]["field"], None)
     return {"id": str(uuid.uuid4()), "nodes": graph_nodes, "edges": edges}
@@ -125,7 +134,9 @@ def is_executable(node: dict[str, Any]) -> bool:
     return node.get("type") == "invocation" and node["data"]["type"] not in BATCH_NODE_TYPES | GENERATOR_NODE_TYPES
 
 
-def _graph_node(node: dict[str, Any], index: int, *, schema: InvocationSchema, board: str | None, source: str) -> dict[str, Any]:
+def _graph_node(
+    node: dict[str, Any], index: int, *, schema: InvocationSchema, board: str | None, source: str
+) -> dict[str, Any]:
     data = node["data"]
     node_type = data["type"]
     if node_type in UNSUPPORTED_NODE_TYPES:

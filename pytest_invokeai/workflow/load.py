@@ -123,7 +123,10 @@ def parse_workflow(raw: Any, *, source: str, schema: InvocationSchema | None = N
         if doc.exposedFields:
             doc.form = _form_from_exposed_fields(doc, schema, found)
         elif doc.form is None:
-            doc.form = Form(elements={"root": FormElement(id="root", type=CONTAINER, data={"layout": "column", "children": []})}, rootElementId="root")
+            doc.form = Form(
+                elements={"root": FormElement(id="root", type=CONTAINER, data={"layout": "column", "children": []})},
+                rootElementId="root",
+            )
     _check_form_structure(doc.form, source)
     _drop_dangling_form_fields(doc, found)
 
@@ -279,7 +282,9 @@ def _check_form_structure(form: Form, source: str) -> None:
     root = form.elements.get(root_id)
     if root is None:
         raise WorkflowError(
-            f"the form's root element {root_id!r} does not exist", source=source, json_path=json_path("form", "rootElementId")
+            f"the form's root element {root_id!r} does not exist",
+            source=source,
+            json_path=json_path("form", "rootElementId"),
         )
     if root.type != CONTAINER:
         raise WorkflowError(
@@ -332,8 +337,10 @@ def _form_from_exposed_fields(doc: WorkflowDocument, schema: InvocationSchema, f
             )
             continue
         if schema.node(node.data.type) is not None and schema.field(node.data.type, ident.fieldName) is None:
-            found.append(f"exposed field {ident.nodeId}.{ident.fieldName} left out of the form: "
-                         f"InvokeAI's {node.data.type!r} node has no field {ident.fieldName!r}")
+            found.append(
+                f"exposed field {ident.nodeId}.{ident.fieldName} left out of the form: "
+                f"InvokeAI's {node.data.type!r} node has no field {ident.fieldName!r}"
+            )
             continue
         # Deterministic ids (the web UI makes random ones): the index map must not change between loads.
         element_id = f"node-field-{ident.nodeId}-{ident.fieldName}"
@@ -344,7 +351,10 @@ def _form_from_exposed_fields(doc: WorkflowDocument, schema: InvocationSchema, f
             data={"fieldIdentifier": {"nodeId": ident.nodeId, "fieldName": ident.fieldName}, "showDescription": False},
         )
         children.append(element_id)
-    elements = {"root": FormElement(id="root", type=CONTAINER, data={"layout": "column", "children": children}), **elements}
+    elements = {
+        "root": FormElement(id="root", type=CONTAINER, data={"layout": "column", "children": children}),
+        **elements,
+    }
     return Form(elements=elements, rootElementId="root")
 
 
@@ -359,12 +369,17 @@ def _drop_dangling_form_fields(doc: WorkflowDocument, found: list[str]) -> None:
         node = nodes.get(ident.nodeId)
         if node is not None and ident.fieldName in node.data.inputs:
             continue
-        reason = "its node does not exist" if node is None else f"node {ident.nodeId!r} has no field {ident.fieldName!r}"
+        reason = (
+            "its node does not exist" if node is None else f"node {ident.nodeId!r} has no field {ident.fieldName!r}"
+        )
         found.append(f"form field {ident.nodeId}.{ident.fieldName} removed from the form: {reason}")
         del form.elements[element_id]
         for container in form.elements.values():
             if container.type == CONTAINER and element_id in container.children:
-                container.data = {**(container.data or {}), "children": [c for c in container.children if c != element_id]}
+                container.data = {
+                    **(container.data or {}),
+                    "children": [c for c in container.children if c != element_id],
+                }
 
 
 __all__ = ["Workflow", "WorkflowWarning", "load_workflow", "parse_workflow", "workflow_text_from_png", "FieldInstance"]

@@ -207,7 +207,7 @@ class InvocationSchema:
                 node = _node_from_openapi(schema_name, schema, schemas)
                 nodes[node.type] = node
         if not nodes:
-            raise SchemaError("not an InvokeAI OpenAPI document: no schema has \"class\": \"invocation\"")
+            raise SchemaError('not an InvokeAI OpenAPI document: no schema has "class": "invocation"')
         return cls(invokeai_version=invokeai_version, nodes=nodes)
 
     # -- snapshot files ----------------------------------------------------------------------
@@ -280,7 +280,7 @@ def fetch_schema(url: str, *, timeout: float = 30.0, transport: Any = None) -> I
     except httpx.HTTPError as exc:
         raise ServerError(f"cannot read the schema from {base}: {exc}") from None
     if not isinstance(version, str):
-        raise ServerError(f"{base}/api/v1/app/version did not answer {{\"version\": ...}}: is this an InvokeAI server?")
+        raise ServerError(f'{base}/api/v1/app/version did not answer {{"version": ...}}: is this an InvokeAI server?')
     try:
         return InvocationSchema.from_openapi(openapi, invokeai_version=version)
     except SchemaError as exc:

@@ -96,7 +96,7 @@ def _json(text: str, what: str) -> Any:
 def _hex_color(text: str) -> dict[str, int]:
     match = _HEX_COLOR.match(text)
     if not match:
-        raise _Invalid(f"expected a color as #rrggbb, #rrggbbaa or JSON {{\"r\", \"g\", \"b\", \"a\"}}, got {text!r}")
+        raise _Invalid(f'expected a color as #rrggbb, #rrggbbaa or JSON {{"r", "g", "b", "a"}}, got {text!r}')
     digits = match.group(1) + (match.group(2) or "ff")
     return {channel: int(digits[i * 2 : i * 2 + 2], 16) for i, channel in enumerate(_COLOR_CHANNELS)}
 
@@ -212,7 +212,7 @@ def _image(value: Any) -> dict[str, Any]:
         return {"image_name": value}
     if isinstance(value, dict) and isinstance(value.get("image_name"), str) and value["image_name"]:
         return value
-    raise _Invalid(f"expected an image name or {{\"image_name\": ...}}, got {value!r}")
+    raise _Invalid(f'expected an image name or {{"image_name": ...}}, got {value!r}')
 
 
 def _board(value: Any) -> Any:
@@ -222,12 +222,12 @@ def _board(value: Any) -> Any:
         return {"board_id": value}
     if isinstance(value, dict) and isinstance(value.get("board_id"), str) and value["board_id"]:
         return value
-    raise _Invalid(f"expected \"auto\", \"none\", a board id or {{\"board_id\": ...}}, got {value!r}")
+    raise _Invalid(f'expected "auto", "none", a board id or {{"board_id": ...}}, got {value!r}')
 
 
 def _color(value: Any) -> dict[str, int]:
     if not isinstance(value, dict) or set(value) != set(_COLOR_CHANNELS):
-        raise _Invalid(f"expected a color {{\"r\", \"g\", \"b\", \"a\"}} (or #rrggbb text), got {value!r}")
+        raise _Invalid(f'expected a color {{"r", "g", "b", "a"}} (or #rrggbb text), got {value!r}')
     for channel in _COLOR_CHANNELS:
         component = value[channel]
         if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component <= 255:
@@ -238,7 +238,7 @@ def _color(value: Any) -> dict[str, int]:
 def _model(value: Any, constraints: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(value, dict) or not isinstance(value.get("key"), str):
         raise _Invalid(
-            "expected a model as JSON {\"key\", \"hash\", \"name\", \"base\", \"type\"} "
+            'expected a model as JSON {"key", "hash", "name", "base", "type"} '
             f"(as listed by /api/v2/models/), got {value!r}"
         )
     for attribute in ("base", "type"):
