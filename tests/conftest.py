@@ -57,3 +57,25 @@ def tiny_sd15(invokeai_server_url: str) -> dict:
     require(python is not None, "InvokeAI is not installed (python -m pytest_invokeai.server.install)")
     with InvokeAIClient(invokeai_server_url) as client:
         return install_model(client, ensure_tiny_sd15(invokeai_python=python))
+
+
+# The folder a test is in says what it needs; markers follow from it, so `-m` can be trusted.
+FOLDER_MARKERS = {"unit": "unit", "plugin": "plugin", "server": "server", "browser": "browser"}
+# Fixtures that reach a real InvokeAI: a test that asks for one is marked `server` wherever it is.
+NEEDS_SERVER = {"invokeai_server_url", "tiny_sd15"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        try:
+            folder = item.path.relative_to(tests).parts[0]
+        except ValueError:
+            continue
+        if folder in FOLDER_MARKERS:
+            item.add_marker(FOLDER_MARKERS[folder])
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & NEEDS_SERVER and folder != "server":
+            item.add_marker("server")
+        if "pytester" in fixtures and folder != "plugin":
+            item.add_marker("plugin")

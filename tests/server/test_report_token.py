@@ -1,0 +1,97 @@
+"""A run against an InvokeAI that needs a token: the report's curl line works there, and never holds the token.
+
+The server is a real InvokeAI in multi-user mode (started for this module): its queue and recall
+endpoints answer 401 without a bearer token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import require
+
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.local.install import installed_python
+from pytest_invokeai.local.managed import ManagedServer
+from pytest_invokeai.local.model_install import ensure_tiny_sd15, install_model
+from pytest_invokeai.server.client import InvokeAIClient
+
+SD15 = Path(__file__).resolve().parents[2] / "example_suite" / "workflows" / "sd15-text-to-image.json"
+ADMIN = {"email": "admin@example.com", "display_name": "Admin", "password": "Not-a-real-secret-1"}
+SD15_TEST = """
+import pytest
+
+@pytest.mark.invokeai(workflow="sd15.json", inputs={3: 5})
+def test_t2i(invokeai_run):
+    invokeai_run().assert_matches_baseline()
+"""
+
+
+@pytest.fixture(scope="module")
+def server_with_token() -> Iterator[tuple[str, str]]:
+    """(URL, token) of a multi-user InvokeAI with the tiny SD-1.5 model installed."""
+    python = installed_python()
+    require(python is not None, "InvokeAI is not installed (python -m pytest_invokeai.server.install)")
+    try:
+        server = ManagedServer(settings={"multiuser": "true"}).start()
+    except ServerError as exc:
+        require(False, f"cannot start a multi-user InvokeAI for this test: {exc}")
+        return
+    try:
+        httpx.post(f"{server.url}/api/v1/auth/setup", json=ADMIN, timeout=30).raise_for_status()
+        login = httpx.post(
+            f"{server.url}/api/v1/auth/login", json={k: ADMIN[k] for k in ("email", "password")}, timeout=30
+        )
+        login.raise_for_status()
+        token = login.json()["token"]
+        with InvokeAIClient(server.url, token=token) as client:
+            install_model(client, ensure_tiny_sd15(invokeai_python=python))
+        yield server.url, token
+    finally:
+        server.stop()
+
+
+def run_curl(line: str, token: str | None) -> tuple[int, str]:
+    """Run the report's line in a shell, as a person pasting it would (with or without the token set)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_INVOKEAI_TOKEN"}
+    if token is not None:
+        env["PYTEST_INVOKEAI_TOKEN"] = token
+    done = subprocess.run(
+        ["bash", "-c", line + " -w '\\n%{http_code}'"], capture_output=True, text=True, env=env, timeout=60
+    )
+    body, _, status = done.stdout.rpartition("\n")
+    return int(status), body
+
+
+def test_the_reports_curl_line_authenticates_from_the_environment(pytester, server_with_token):
+    url, token = server_with_token
+    shutil.copy(SD15, pytester.path / "sd15.json")
+    pytester.makepyfile(test_t2i=SD15_TEST)
+    result = pytester.runpytest_subprocess(
+        f"--invokeai-url={url}",
+        f"--invokeai-token={token}",
+        "-p",
+        "no:cacheprovider",
+        "--invokeai-update-baselines=missing",
+    )
+    result.assert_outcomes(passed=1)
+
+    results = pytester.path / "invokeai-results"
+    for report in ("report.json", "report.html"):
+        assert token not in (results / report).read_text(), f"{report} holds the token"
+    (output,) = json.loads((results / "report.json").read_text())["outputs"]
+    line = output["extra"]["recall with curl"]
+    assert '-H "Authorization: Bearer $PYTEST_INVOKEAI_TOKEN"' in line
+
+    status, body = run_curl(line, token)
+    assert status == 200, body
+    answer = json.loads(body)
+    assert answer["status"] == "success" and answer["parameters"]["seed"] == 5
+    assert run_curl(line, None)[0] == 401  # the server does need it: without the token the same line is refused

@@ -1,0 +1,111 @@
+"""Several ``--invokeai-url`` values: cases spread over real InvokeAI servers on this machine.
+
+Three servers are started for this module (each in its own temporary root, on its own port). On two
+cores they share the CPU, so these tests check where cases ran and that failover is correct, not speed.
+What ran where is read from the servers themselves: every queue item the plugin enqueued carries a
+``destination`` starting with ``pytest-invokeai-`` (one per process).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+from helpers import require
+
+from pytest_invokeai.errors import ServerError
+from pytest_invokeai.local.managed import ManagedServer, resolve_server_command
+from pytest_invokeai.server.pool import (
+    Lane,
+    ServersDisagree,
+    assign_servers,
+    check_agreement,
+)
+
+# Stops one server (its whole process group) right after the N-th test finished: "a server dies mid-run"
+# (SIGKILL), or with KILL_SIGNAL=SIGSTOP "a server hangs mid-run".
+
+
+# -- which process uses which server ---------------------------------------------------------
+
+
+def test_without_xdist_one_process_uses_every_server():
+    assert assign_servers(["http://a", "http://b", "http://c"], None, 0) == (["http://a", "http://b", "http://c"], [])
+
+
+def test_workers_share_servers_when_there_are_more_workers():
+    shares = [assign_servers(["http://a", "http://b"], w, 4) for w in range(4)]
+    assert [primary for primary, _ in shares] == [["http://a"], ["http://b"], ["http://a"], ["http://b"]]
+    assert [standby for _, standby in shares] == [["http://b"], ["http://a"], ["http://b"], ["http://a"]]
+
+
+def test_a_worker_takes_several_servers_when_there_are_fewer_workers():
+    urls = ["http://a", "http://b", "http://c"]
+    assert assign_servers(urls, 0, 2) == (["http://a", "http://c"], ["http://b"])
+    assert assign_servers(urls, 1, 2) == (["http://b"], ["http://a", "http://c"])
+
+
+def test_the_same_url_twice_is_one_server():
+    assert assign_servers(["http://a", "http://a"], None, 0) == (["http://a"], [])
+
+
+def test_servers_of_different_versions_are_refused():
+    # A stand-in for the servers: this machine has one InvokeAI version, so two real servers always agree
+    # on it. The models half of the check runs on real servers below.
+    def lane(url: str, version: str) -> Lane:
+        session = SimpleNamespace(client=SimpleNamespace(base_url=url), installed_models=None)
+        return Lane(session=session, version=version)  # type: ignore[arg-type]
+
+    check_agreement([lane("http://a", "6.14.2"), lane("http://b", "6.14.2")], [])  # same version: fine
+    with pytest.raises(ServersDisagree) as info:
+        check_agreement([lane("http://a", "6.14.2"), lane("http://b", "6.13.0")], [])
+    assert "http://a runs 6.14.2, http://b runs 6.13.0" in str(info.value)
+    assert "nothing was enqueued" in str(info.value)
+
+
+# -- real servers ----------------------------------------------------------------------------
+
+
+def start_servers(count: int, command: list[str]) -> list[ManagedServer]:
+    """Start ``count`` servers side by side (start-up is mostly waiting on imports, so in parallel)."""
+    servers = [ManagedServer(command) for _ in range(count)]
+    errors: list[Exception] = []
+
+    def start(server: ManagedServer) -> None:
+        try:
+            server.start()
+        except ServerError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,)) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        for server in servers:
+            server.stop()
+        require(False, f"cannot start InvokeAI servers for this test: {errors[0]}")
+    return servers
+
+
+@pytest.fixture(scope="module")
+def server_command() -> list[str]:
+    # Module scope: found before pytester points HOME (where the install lives) at a temporary folder.
+    try:
+        return resolve_server_command()
+    except ServerError as exc:
+        require(False, f"cannot start InvokeAI servers for this test: {exc}")
+        raise
+
+
+@pytest.fixture(scope="module")
+def servers(server_command: list[str]) -> Iterator[list[str]]:
+    started = start_servers(2, server_command)
+    try:
+        yield [s.url for s in started]
+    finally:
+        for server in started:
+            server.stop()
