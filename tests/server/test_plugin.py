@@ -12,7 +12,11 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import httpx
 import pytest
+
+from pytest_invokeai.workflow.form import form_inputs
+from pytest_invokeai.workflow.load import load_workflow
 
 DATA = Path(__file__).parents[1] / "data"
 WORKFLOW = DATA / "gui" / "form-layout.workflow.json"  # 0 Width, 1 Height, 2 Value (seed), 3 Amount, 4 Radius, 5 Board
@@ -83,8 +87,17 @@ def test_matrix_ids_missing_baselines_then_recorded_then_matched(project):
     assert (project.path / "invokeai-results" / "report.html").is_file()
     summary = json.loads((project.path / "invokeai-results" / "report.json").read_text())
     assert summary["summary"]["matched"] == 4
-    properties = [p.get("name") for p in ET.parse(project.path / "junit.xml").iter("property")]
-    assert any("distance" in name for name in properties) or any("verdict" in name for name in properties)
+    # Every test case carries its verdict, and per signal a distance within its threshold.
+    cases = {
+        case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in ET.parse(project.path / "junit.xml").iter("testcase")
+    }
+    assert len(cases) == 4
+    for name, properties in cases.items():
+        assert properties.get("invokeai.save[0].verdict") == "matched", (name, properties)
+        for signal in ("phash", "color", "layout", "sharpness"):
+            distance = float(properties[f"invokeai.save[0].distance.{signal}"])
+            assert 0 <= distance <= float(properties[f"invokeai.save[0].threshold.{signal}"]), (name, signal, properties)
 
 
 def test_changed_value_fails_with_a_readable_diff_and_only_changed_mode_accepts_it(project):
@@ -262,20 +275,36 @@ def test_settings_from_pyproject_and_environment(project, monkeypatch):
     bad.stderr.fnmatch_lines(["*command line*--invokeai-timeout*"])
 
 
+def queue_items(url: str) -> list[int]:
+    """The ids of every queue item the server holds (the plugin keeps them unless --invokeai-cleanup)."""
+    answer = httpx.get(f"{url}/api/v1/queue/default/list_all", timeout=30)
+    answer.raise_for_status()
+    return [item["item_id"] for item in answer.json()]
+
+
 def _url_args(project) -> list[str]:
     return [project.invokeai_url_arg]
 
 
-def test_last_failed_runs_and_enqueues_only_the_failures(project):
+def test_last_failed_runs_and_enqueues_only_the_failures(project, invokeai_server_url):
     project.makepyfile(test_noise=MATRIX_TEST)
     project.invokeai("--invokeai-update-baselines=missing").assert_outcomes(passed=4)
     record = project.path / "baselines" / "test_noise.py" / "test_noise[Value=1-Radius=0].json"
     record.unlink()  # that one test now fails for a missing baseline
     first = project.runpytest_subprocess(*_url_args(project))
     first.assert_outcomes(passed=3, failed=1)
+    before = set(queue_items(invokeai_server_url))
     again = project.runpytest_subprocess(*_url_args(project), "--lf")
-    again.assert_outcomes(failed=1)  # only the failed case ran (and was enqueued)
+    again.assert_outcomes(failed=1)  # only the failed case ran
     again.stdout.fnmatch_lines(["*outputs compared: 1;*", "*not checked for orphaned baselines*--lf*"])
+    # ... and the server was sent that case alone: one new queue item, with the failed case's values.
+    new_items = sorted(set(queue_items(invokeai_server_url)) - before)
+    assert len(new_items) == 1, f"--lf enqueued {len(new_items)} items: {new_items}"
+    item = httpx.get(f"{invokeai_server_url}/api/v1/queue/default/i/{new_items[0]}", timeout=30).json()
+    nodes = item["session"]["graph"]["nodes"]
+    form = {i.index: i for i in form_inputs(load_workflow(WORKFLOW))}
+    assert nodes[form[2].node_id][form[2].field_name] == 1  # Value=1
+    assert nodes[form[4].node_id][form[4].field_name] == 0  # Radius=0
 
 
 def test_cli_prune_and_update_run_the_suite(project, invokeai_server_url):
