@@ -44,7 +44,7 @@ def resolve_server_command(explicit: str | list[str] | None = None) -> list[str]
         return [on_path]
     raise ServerError(
         "no InvokeAI to start: give --invokeai-url=http://HOST:PORT for a running server, or install one "
-        "for the managed server with `python -m pytest_invokeai.local.install`, or put `invokeai-web` on PATH, "
+        "for the managed server with `python -m pytest_invokeai.server.install`, or put `invokeai-web` on PATH, "
         "or name the command with --invokeai-server-cmd"
     )
 

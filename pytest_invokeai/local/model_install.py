@@ -60,7 +60,7 @@ def ensure_tiny_sd15(cache_dir: Path | None = None, *, invokeai_python: Path | N
         if python is None:
             raise ServerError(
                 "building the tiny SD-1.5 model needs InvokeAI's Python (torch, diffusers, transformers); "
-                "install it with `python -m pytest_invokeai.local.install`, or pass invokeai_python"
+                "install it with `python -m pytest_invokeai.server.install`, or pass invokeai_python"
             )
         if target.exists():  # a folder without a valid summary: not ours to trust
             shutil.rmtree(target)
