@@ -1,40 +1,13 @@
-"""Judging one finished case against its baseline (pytest_invokeai.run.judge), as plain Python: no server.
-
-The images are made here with Pillow, for two "runs" ``a`` and ``b`` of a noise workflow shaped like
-tests/data/gui/form-layout.workflow.json (outputs save, blur, noise, blank): the same noise recipe with
-seeds 1 and 2 (32x32, +-115 levels around mid-gray), so the two runs do not match each other with the
-default thresholds (measured: phash about 1.41, color 0.34, layout 2.81, sharpness 0.42). Every situation
-below is built from them: records are written with the store and the fingerprint functions, never with
-the judge. The per-image decision is unit-tested on its own at the end, with expected values by hand.
-"""
+"""What the judge records as a case's inputs (pytest_invokeai.run.judge.recorded_inputs), as plain Python."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pytest_invokeai.baseline.update import UpdateMode
-from pytest_invokeai.report.results import Verdict
-from pytest_invokeai.run.judge import (
-    recorded_inputs,
-)
+from pytest_invokeai.run.judge import recorded_inputs
 from pytest_invokeai.workflow.load import load_workflow
 
 GUI = Path(__file__).parents[1] / "data" / "gui"
-# Loose enough for seed 1 against seed 2 (see the module docstring), on every signal that differs.
-
-
-# -- every update mode in every situation --------------------------------------------------------
-
-NONE, MISSING, CHANGED, ALL = UpdateMode.NONE, UpdateMode.MISSING, UpdateMode.CHANGED, UpdateMode.ALL
-
-# situation -> (record before: output -> image names or None, the run's "save" images, compared outputs)
-# (situation, mode) -> (verdicts of the save images, passed, the record afterwards when rewritten, else None)
-
-
-# -- tolerance -----------------------------------------------------------------------------------
-
-
-# -- recorded inputs -----------------------------------------------------------------------------
 
 
 def test_recorded_inputs_are_by_index_with_names_and_json_safe(tmp_path):
