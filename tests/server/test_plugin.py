@@ -97,7 +97,11 @@ def test_matrix_ids_missing_baselines_then_recorded_then_matched(project):
         assert properties.get("invokeai.save[0].verdict") == "matched", (name, properties)
         for signal in ("phash", "color", "layout", "sharpness"):
             distance = float(properties[f"invokeai.save[0].distance.{signal}"])
-            assert 0 <= distance <= float(properties[f"invokeai.save[0].threshold.{signal}"]), (name, signal, properties)
+            assert 0 <= distance <= float(properties[f"invokeai.save[0].threshold.{signal}"]), (
+                name,
+                signal,
+                properties,
+            )
 
 
 def test_changed_value_fails_with_a_readable_diff_and_only_changed_mode_accepts_it(project):

@@ -32,15 +32,3 @@ def test_recorded_inputs_are_by_index_with_names_and_json_safe(tmp_path):
     assert recorded_inputs(workflow, {3: {"a": [Path(tmp_path / "x.png")]}}, tmp_path) == [
         {"index": 3, "name": "Resampling", "value": {"a": ["x.png"]}}
     ]
-
-
-# -- the pure parts: the per-image decision, the output plan, the result and the messages ------------
-
-MATCHED, MISMATCHED, NEW, UPDATED, MISSING_VERDICT = (
-    Verdict.MATCHED,
-    Verdict.MISMATCHED,
-    Verdict.NEW,
-    Verdict.UPDATED,
-    Verdict.MISSING,
-)
-# (what the baseline holds, mode) -> (verdict, whether the record takes the run's fingerprint), written by hand.
