@@ -27,8 +27,8 @@ Everything except ``pixel_sha256`` is measured on the image composited over mid-
 areas count as one stable colour whatever hidden RGB values they hold) and reduced by an integer
 box factor to about ``WORK_SIDE`` pixels, so a signal means the same at 64 and at 2048 pixels and
 a 1024x1024 image takes milliseconds. The pixels come from a :class:`~.image.DecodedImage`, which the
-judge decodes once per image and also hands to the artifacts; only the reduced working image is ever
-converted, so fingerprinting costs a fraction of decoding the PNG.
+judge decodes once per image and also hands to the artifacts; of an opaque RGBA image (what InvokeAI
+saves) only the reduced working image is converted, so fingerprinting costs a fraction of decoding it.
 """
 
 from __future__ import annotations

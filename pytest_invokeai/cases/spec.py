@@ -112,6 +112,10 @@ def expand_matrix(
 
 
 def value_for_id(value: Any) -> str:
+    if type(value) is int:  # the common case (seeds, sizes): no whitespace to fold
+        text = str(value)
+        if len(text) <= ID_VALUE_MAX:
+            return text
     if isinstance(value, Path):
         text = value.name
     elif isinstance(value, bytes):
@@ -141,20 +145,24 @@ def matrix_cases(
 ) -> list[CaseSpec]:
     """Cases of ``base`` for each row of the matrix, with ids from the workflow's display names."""
     inputs = form_inputs(workflow)
-    cases = []
-    for row in expand_matrix(matrix, combine, where=where):
-        cases.append(
-            CaseSpec(
-                workflow=base.workflow,
-                inputs=override_inputs(inputs, base.inputs, row, source=f"{where} ({workflow.source})"),
-                outputs=base.outputs,
-                tolerance=base.tolerance,
-                timeout=base.timeout,
-                models=base.models,
-                case_id=case_id(inputs, row, source=workflow.source),
-            )
+    rows = expand_matrix(matrix, combine, where=where)
+    # Every row names the same inputs in the same order: they are resolved against the form (and
+    # checked against the base inputs) once, not once per row, with the same errors.
+    keys = list(rows[0])
+    kept = inputs_not_overridden(inputs, base.inputs, keys, source=f"{where} ({workflow.source})")
+    names = [resolve_input(inputs, key, source=workflow.source).display_name if inputs else str(key) for key in keys]
+    return [
+        CaseSpec(
+            workflow=base.workflow,
+            inputs={**kept, **row},
+            outputs=base.outputs,
+            tolerance=base.tolerance,
+            timeout=base.timeout,
+            models=base.models,
+            case_id="-".join(f"{name}={value_for_id(value)}" for name, value in zip(names, row.values(), strict=True)),
         )
-    return cases
+        for row in rows
+    ]
 
 
 def override_inputs(
@@ -165,8 +173,15 @@ def override_inputs(
     Every key must name an input of the form (the error lists them), so mistakes show at collection;
     one input named twice in ``override`` is an error, as it would set one field to two values.
     """
+    return {**inputs_not_overridden(inputs, base, list(override), source=source), **override}
+
+
+def inputs_not_overridden(
+    inputs: list[FormInput], base: Mapping[InputKey, Any], override_keys: Sequence[InputKey], *, source: str
+) -> dict[InputKey, Any]:
+    """The entries of ``base`` whose form input no key of ``override_keys`` names (see :func:`override_inputs`)."""
     overridden: dict[tuple[str, str], InputKey] = {}
-    for key in override:
+    for key in override_keys:
         found = resolve_input(inputs, key, source=source)
         target = (found.node_id, found.field_name)
         if target in overridden:
@@ -179,7 +194,7 @@ def override_inputs(
         found = resolve_input(inputs, key, source=source)
         if (found.node_id, found.field_name) not in overridden:
             kept[key] = value
-    return {**kept, **override}
+    return kept
 
 
 def unique_ids(cases: Sequence[CaseSpec]) -> list[str]:

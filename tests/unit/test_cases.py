@@ -215,6 +215,32 @@ def test_matrix_cases_of_form_layout(form_layout: Workflow) -> None:
         )
 
 
+def test_a_large_matrix_resolves_its_inputs_once_not_per_row(form_layout: Workflow, monkeypatch) -> None:
+    # Collecting 10,000 cases must not look each input up 10,000 times (a probe: the real lookup runs).
+    import pytest_invokeai.cases as cases_module
+
+    real, lookups = cases_module.resolve_input, []
+
+    def counting(*args, **kwargs):
+        lookups.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cases_module, "resolve_input", counting)
+    base = CaseSpec(workflow=FORM_LAYOUT, inputs={0: 64, 1: 48})
+    cases = matrix_cases(form_layout, base, {2: list(range(1000)), "Radius": [0.5, 1.5]}, where=WHERE)
+    assert len(cases) == 2000 and cases[-1].case_id == "Value=999-Radius=1.5"
+    assert cases[-1].inputs == {0: 64, 1: 48, 2: 999, "Radius": 1.5}
+    assert len(lookups) <= 6, lookups  # 2 matrix keys and 2 base keys (plus the names of the 2 matrix keys)
+
+
+def test_integer_values_in_ids_are_shortened_like_any_other(form_layout: Workflow) -> None:
+    inputs = form_inputs(form_layout)
+    assert case_id(inputs, {2: -5}) == "Value=-5"
+    assert case_id(inputs, {2: 10**39}) == "Value=1" + "0" * 39  # 40 characters: kept
+    assert case_id(inputs, {2: -(10**39)}) == "Value=-" + "1" + "0" * 35 + "..."  # 41: shortened
+    assert case_id(inputs, {2: True}) == "Value=True"
+
+
 def test_matrix_cases_zipped(form_layout: Workflow) -> None:
     base = CaseSpec(workflow=FORM_LAYOUT)
     cases = matrix_cases(form_layout, base, {"Width": [32, 64], "Height": [16, 48]}, "zip", where=WHERE)
