@@ -217,7 +217,7 @@ def test_matrix_cases_of_form_layout(form_layout: Workflow) -> None:
 
 def test_a_large_matrix_resolves_its_inputs_once_not_per_row(form_layout: Workflow, monkeypatch) -> None:
     # Collecting 10,000 cases must not look each input up 10,000 times (a probe: the real lookup runs).
-    import pytest_invokeai.cases as cases_module
+    import pytest_invokeai.cases.spec as cases_module
 
     real, lookups = cases_module.resolve_input, []
 
