@@ -69,18 +69,6 @@ class RunScan:
     unreadable: dict[str, str] = field(default_factory=dict)  # file (relative to the rootdir) -> what is wrong
 
 
-def find_run_orphans(
-    store: BaselineStore,
-    rootdir: Path,
-    scope: RunScope,
-    used_workflows: Iterable[Path],
-    collected_ids: Iterable[str],
-    unlisted: Iterable[str] = (),
-) -> list[str]:
-    """Files (relative to the rootdir) of baselines and index maps in the run's scope that nothing uses."""
-    return scan_run(store, rootdir, scope, used_workflows, collected_ids, unlisted).orphans
-
-
 def scan_run(
     store: BaselineStore,
     rootdir: Path,

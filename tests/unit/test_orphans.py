@@ -18,7 +18,6 @@ from PIL import Image
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.orphans import (
     RunScope,
-    find_run_orphans,
     prune,
     scan_run,
 )
@@ -125,7 +124,7 @@ def project(tmp_path: Path) -> SimpleNamespace:
 
 def orphans(project, *args: str, invoked_in: str = "", **option) -> list[str]:
     scope = run_scope(config(*args, invoked_in=project.rootdir / invoked_in, **option))
-    return find_run_orphans(project.store, project.rootdir, scope, project.used_workflows, COLLECTED)
+    return scan_run(project.store, project.rootdir, scope, project.used_workflows, COLLECTED).orphans
 
 
 def scan_of(project, *args: str, unlisted: tuple[str, ...] = ()):
@@ -267,7 +266,7 @@ def test_the_scan_takes_plain_data_no_pytest_config(project):
     """The engine side of the scan needs no pytest object: a scope of plain paths is all it reads."""
     tests = (project.rootdir / "tests").resolve()
     scope = RunScope(paths=(tests,), ignored=(tests / "sub",))
-    assert find_run_orphans(project.store, project.rootdir, scope, project.used_workflows, COLLECTED) == [
+    assert scan_run(project.store, project.rootdir, scope, project.used_workflows, COLLECTED).orphans == [
         MAP_FILES["gone.json"],  # its workflow file is gone: an orphan whatever the scope
         "baselines/tests/test_a.py/test_gone.json",
         "baselines/tests/test_a.py/test_used2.json",
