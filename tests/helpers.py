@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,3 +73,42 @@ def custom_node_schema() -> dict[str, Any]:
         "title": "Sharpen",
     }
     return schema
+
+
+# -- the pytest-invokeai command, run in this process -----------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CliResult:
+    """What a finished ``pytest-invokeai`` command left: the attributes of a ``subprocess.CompletedProcess``."""
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> CliResult:
+    """Run ``pytest-invokeai ARGS`` in this process, its stdout and stderr captured, as a subprocess would see them.
+
+    Starting ``python -m pytest_invokeai.cli`` costs most of a second of CPU per command; calling ``main``
+    runs the same code (argparse's ``sys.exit`` on usage errors included) in milliseconds. A few tests
+    still start the real process, for the entry point itself.
+    """
+    from pytest_invokeai.cli import main
+
+    argv = [str(arg) for arg in args]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.ExitStack() as stack:
+        if cwd is not None:
+            stack.enter_context(contextlib.chdir(cwd))
+        stack.enter_context(contextlib.redirect_stdout(out))
+        stack.enter_context(contextlib.redirect_stderr(err))
+        try:
+            returncode = main(argv)
+        except SystemExit as exc:  # argparse: --help exits 0, a usage error exits 2
+            code = exc.code
+            returncode = code if isinstance(code, int) else (0 if code is None else 1)
+            if isinstance(code, str):
+                print(code, file=sys.stderr)
+    return CliResult(argv, returncode, out.getvalue(), err.getvalue())

@@ -1,4 +1,7 @@
-"""The ``pytest-invokeai`` command, run as a real subprocess: exit codes, stdout JSON, stderr messages."""
+"""The ``pytest-invokeai`` command: exit codes, stdout JSON, stderr messages.
+
+The commands run in this process (``run_cli``); a few tests at the end start the real process.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +12,29 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import custom_node_schema
+from helpers import CliResult, custom_node_schema, run_cli
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 EXIT_OK, EXIT_DRIFT, EXIT_USAGE = 0, 1, 2
 
 
-def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+def cli(*args: str | Path) -> CliResult:
+    """The command run in this process (fast); the tests at the end of the file start the real one."""
+    return run_cli(*args)
+
+
+def real_cli(*args: str | Path, program: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The command as a real subprocess, ``python -m pytest_invokeai.cli`` unless another program is given."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest_invokeai.cli", *map(str, args)],
+        [*(program or [sys.executable, "-m", "pytest_invokeai.cli"]), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=120,
     )
 
 
-def assert_clean_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+def assert_clean_error(result: CliResult | subprocess.CompletedProcess[str], *fragments: str) -> None:
     """Exit 2, the message on stderr (a few lines, no traceback), nothing on stdout."""
     assert result.returncode == EXIT_USAGE, result.stderr
     assert "Traceback" not in result.stderr
@@ -369,3 +378,27 @@ def test_the_schema_environment_variable_still_selects_a_schema_file(
     assert main(["inputs", str(workflow), "--json"]) == EXIT_OK
     (strength,) = [i for i in json.loads(capsys.readouterr().out) if i["field_name"] == "strength"]
     assert strength["display_name"] == "Sharpen strength"
+
+
+# -- the real process: kept as subprocesses on purpose --------------------------------------------
+# Every test above runs the command in this process (fast); these few start the real program, so the
+# entry points, the exit code a shell sees and what lands on a real stderr stay tested.
+
+
+def test_the_real_module_entry_point_prints_json_and_exits_0(sdxl_path: Path, sdxl: dict) -> None:
+    result = real_cli("inputs", sdxl_path, "--json")
+    assert result.returncode == EXIT_OK, result.stderr
+    assert len(json.loads(result.stdout)) == len(form_fields_of_export(sdxl))
+
+
+def test_the_real_process_reports_a_usage_error_on_stderr_and_exits_2(tmp_path: Path) -> None:
+    assert_clean_error(real_cli("inputs", tmp_path / "nope.json"), str(tmp_path / "nope.json"))
+
+
+def test_the_installed_console_script_runs() -> None:
+    script = Path(sys.executable).with_name("pytest-invokeai")
+    if not script.exists():
+        pytest.skip(f"no pytest-invokeai console script beside {sys.executable}")
+    result = real_cli(program=[str(script)])
+    assert result.returncode == EXIT_USAGE
+    assert "usage: pytest-invokeai" in result.stderr

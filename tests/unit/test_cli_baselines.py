@@ -1,14 +1,13 @@
-"""``pytest-invokeai hash``, ``compare`` and ``baselines list``, run as real subprocesses on real PNG files."""
+"""``pytest-invokeai hash``, ``compare`` and ``baselines list``, run in this process on real PNG files."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import CliResult, run_cli
 from PIL import Image, ImageFilter
 from test_store import make_image, make_index_map, make_record
 
@@ -20,17 +19,12 @@ from pytest_invokeai.baseline.store import BaselineStore
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
 
-def cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pytest_invokeai.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
+def cli(*args: str | Path, cwd: Path | None = None) -> CliResult:
+    """The command run in this process (tests/unit/test_cli.py starts the real one)."""
+    return run_cli(*args, cwd=cwd)
 
 
-def assert_clean_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+def assert_clean_error(result: CliResult, *fragments: str) -> None:
     assert result.returncode == EXIT_USAGE, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
     for fragment in fragments:

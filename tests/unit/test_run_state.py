@@ -39,7 +39,10 @@ def test_a_run_state_is_built_whole_and_has_no_property_that_connects():
     assert properties == ["started", "used_workflows"]  # both read what is there, neither connects
 
 
-def test_the_state_connects_when_asked_and_keeps_the_failure(tmp_path):
+def test_the_state_connects_when_asked_and_keeps_the_failure(tmp_path, monkeypatch):
+    import pytest_invokeai.server.client as client_module
+
+    monkeypatch.setattr(client_module, "STARTUP_PROBE", 0.6)  # give up on the closed port in under a second
     url = closed_port_url()
     state = make_state(tmp_path, url)
     assert (state.owner, state.worker, state.started) == (True, (1, 2), False)
