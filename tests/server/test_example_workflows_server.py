@@ -13,10 +13,10 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from example_workflows_cases import EXAMPLES, REPO, _load
 from helpers import require
 from PIL import Image, ImageChops, ImageStat
 
@@ -28,15 +28,9 @@ from pytest_invokeai.server.session import GenerationSession
 from pytest_invokeai.workflow.graph import build_enqueue_body
 from pytest_invokeai.workflow.load import Workflow, load_workflow
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "example_suite" / "workflows"
 ASSET = REPO / "example_suite" / "assets" / "shapes.png"
 
 #: Form inputs as the author laid them out: (display name, kind), in Form-panel order.
-
-
-def _load(name: str) -> Workflow:
-    return load_workflow(EXAMPLES / f"{name}.json")
 
 
 def _without_node_cache(name: str) -> Workflow:

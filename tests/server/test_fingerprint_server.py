@@ -8,16 +8,11 @@ are what the change is (harmless or a regression), never numbers taken from the 
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+from fingerprint_cases import _spec, calibration
 
 from pytest_invokeai.baseline.compare import compare
 from pytest_invokeai.baseline.fingerprint import fingerprint
 
-_spec = importlib.util.spec_from_file_location(
-    "calibrate_thresholds", Path(__file__).resolve().parents[2] / "scripts" / "calibrate_thresholds.py"
-)
-calibration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(calibration)
 
 

@@ -12,16 +12,16 @@ import os
 import shutil
 import signal
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from helpers import require
+from several_servers_cases import start_servers
 
 from pytest_invokeai.errors import ServerError
-from pytest_invokeai.local.managed import ManagedServer, resolve_server_command
+from pytest_invokeai.local.managed import resolve_server_command
 from pytest_invokeai.local.model_sources import install_declared_models
 from pytest_invokeai.run.scheduler import LANE_DEPTH
 from pytest_invokeai.server.client import InvokeAIClient
@@ -56,29 +56,6 @@ def pytest_runtest_logreport(report):
 
 
 # -- real servers ----------------------------------------------------------------------------
-
-
-def start_servers(count: int, command: list[str]) -> list[ManagedServer]:
-    """Start ``count`` servers side by side (start-up is mostly waiting on imports, so in parallel)."""
-    servers = [ManagedServer(command) for _ in range(count)]
-    errors: list[Exception] = []
-
-    def start(server: ManagedServer) -> None:
-        try:
-            server.start()
-        except ServerError as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(s,)) for s in servers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        for server in servers:
-            server.stop()
-        require(False, f"cannot start InvokeAI servers for this test: {errors[0]}")
-    return servers
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from example_workflows_cases import EXAMPLES, _load
 
 from pytest_invokeai.workflow.form import form_inputs
 from pytest_invokeai.workflow.graph import build_enqueue_body
-from pytest_invokeai.workflow.load import Workflow, load_workflow
+from pytest_invokeai.workflow.load import Workflow
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "example_suite" / "workflows"
 GUI_DIR = Path(__file__).parents[1] / "data" / "gui"
 GRAPH_ID_PLACEHOLDER = "<random graph id>"  # as scripts/capture_gui_enqueue.py writes it
 IMAGE_PLACEHOLDER = "@IMAGE_A@"
@@ -75,10 +74,6 @@ EXPECTED_INPUTS = {
     ],
 }
 CAPTURED = ["noise-texture", "color-blocks", "image-to-image", "sd15-text-to-image"]
-
-
-def _load(name: str) -> Workflow:
-    return load_workflow(EXAMPLES / f"{name}.json")
 
 
 def _image_inputs(workflow: Workflow) -> dict[tuple[str, str], Any]:

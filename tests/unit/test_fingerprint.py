@@ -8,15 +8,14 @@ are what the change is (harmless or a regression), never numbers taken from the 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
+from fingerprint_cases import _spec, calibration
 from fingerprint_reference import reference_fingerprint
 from helpers import require
 from PIL import Image, ImageFilter
@@ -26,10 +25,6 @@ from pytest_invokeai.baseline.fingerprint import Fingerprint, fingerprint
 from pytest_invokeai.baseline.image import DecodedImage
 from pytest_invokeai.errors import BaselineError
 
-_spec = importlib.util.spec_from_file_location(
-    "calibrate_thresholds", Path(__file__).resolve().parents[2] / "scripts" / "calibrate_thresholds.py"
-)
-calibration = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(calibration)
 
 SIZE = 256

@@ -8,15 +8,15 @@ What ran where is read from the servers themselves: every queue item the plugin 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
 from helpers import require
+from several_servers_cases import start_servers
 
 from pytest_invokeai.errors import ServerError
-from pytest_invokeai.local.managed import ManagedServer, resolve_server_command
+from pytest_invokeai.local.managed import resolve_server_command
 from pytest_invokeai.server.pool import (
     Lane,
     ServersDisagree,
@@ -66,29 +66,6 @@ def test_servers_of_different_versions_are_refused():
 
 
 # -- real servers ----------------------------------------------------------------------------
-
-
-def start_servers(count: int, command: list[str]) -> list[ManagedServer]:
-    """Start ``count`` servers side by side (start-up is mostly waiting on imports, so in parallel)."""
-    servers = [ManagedServer(command) for _ in range(count)]
-    errors: list[Exception] = []
-
-    def start(server: ManagedServer) -> None:
-        try:
-            server.start()
-        except ServerError as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(s,)) for s in servers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        for server in servers:
-            server.stop()
-        require(False, f"cannot start InvokeAI servers for this test: {errors[0]}")
-    return servers
 
 
 @pytest.fixture(scope="module")
