@@ -6,16 +6,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from gate_cases import WORKFLOW, gate
 
-from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.baseline.update import UpdateMode
 from pytest_invokeai.cases.spec import CaseSpec
-from pytest_invokeai.run.gate import Blocked, WorkflowGate
+from pytest_invokeai.run.gate import Blocked
 from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.server.session import GenerationSession
 from pytest_invokeai.workflow.load import load_workflow
 
-WORKFLOW = Path(__file__).parents[1] / "data" / "gui" / "form-layout.workflow.json"
 # The stored map of form-layout: index -> node field, written here by hand.
 
 
@@ -23,20 +22,6 @@ WORKFLOW = Path(__file__).parents[1] / "data" / "gui" / "form-layout.workflow.js
 def project(tmp_path: Path) -> Path:
     shutil.copy(WORKFLOW, tmp_path / "noise.json")
     return tmp_path
-
-
-def gate(project: Path, mode: UpdateMode, *, accept_drift: bool = False, **extra) -> WorkflowGate:
-    return WorkflowGate(
-        store=BaselineStore(project / "baselines"),
-        rootdir=project,
-        update_mode=mode,
-        accept_drift=accept_drift,
-        **extra,
-    )
-
-
-def check(gate_: WorkflowGate, path: Path) -> None:
-    gate_.check(CaseSpec(workflow=path), load_workflow(path))
 
 
 def test_a_missing_model_skips_the_case_naming_the_model(tmp_path, gui_exports, invokeai_server_url):

@@ -7,14 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from gate_cases import WORKFLOW, check, gate
 
-from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.baseline.update import UpdateMode
-from pytest_invokeai.cases.spec import CaseSpec
-from pytest_invokeai.run.gate import Blocked, WorkflowGate, workflow_key
-from pytest_invokeai.workflow.load import load_workflow
+from pytest_invokeai.run.gate import Blocked, workflow_key
 
-WORKFLOW = Path(__file__).parents[1] / "data" / "gui" / "form-layout.workflow.json"
 # The stored map of form-layout: index -> node field, written here by hand.
 ORIGINAL_ORDER = ["blank.width", "blank.height", "seed.value", "noise.amount", "blur.radius", "save.board"]
 SWAPPED_ORDER = ["blank.height", "blank.width", "seed.value", "noise.amount", "blur.radius", "save.board"]
@@ -24,20 +21,6 @@ SWAPPED_ORDER = ["blank.height", "blank.width", "seed.value", "noise.amount", "b
 def project(tmp_path: Path) -> Path:
     shutil.copy(WORKFLOW, tmp_path / "noise.json")
     return tmp_path
-
-
-def gate(project: Path, mode: UpdateMode, *, accept_drift: bool = False, **extra) -> WorkflowGate:
-    return WorkflowGate(
-        store=BaselineStore(project / "baselines"),
-        rootdir=project,
-        update_mode=mode,
-        accept_drift=accept_drift,
-        **extra,
-    )
-
-
-def check(gate_: WorkflowGate, path: Path) -> None:
-    gate_.check(CaseSpec(workflow=path), load_workflow(path))
 
 
 def map_file(project: Path) -> Path:
