@@ -1,32 +1,18 @@
-"""Several ``--invokeai-url`` values: cases spread over real InvokeAI servers on this machine.
-
-Three servers are started for this module (each in its own temporary root, on its own port). On two
-cores they share the CPU, so these tests check where cases ran and that failover is correct, not speed.
-What ran where is read from the servers themselves: every queue item the plugin enqueued carries a
-``destination`` starting with ``pytest-invokeai-`` (one per process).
-"""
+"""Several ``--invokeai-url`` values, without a server: how the servers are shared among xdist workers
+and the other plain decisions of server/pool.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
-from helpers import require
-from several_servers_cases import start_servers
 
-from pytest_invokeai.errors import ServerError
-from pytest_invokeai.local.managed import resolve_server_command
 from pytest_invokeai.server.pool import (
     Lane,
     ServersDisagree,
     assign_servers,
     check_agreement,
 )
-
-# Stops one server (its whole process group) right after the N-th test finished: "a server dies mid-run"
-# (SIGKILL), or with KILL_SIGNAL=SIGSTOP "a server hangs mid-run".
-
 
 # -- which process uses which server ---------------------------------------------------------
 
@@ -66,23 +52,3 @@ def test_servers_of_different_versions_are_refused():
 
 
 # -- real servers ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server_command() -> list[str]:
-    # Module scope: found before pytester points HOME (where the install lives) at a temporary folder.
-    try:
-        return resolve_server_command()
-    except ServerError as exc:
-        require(False, f"cannot start InvokeAI servers for this test: {exc}")
-        raise
-
-
-@pytest.fixture(scope="module")
-def servers(server_command: list[str]) -> Iterator[list[str]]:
-    started = start_servers(2, server_command)
-    try:
-        yield [s.url for s in started]
-    finally:
-        for server in started:
-            server.stop()
