@@ -64,6 +64,8 @@ PROFILES_DIR = "_profiles"
 INDEX_MAPS_DIR = "_index_maps"
 RECORD_SUFFIX = ".json"
 IMAGE_SUFFIX = ".png"
+# A preview for people (pull-request image diffs, the report): PNG when it fits its byte budget, else JPEG.
+PREVIEW_SUFFIXES = (".preview.png", ".preview.jpg")
 _RESERVED = {PROFILES_DIR, INDEX_MAPS_DIR}
 # <record stem>.<node part>.<index>.png: the node part has no ".", so the owner of a copy is unambiguous
 # even when record stems contain dots ("t" and "t.x" side by side).
@@ -355,6 +357,20 @@ class BaselineStore:
             return None
         path = self._image_in(record_file, node_id, index)
         return path if path.is_file() else None
+
+    @staticmethod
+    def _previews_in(record_file: Path, node_id: str, index: int) -> list[Path]:
+        """Where the preview of one output image may sit: ``<stem>.<node part>.<index>.preview.png|jpg``."""
+        stem = record_file.name[: -len(RECORD_SUFFIX)]
+        base = f"{stem}.{_node_part(node_id)}.{index}"
+        return [record_file.with_name(base + suffix) for suffix in PREVIEW_SUFFIXES]
+
+    def preview_path(self, test_id: str, node_id: str, index: int) -> Path | None:
+        """The small preview of one baseline image (PNG or JPEG), from the store whose record :meth:`load` reads."""
+        record_file = self.find(test_id)
+        if record_file is None:
+            return None
+        return next((path for path in self._previews_in(record_file, node_id, index) if path.is_file()), None)
 
     @staticmethod
     def _image_copies(record_file: Path) -> list[Path]:

@@ -654,3 +654,18 @@ def test_update_modes_parse_loosely_and_reject_unknown_text() -> None:
     assert UpdateMode("missing") is UpdateMode.MISSING and UpdateMode.MISSING == "missing"
     with pytest.raises(ValueError, match=r"'everything'.*valid modes: none, missing, changed, all"):
         UpdateMode.parse("everything")
+
+
+def test_preview_path_finds_the_png_or_jpeg_preview_beside_the_record(tmp_path: Path) -> None:
+    store = BaselineStore(tmp_path)
+    record_file = store.save(make_record())
+    stem = record_file.name[: -len(".json")]
+    assert store.preview_path(NOISE_ID, "grid", 0) is None
+    jpeg = record_file.with_name(f"{stem}.grid.0.preview.jpg")
+    jpeg.write_bytes(b"\xff\xd8 a preview")
+    png = record_file.with_name(f"{stem}.grid.1.preview.png")
+    png.write_bytes(b"\x89PNG a preview")
+    assert store.preview_path(NOISE_ID, "grid", 0) == jpeg
+    assert store.preview_path(NOISE_ID, "grid", 1) == png
+    assert store.preview_path(NOISE_ID, "grid", 2) is None
+    assert store.preview_path("elsewhere.py::test_x", "grid", 1) is None
