@@ -98,6 +98,8 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
         )
         if blocked.verdict is not Verdict.MISSING:
             state.results.drifted_workflows.add(key)
+        if blocked.verdict is Verdict.DRIFTED:  # `pytest-invokeai accept --accept-drift` takes the form from here
+            keep_drifted_case(state, item.nodeid, key, spec.workflow)
         raise fail(blocked.message) from None
     return CaseRun(
         test_id=test_id,
@@ -109,6 +111,17 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
         on_judged=lambda judgement: record_judgement(item, judgement),
         models=_model_hashes(state, workflow, result.server),
     )
+
+
+def keep_drifted_case(state: RunState, test_id: str, key: str, workflow_path: Path) -> None:
+    """Keep the drifted workflow's form as this run saw it, for accepting the drift without running again."""
+    from pytest_invokeai.accept.candidate import drifted_candidate, write_candidate
+
+    workflow = state.workflows.get(workflow_path)
+    candidate = drifted_candidate(
+        test_id, key, workflow, store=state.store, rootdir=state.rootdir, save_images=state.settings.save_images
+    )
+    write_candidate(state.settings.results_dir, candidate)
 
 
 def fail(message: str) -> BaseException:

@@ -66,26 +66,7 @@ class CaseLookup:
         return self._from_store(test_id, stored[test_id])
 
     def _unique_match(self, query: str, known: list[str]) -> str:
-        matches = [test_id for test_id in known if query in test_id]
-        if not matches:  # a part copied from a record's file name: "Prompt=a_red_fox" for "Prompt=a red fox"
-            matches = [test_id for test_id in known if _loose(query) in _loose(test_id)]
-        if len(matches) == 1:
-            return matches[0]
-        if matches:
-            shown = "\n  ".join(matches[:LISTED]) + (
-                f"\n  ... and {len(matches) - LISTED} more" if len(matches) > LISTED else ""
-            )
-            raise CaseNotFound(f"{query!r} matches {len(matches)} test ids; give the whole id:\n  {shown}")
-        closest = difflib.get_close_matches(query, known, n=CLOSEST, cutoff=0.3)
-        where = self._where_looked()
-        if not known:
-            raise CaseNotFound(f"no test id {query!r}: no cases found ({where})")
-        hint = (
-            (":\n  closest: " + "\n           ".join(closest))
-            if closest
-            else f"; {len(known)} known ids (pytest-invokeai baselines list)"
-        )
-        raise CaseNotFound(f"no test id {query!r} ({where}){hint}")
+        return match_test_id(query, known, where=self._where_looked())
 
     def _where_looked(self) -> str:
         places = []
@@ -130,6 +111,30 @@ class CaseLookup:
 
     def _from_store(self, test_id: str, path: Path) -> RecallCase:
         return _record_case(BaselineRecord.from_json(path.read_bytes(), source=str(path)), path, self.rootdir)
+
+
+def match_test_id(query: str, known: list[str], *, where: str) -> str:
+    """The one test id of ``known`` that ``query`` is part of (also in the underscore form of a record's file
+    name); else :class:`CaseNotFound` listing the matches or the closest ids (``where`` says where they came from)."""
+    matches = [test_id for test_id in known if query in test_id]
+    if not matches:  # a part copied from a record's file name: "Prompt=a_red_fox" for "Prompt=a red fox"
+        matches = [test_id for test_id in known if _loose(query) in _loose(test_id)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        shown = "\n  ".join(matches[:LISTED]) + (
+            f"\n  ... and {len(matches) - LISTED} more" if len(matches) > LISTED else ""
+        )
+        raise CaseNotFound(f"{query!r} matches {len(matches)} test ids; give the whole id:\n  {shown}")
+    closest = difflib.get_close_matches(query, known, n=CLOSEST, cutoff=0.3)
+    if not known:
+        raise CaseNotFound(f"no test id {query!r}: no cases found ({where})")
+    hint = (
+        (":\n  closest: " + "\n           ".join(closest))
+        if closest
+        else f"; {len(known)} known ids (pytest-invokeai baselines list)"
+    )
+    raise CaseNotFound(f"no test id {query!r} ({where}){hint}")
 
 
 def _loose(text: str) -> str:

@@ -17,15 +17,23 @@ them (the store, the images, the artifacts), and the texts of failures come from
 from __future__ import annotations
 
 import hashlib
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_invokeai._util.keys import rootdir_key
+from pytest_invokeai.accept.candidate import (
+    KIND_BASELINE,
+    Candidate,
+    remove_candidate,
+    results_relative,
+    write_candidate,
+)
+from pytest_invokeai.accept.candidate import KeptImage as CandidateImage
+from pytest_invokeai.accept.command import accept_command
 from pytest_invokeai.baseline.compare import Thresholds
-from pytest_invokeai.baseline.fingerprint import fingerprint
+from pytest_invokeai.baseline.fingerprint import Fingerprint, fingerprint
 from pytest_invokeai.baseline.image import DecodedImage
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import (
@@ -169,6 +177,7 @@ def judge(
     mode = settings.update_mode
     plans: list[OutputPlan] = []
     decoded: dict[str, list[DecodedImage]] = {}
+    actuals: dict[str, list[Fingerprint]] = {}
     for node_id, images in sorted(outputs.items()):
         label = images[0].node_label
         thresholds = thresholds_for(settings.thresholds, spec.tolerance, node_id, label, where=test_id)
@@ -176,7 +185,7 @@ def judge(
         decoded[node_id] = [
             DecodedImage.decode(image.png, image_name(node_id, label, i)) for i, image in enumerate(images)
         ]
-        actual = [fingerprint(image) for image in decoded[node_id]]
+        actual = actuals[node_id] = [fingerprint(image) for image in decoded[node_id]]
         plans.append(plan_output(mode, node_id, label, stored_outputs.get(node_id), actual, thresholds))
     plans += [
         plan_uncompared(mode, node_id, stored)
@@ -197,15 +206,15 @@ def judge(
         failures += [text for _, text in judged if text is not None]
         failures += output_failures(plan)
 
+    context = RecordContext(workflow=workflow, workflow_key=workflow_key, inputs=inputs, models=models)
+    _keep_candidate(settings, test_id, plans, actuals, stored_outputs, results, context)
     written = replaced = None
     if record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None):
         copies = {
             plan.node_id: _copies(settings, test_id, plan, outputs.get(plan.node_id, [])) for plan in plans if plan.kept
         }
         replaced = (unreadable, settings.store.set_aside(unreadable)) if unreadable is not None else None
-        new = baseline_record(
-            settings, test_id, plans, workflow=workflow, workflow_key=workflow_key, inputs=inputs, models=models
-        )
+        new = baseline_record(settings, test_id, plans, context)
         # Copies not passed here are deleted: only those that still show their kept fingerprints stay.
         written = settings.store.save(new, images={node: pngs for node, pngs in copies.items() if pngs is not None})
         if replaced is not None:
@@ -237,10 +246,13 @@ def _write_image_artifacts(
     )
     output = output_result(test_id, plan, judged, artifacts, case)
     name = image_name(plan.node_id, plan.label, judged.index)
+    if verdict not in ACCEPTABLE:
+        return output, None
+    accept_line = accept_command([test_id], results_dir=settings.results_dir, rootdir=settings.rootdir)
     if verdict is Verdict.MISMATCHED:
-        return output, mismatch_message(name, output.explanation, artifacts, test_id)
+        return output, mismatch_message(name, output.explanation, artifacts, accept_line)
     if verdict is Verdict.MISSING:
-        return output, missing_message(name, settings.store.record_path(test_id), artifacts.actual, test_id)
+        return output, missing_message(name, settings.store.record_path(test_id), artifacts.actual, accept_line)
     return output, None
 
 
@@ -267,17 +279,21 @@ def output_result(
     )
 
 
+@dataclass(frozen=True)
+class RecordContext:
+    """What a record keeps beside the fingerprints: what the images were made from."""
+
+    workflow: Workflow
+    workflow_key: str
+    inputs: list[dict[str, Any]]
+    models: Mapping[str, str] | None
+
+
 def baseline_record(
-    settings: JudgeSettings,
-    test_id: str,
-    plans: Sequence[OutputPlan],
-    *,
-    workflow: Workflow,
-    workflow_key: str,
-    inputs: list[dict[str, Any]],
-    models: Mapping[str, str] | None,
+    settings: JudgeSettings, test_id: str, plans: Sequence[OutputPlan], context: RecordContext
 ) -> BaselineRecord:
     """The record to save: every output the plans keep, with the context the images were made in."""
+    workflow, workflow_key, inputs, models = context.workflow, context.workflow_key, context.inputs, context.models
     return BaselineRecord(
         test_id=test_id,
         outputs={
@@ -300,20 +316,21 @@ def image_name(node_id: str, label: str, index: int) -> str:
     return f"output {label or node_id!r} ({node_id}) image {index}"
 
 
-def mismatch_message(name: str, explanation: str, artifacts: Artifacts, test_id: str) -> str:
+def mismatch_message(name: str, explanation: str, artifacts: Artifacts, accept_line: str) -> str:
+    """``accept_line``: the shell command that accepts the test's images (:func:`accept_command`)."""
     seen = artifacts.side_by_side or artifacts.diff
     shown = f"  diff: {seen}\n" if seen else "  (keep PNG copies with --invokeai-save-images to get diff images)\n"
     indented = explanation.replace("\n", "\n  ")
     return (
         f"{name} does not match its baseline:\n  {indented}\n  actual: {artifacts.actual}\n{shown}"
-        f"  accept it with: pytest --invokeai-update-baselines=changed {shlex.quote(test_id)}"
+        f"  accept it with: {accept_line}"
     )
 
 
-def missing_message(name: str, record_path: Path, actual: Path | None, test_id: str) -> str:
+def missing_message(name: str, record_path: Path, actual: Path | None, accept_line: str) -> str:
     return (
         f"{name} has no baseline (looked in {record_path}); actual: {actual}\n"
-        f"  record it with: pytest --invokeai-update-baselines=missing {shlex.quote(test_id)}"
+        f"  record it from this run's image with: {accept_line}"
     )
 
 
@@ -329,6 +346,67 @@ def output_failures(plan: OutputPlan) -> list[str]:
     if plan.extra_kept:
         return [f"{who} made {len(plan.images)} image(s); its baseline has {plan.extra_kept} more"]
     return []
+
+
+# -- what `pytest-invokeai accept` needs ---------------------------------------------------------
+
+#: An image with one of these verdicts can be accepted later from the run's results.
+ACCEPTABLE = (Verdict.MISMATCHED, Verdict.MISSING)
+
+
+def _keep_candidate(
+    settings: JudgeSettings,
+    test_id: str,
+    plans: Sequence[OutputPlan],
+    actuals: Mapping[str, Sequence[Fingerprint]],
+    stored: Mapping[str, OutputBaseline],
+    results: Sequence[OutputResult],
+    context: RecordContext,
+) -> None:
+    """Keep in the results what accepting this case needs: the record update mode ``changed`` would write.
+
+    Only for a case with an image that did not match (mismatched, or no baseline); a case that matched
+    removes what an earlier run kept, so accepting never picks up a stale candidate."""
+    if not any(each.verdict in ACCEPTABLE for plan in plans for each in plan.images):
+        remove_candidate(settings.results_dir, test_id)
+        return
+    mode = UpdateMode.CHANGED
+    candidate_plans = [
+        plan_output(mode, plan.node_id, plan.label, stored.get(plan.node_id), actuals[plan.node_id], plan.thresholds)
+        if plan.compared
+        else plan_uncompared(mode, plan.node_id, stored[plan.node_id])
+        for plan in plans
+    ]
+    actual_files = {(each.output, each.image_index): each.actual for each in results}
+    images: dict[str, list[CandidateImage]] = {}
+    for plan in candidate_plans:
+        kept = []
+        for image in plan.kept:
+            run_file = actual_files.get((plan.node_id, image.index)) if image.copy_from is CopyFrom.RUN else None
+            if image.copy_from is CopyFrom.RUN and run_file is None:
+                return  # (every compared image has its actual PNG written: not reached)
+            kept.append(
+                CandidateImage(run_file=results_relative(run_file, settings.results_dir))
+                if run_file is not None
+                else CandidateImage(store_index=image.index)
+            )
+        if kept:
+            images[plan.node_id] = kept
+    record = baseline_record(settings, test_id, candidate_plans, context)
+    write_candidate(
+        settings.results_dir,
+        Candidate(
+            test_id=test_id,
+            kind=KIND_BASELINE,
+            workflow=context.workflow_key,
+            workflow_content_hash=content_hash(context.workflow),
+            profile=settings.store.profile,
+            baselines=rootdir_key(settings.store.root, settings.rootdir),
+            save_images=settings.save_images,
+            record=record.to_dict(),
+            images=images,
+        ),
+    )
 
 
 # -- the store's side ----------------------------------------------------------------------------

@@ -224,20 +224,17 @@ def test_verdicts_and_record_writes_per_mode_and_situation(runs, store, tmp_path
 def test_failure_messages_name_the_output_and_the_command_that_fixes_it(runs, store, tmp_path):
     missing = run_judge(runs, store, tmp_path, NONE)
     assert missing.failures[0].startswith("output 'Output' (save) image 0 has no baseline")
-    assert (
-        "record it with: pytest --invokeai-update-baselines=missing 'test_noise.py::test_noise[Value=1]'"
-        in missing.failures[0]
-    )
+    # The whole line, run as printed, is tested in tests/server/test_accept_server.py.
+    assert "record it from this run's image with: " in missing.failures[0]
+    assert " accept 'test_noise.py::test_noise[Value=1]' --rootdir " in missing.failures[0]
 
     save_record(store, {"save": [runs.save["B"]], "blur": [runs.blur["B"]]})
     mismatched = run_judge(runs, store, tmp_path, NONE)
     assert len(mismatched.failures) == 2
     assert "output 'Output' (save) image 0 does not match its baseline" in mismatched.failures[0]
     assert "phash distance" in mismatched.failures[0]
-    assert (
-        "accept it with: pytest --invokeai-update-baselines=changed 'test_noise.py::test_noise[Value=1]'"
-        in mismatched.failures[0]
-    )
+    assert "accept it with: " in mismatched.failures[0]
+    assert " accept 'test_noise.py::test_noise[Value=1]' --rootdir " in mismatched.failures[0]
     assert "--invokeai-save-images" in mismatched.failures[0]  # no PNG copy: no diff image to show
     assert mismatched.failures[1].startswith("output 'blur' (blur) is in the baseline but this run did not compare it")
 
@@ -506,18 +503,19 @@ def test_the_result_of_a_judged_image_carries_its_comparison(runs, tmp_path):
     assert result.thresholds == {"phash": 0.075, "color": 2.0, "layout": 0.85, "sharpness": 0.5}
 
 
-def test_the_messages_quote_the_test_id_for_the_shell():
+def test_the_messages_end_with_the_accept_command():
     name = image_name("save", "Output", 0)
     files = Artifacts(actual=Path("/r/t/save-0.actual.png"), side_by_side=Path("/r/t/save-0.side-by-side.png"))
-    assert mismatch_message(name, "MISMATCH\nphash distance 1.4", files, "test_a.py::test_it's[1]") == (
+    line = "pytest-invokeai accept 'test_a.py::test_it'\"'\"'s[1]'"
+    assert mismatch_message(name, "MISMATCH\nphash distance 1.4", files, line) == (
         "output 'Output' (save) image 0 does not match its baseline:\n"
         "  MISMATCH\n"
         "  phash distance 1.4\n"
         "  actual: /r/t/save-0.actual.png\n"
         "  diff: /r/t/save-0.side-by-side.png\n"
-        "  accept it with: pytest --invokeai-update-baselines=changed 'test_a.py::test_it'\"'\"'s[1]'"
+        "  accept it with: pytest-invokeai accept 'test_a.py::test_it'\"'\"'s[1]'"
     )
-    assert missing_message(image_name("save", "", 2), Path("/b/t.json"), files.actual, "test_a.py::test_b") == (
+    assert missing_message(image_name("save", "", 2), Path("/b/t.json"), files.actual, "X accept t") == (
         "output 'save' (save) image 2 has no baseline (looked in /b/t.json); actual: /r/t/save-0.actual.png\n"
-        "  record it with: pytest --invokeai-update-baselines=missing test_a.py::test_b"
+        "  record it from this run's image with: X accept t"
     )
