@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,17 @@ def acceptable_cases(request: AcceptRequest) -> list[RunCase]:
     return [case for case in states.values() if case.state == ACCEPTABLE]
 
 
+def review_states(request: AcceptRequest) -> tuple[list[str], list[str]]:
+    """For the review page: the test ids that accepting would write now, and those accepted already."""
+    acceptable = [case.test_id for case in acceptable_cases(request)]
+    if not acceptable:
+        return [], []
+    trial = accept(replace(request, dry_run=True, accept_drift=False), acceptable, failed=False)
+    if trial.refused:  # clicking says why; the buttons stay
+        return acceptable, []
+    return [test_id for test_id, _ in trial.written], [t for t, why in trial.listed if why.startswith("already")]
+
+
 def accept(request: AcceptRequest, queries: Sequence[str], *, failed: bool) -> AcceptOutcome:
     """Accept the cases ``queries`` name (and every failed one with ``failed``) from the run's results."""
     states = run_states(read_summary(request.results_dir))
@@ -154,6 +165,9 @@ def _write(request: AcceptRequest, candidates: Sequence[Candidate], outcome: Acc
         store = BaselineStore(request.baselines or request.rootdir / candidate.baselines, profile=candidate.profile)
         if candidate.kind == KIND_BASELINE:
             record, copies = _record_and_copies(request, candidate, store)
+            if _already_stored(store, record):
+                outcome.listed.append((candidate.test_id, "already accepted: its baseline is this run's"))
+                continue
             path = store.record_path(record.test_id) if request.dry_run else write_baseline(store, record, copies)
             outcome.written.append((candidate.test_id, path))
             continue
@@ -164,6 +178,14 @@ def _write(request: AcceptRequest, candidates: Sequence[Candidate], outcome: Acc
                 store.save_index_map(candidate.workflow, index_map)
             outcome.index_maps.append((candidate.workflow, maps[candidate.workflow]))
         outcome.run_again.append(candidate.test_id)
+
+
+def _already_stored(store: BaselineStore, record: BaselineRecord) -> bool:
+    """The record is on disk as it would be written (accepted before): writing it again would change nothing."""
+    try:
+        return store.record_path(record.test_id).read_bytes() == record.to_json().encode("utf-8")
+    except OSError:
+        return False
 
 
 def _record_and_copies(

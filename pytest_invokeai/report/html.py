@@ -255,7 +255,8 @@ def _output_section(index: int, result: OutputResult, folder: Path) -> str:
     classes = f"result verdict-{result.verdict}{' failure' if result.is_failure else ''}"
     return "".join(
         [
-            f'<article class="{classes}" id="output-{index}" data-verdict="{_e(result.verdict)}">',
+            f'<article class="{classes}" id="output-{index}" data-verdict="{_e(result.verdict)}" '
+            f'data-test-id="{_e(result.test_id)}">',
             f'<h3><span class="badge verdict-{_e(result.verdict)}">{_e(result.verdict)}</span>',
             f'<span class="test-id">{_e(result.test_id)}</span> ',
             f'<span class="output">{_e(output_name)} image {result.image_index}</span></h3>',
@@ -273,7 +274,8 @@ def _output_section(index: int, result: OutputResult, folder: Path) -> str:
 
 def _problem_section(index: int, problem: TestProblem) -> str:
     return (
-        f'<article class="problem failure verdict-{_e(problem.verdict)}" id="problem-{index}">'
+        f'<article class="problem failure verdict-{_e(problem.verdict)}" id="problem-{index}" '
+        f'data-test-id="{_e(problem.test_id)}">'
         f'<h3><span class="badge verdict-{_e(problem.verdict)}">{_e(problem.verdict)}</span>'
         f'<span class="test-id">{_e(problem.test_id)}</span></h3>'
         f"<pre>{_e(problem.message)}</pre></article>"
