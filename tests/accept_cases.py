@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 NOISE = "example_suite/workflows/noise-texture.json"
 NOISE_TESTS = "example_suite/test_noise_texture.py"
 BLOCKS = "example_suite/color_blocks.invokeai.toml"

@@ -14,23 +14,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_invokeai.accept.candidate import (
+from pytest_invokeai.accept.selection import ACCEPTABLE, DRIFTED, RunCase, run_states, select
+from pytest_invokeai.baseline.record import BaselineRecord
+from pytest_invokeai.baseline.store import BaselineStore
+from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.run.candidate import (
     KIND_BASELINE,
     Candidate,
     CandidateError,
     read_candidate,
 )
-from pytest_invokeai.accept.selection import ACCEPTABLE, DRIFTED, RunCase, run_states, select
-from pytest_invokeai.baseline.record import BaselineRecord
-from pytest_invokeai.baseline.store import BaselineStore
-from pytest_invokeai.errors import InvokeAITestError
 from pytest_invokeai.workflow.content_hash import content_hash
 from pytest_invokeai.workflow.drift import IndexMap
 from pytest_invokeai.workflow.load import load_workflow
 from pytest_invokeai.workflow.schema import load_schema
 
 SUMMARY_NAME = "report.json"  # the run's summary in its results folder
-DEFAULT_RESULTS = "invokeai-results"  # the plugin's default --invokeai-results-dir, relative to the rootdir
 
 EXIT_WROTE = 0
 EXIT_NOTHING = 1

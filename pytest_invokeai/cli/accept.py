@@ -6,13 +6,13 @@ import argparse
 from pathlib import Path
 
 from pytest_invokeai.accept.apply import (
-    DEFAULT_RESULTS,
     EXIT_REFUSED,
     AcceptOutcome,
     AcceptRequest,
     accept,
 )
 from pytest_invokeai.cli.common import EXIT_USAGE, print_error
+from pytest_invokeai.run.accept_command import DEFAULT_RESULTS
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -15,8 +15,9 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from pytest_invokeai.accept.apply import DEFAULT_RESULTS, AcceptRequest
+from pytest_invokeai.accept.apply import AcceptRequest
 from pytest_invokeai.cli.common import EXIT_OK, EXIT_USAGE, print_error
+from pytest_invokeai.run.accept_command import DEFAULT_RESULTS
 
 HOST = "127.0.0.1"
 MISSING_EXTRA = (

@@ -115,7 +115,7 @@ def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | No
 
 def keep_drifted_case(state: RunState, test_id: str, key: str, workflow_path: Path) -> None:
     """Keep the drifted workflow's form as this run saw it, for accepting the drift without running again."""
-    from pytest_invokeai.accept.candidate import drifted_candidate, write_candidate
+    from pytest_invokeai.run.candidate import drifted_candidate, write_candidate
 
     workflow = state.workflows.get(workflow_path)
     candidate = drifted_candidate(

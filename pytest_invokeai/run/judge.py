@@ -23,15 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from pytest_invokeai._util.keys import rootdir_key
-from pytest_invokeai.accept.candidate import (
-    KIND_BASELINE,
-    Candidate,
-    remove_candidate,
-    results_relative,
-    write_candidate,
-)
-from pytest_invokeai.accept.candidate import KeptImage as CandidateImage
-from pytest_invokeai.accept.command import accept_command
 from pytest_invokeai.baseline.compare import Thresholds
 from pytest_invokeai.baseline.fingerprint import Fingerprint, fingerprint
 from pytest_invokeai.baseline.image import DecodedImage
@@ -44,6 +35,15 @@ from pytest_invokeai.baseline.update import UpdateMode
 from pytest_invokeai.cases.spec import CaseError, CaseSpec
 from pytest_invokeai.report.artifacts import Artifacts, write_artifacts
 from pytest_invokeai.report.results import OutputResult, Verdict
+from pytest_invokeai.run.accept_command import accept_command
+from pytest_invokeai.run.candidate import (
+    KIND_BASELINE,
+    Candidate,
+    remove_candidate,
+    results_relative,
+    write_candidate,
+)
+from pytest_invokeai.run.candidate import KeptImage as CandidateImage
 from pytest_invokeai.run.decision import (
     CopyFrom,
     ImageJudgement,
@@ -206,7 +206,7 @@ def judge(
         failures += [text for _, text in judged if text is not None]
         failures += output_failures(plan)
 
-    context = RecordContext(workflow=workflow, workflow_key=workflow_key, inputs=inputs, models=models)
+    context = {"workflow": workflow, "workflow_key": workflow_key, "inputs": inputs, "models": models}
     _keep_candidate(settings, test_id, plans, actuals, stored_outputs, results, context)
     written = replaced = None
     if record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None):
@@ -214,7 +214,9 @@ def judge(
             plan.node_id: _copies(settings, test_id, plan, outputs.get(plan.node_id, [])) for plan in plans if plan.kept
         }
         replaced = (unreadable, settings.store.set_aside(unreadable)) if unreadable is not None else None
-        new = baseline_record(settings, test_id, plans, context)
+        new = baseline_record(
+            settings, test_id, plans, workflow=workflow, workflow_key=workflow_key, inputs=inputs, models=models
+        )
         # Copies not passed here are deleted: only those that still show their kept fingerprints stay.
         written = settings.store.save(new, images={node: pngs for node, pngs in copies.items() if pngs is not None})
         if replaced is not None:
@@ -279,21 +281,17 @@ def output_result(
     )
 
 
-@dataclass(frozen=True)
-class RecordContext:
-    """What a record keeps beside the fingerprints: what the images were made from."""
-
-    workflow: Workflow
-    workflow_key: str
-    inputs: list[dict[str, Any]]
-    models: Mapping[str, str] | None
-
-
 def baseline_record(
-    settings: JudgeSettings, test_id: str, plans: Sequence[OutputPlan], context: RecordContext
+    settings: JudgeSettings,
+    test_id: str,
+    plans: Sequence[OutputPlan],
+    *,
+    workflow: Workflow,
+    workflow_key: str,
+    inputs: list[dict[str, Any]],
+    models: Mapping[str, str] | None,
 ) -> BaselineRecord:
     """The record to save: every output the plans keep, with the context the images were made in."""
-    workflow, workflow_key, inputs, models = context.workflow, context.workflow_key, context.inputs, context.models
     return BaselineRecord(
         test_id=test_id,
         outputs={
@@ -361,7 +359,7 @@ def _keep_candidate(
     actuals: Mapping[str, Sequence[Fingerprint]],
     stored: Mapping[str, OutputBaseline],
     results: Sequence[OutputResult],
-    context: RecordContext,
+    context: dict[str, Any],
 ) -> None:
     """Keep in the results what accepting this case needs: the record update mode ``changed`` would write.
 
@@ -377,29 +375,26 @@ def _keep_candidate(
         else plan_uncompared(mode, plan.node_id, stored[plan.node_id])
         for plan in plans
     ]
-    actual_files = {(each.output, each.image_index): each.actual for each in results}
-    images: dict[str, list[CandidateImage]] = {}
-    for plan in candidate_plans:
-        kept = []
-        for image in plan.kept:
-            run_file = actual_files.get((plan.node_id, image.index)) if image.copy_from is CopyFrom.RUN else None
-            if image.copy_from is CopyFrom.RUN and run_file is None:
-                return  # (every compared image has its actual PNG written: not reached)
-            kept.append(
-                CandidateImage(run_file=results_relative(run_file, settings.results_dir))
-                if run_file is not None
-                else CandidateImage(store_index=image.index)
-            )
-        if kept:
-            images[plan.node_id] = kept
-    record = baseline_record(settings, test_id, candidate_plans, context)
+    # Every compared image's actual PNG is among the artifacts (write_artifacts always writes it).
+    actual_files = {(each.output, each.image_index): each.actual for each in results if each.actual is not None}
+    images = {
+        plan.node_id: [
+            CandidateImage(run_file=results_relative(actual_files[plan.node_id, image.index], settings.results_dir))
+            if image.copy_from is CopyFrom.RUN
+            else CandidateImage(store_index=image.index)
+            for image in plan.kept
+        ]
+        for plan in candidate_plans
+        if plan.kept
+    }
+    record = baseline_record(settings, test_id, candidate_plans, **context)
     write_candidate(
         settings.results_dir,
         Candidate(
             test_id=test_id,
             kind=KIND_BASELINE,
-            workflow=context.workflow_key,
-            workflow_content_hash=content_hash(context.workflow),
+            workflow=context["workflow_key"],
+            workflow_content_hash=content_hash(context["workflow"]),
             profile=settings.store.profile,
             baselines=rootdir_key(settings.store.root, settings.rootdir),
             save_images=settings.save_images,

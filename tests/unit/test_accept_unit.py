@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from pytest_invokeai.accept.apply import AcceptOutcome, AcceptRequest
-from pytest_invokeai.accept.command import accept_command
 from pytest_invokeai.accept.selection import (
     ACCEPTABLE,
     DRIFTED,
@@ -25,6 +24,7 @@ from pytest_invokeai.accept.selection import (
 )
 from pytest_invokeai.recall.cases import CaseNotFound
 from pytest_invokeai.review.page import CONFIG_ID, inject
+from pytest_invokeai.run.accept_command import accept_command
 
 SUMMARY = {
     "format": "pytest-invokeai-summary",

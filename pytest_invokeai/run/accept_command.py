@@ -16,9 +16,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_invokeai.accept.apply import DEFAULT_RESULTS
+from pytest_invokeai.run.settings import BY_NAME
 
 SCRIPT = "pytest-invokeai"
+DEFAULT_RESULTS = str(BY_NAME["invokeai_results_dir"].default)  # the plugin's default, and accept's
 
 
 @functools.cache
