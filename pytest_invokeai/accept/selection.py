@@ -38,7 +38,11 @@ def run_states(summary: Mapping[str, Any]) -> dict[str, RunCase]:
         verdicts.setdefault(str(output.get("test_id")), set()).add(str(output.get("verdict")))
     states: dict[str, RunCase] = {}
     for test_id, seen in verdicts.items():
-        states[test_id] = RunCase(test_id, ACCEPTABLE if seen & _ACCEPTABLE_VERDICTS else MATCHED)
+        if seen & _ACCEPTABLE_VERDICTS:
+            states[test_id] = RunCase(test_id, ACCEPTABLE)
+        else:
+            written = seen & {"new", "updated"}
+            states[test_id] = RunCase(test_id, MATCHED, "the run's update mode wrote it" if written else "")
     for problem in _dicts(summary.get("problems")):
         test_id, verdict = str(problem.get("test_id")), problem.get("verdict")
         message = str(problem.get("message", "")).splitlines()[0] if problem.get("message") else ""

@@ -15,7 +15,7 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from pytest_invokeai.accept.apply import AcceptRequest
+from pytest_invokeai.accept.apply import AcceptRequest, read_summary
 from pytest_invokeai.cli.common import EXIT_OK, EXIT_USAGE, print_error
 from pytest_invokeai.run.accept_command import DEFAULT_RESULTS
 
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if not report_exists(request.results_dir):
         print_error(f"{request.results_dir}: no report.html there; run the tests first, or pass --results DIR")
         return EXIT_USAGE
+    read_summary(request.results_dir)  # the page's buttons come from it: a missing or broken one is said now
     listening = socket.create_server((HOST, args.port))  # bound before the URL is printed: it works at once
     port = listening.getsockname()[1]
     token = new_token()

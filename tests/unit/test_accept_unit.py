@@ -6,6 +6,8 @@ tests/browser/test_review_browser.py.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,7 @@ from pytest_invokeai.accept.selection import (
 )
 from pytest_invokeai.recall.cases import CaseNotFound
 from pytest_invokeai.review.page import CONFIG_ID, inject
-from pytest_invokeai.run.accept_command import accept_command
+from pytest_invokeai.run.accept_command import accept_command, command_prefix
 
 SUMMARY = {
     "format": "pytest-invokeai-summary",
@@ -90,6 +92,23 @@ def test_the_accept_command_names_only_what_its_defaults_would_not_find(tmp_path
     assert elsewhere == "pytest-invokeai accept t.py::x --rootdir suite --results suite/out/results"
     outside = accept_command(["t.py::x"], results_dir=Path("/ci/results"), rootdir=rootdir, cwd=rootdir, prefix=prefix)
     assert outside == "pytest-invokeai accept t.py::x --results /ci/results"
+
+
+def test_the_command_is_this_environments_pytest_invokeai_or_this_python(monkeypatch):
+    scripts = Path(sys.executable).parent
+    if not (scripts / "pytest-invokeai").is_file():
+        pytest.skip(f"pytest-invokeai is not installed beside {sys.executable}")
+    try:
+        monkeypatch.setenv("PATH", str(scripts))
+        command_prefix.cache_clear()
+        assert command_prefix() == ["pytest-invokeai"]
+        monkeypatch.setenv("PATH", "/nonexistent")  # not on PATH (a venv not activated)
+        command_prefix.cache_clear()
+        assert command_prefix() == [sys.executable, "-m", "pytest_invokeai.cli"]
+        done = subprocess.run([*command_prefix(), "accept", "--help"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "usage: pytest-invokeai accept" in done.stdout, done.stderr
+    finally:
+        command_prefix.cache_clear()
 
 
 def test_the_review_page_is_the_report_with_the_settings_and_script_before_its_end():
