@@ -166,3 +166,20 @@ def test_the_answer_marks_each_case_asked_for():
         "state": "refused",
         "text": "refused: a (workflow w.json): the workflow file changed",
     }
+
+
+def test_review_without_its_extra_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    from pytest_invokeai.cli import main
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the review extra were not installed
+    assert main(["review", "--no-browser", "--results", str(tmp_path)]) == 2
+    assert "pip install 'pytest-invokeai[review]'" in capsys.readouterr().err
+
+
+def test_accept_needs_cases_or_failed(tmp_path, capsys):
+    from pytest_invokeai.cli import main
+
+    assert main(["accept", "--results", str(tmp_path)]) == 2
+    assert "name the cases to accept (CASE ...), or --failed" in capsys.readouterr().err
+    assert main(["accept", "--failed", "--results", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'report.json'}: no run summary there" in capsys.readouterr().err
