@@ -9,7 +9,7 @@ than the one asked for. A refusal writes nothing at all, so a request is accepte
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -163,11 +163,11 @@ def _write(request: AcceptRequest, candidates: Sequence[Candidate], outcome: Acc
     for candidate in candidates:
         store = BaselineStore(request.baselines or request.rootdir / candidate.baselines, profile=candidate.profile)
         if candidate.kind == KIND_BASELINE:
-            record, copies = _record_and_copies(request, candidate, store)
-            if _already_stored(store, record):
+            accepted = _record_and_copies(request, candidate, store)
+            if _already_stored(store, accepted.record):
                 outcome.listed.append((candidate.test_id, "already accepted: its baseline is this run's"))
                 continue
-            path = store.record_path(record.test_id) if request.dry_run else write_baseline(store, record, copies)
+            path = store.record_path(candidate.test_id) if request.dry_run else write_baseline(store, accepted)
             outcome.written.append((candidate.test_id, path))
             continue
         if candidate.workflow not in maps:
@@ -187,18 +187,30 @@ def _already_stored(store: BaselineStore, record: BaselineRecord) -> bool:
         return False
 
 
-def _record_and_copies(
-    request: AcceptRequest, candidate: Candidate, store: BaselineStore
-) -> tuple[BaselineRecord, dict[str, list[bytes]]]:
-    """The record to write, and the PNG copies a run with --invokeai-save-images would have kept beside it."""
-    source = f"the candidate of {candidate.test_id}"
-    record = BaselineRecord.from_dict(candidate.record, source=source)
+@dataclass(frozen=True)
+class Accepted:
+    """One case's baseline as accepting writes it."""
+
+    record: BaselineRecord
+    # node id -> per image of the record, the run's PNG it was made from (None: kept from the store as it was)
+    pictures: dict[str, list[bytes | None]]
+    copies: dict[str, list[bytes]]  # the PNG copies a run with --invokeai-save-images keeps beside the record
+
+
+def _record_and_copies(request: AcceptRequest, candidate: Candidate, store: BaselineStore) -> Accepted:
+    """The record to write, the run's pictures of its images, and the PNG copies a run would have kept."""
+    record = BaselineRecord.from_dict(candidate.record, source=f"the candidate of {candidate.test_id}")
+    pictures: dict[str, list[bytes | None]] = {}
     copies: dict[str, list[bytes]] = {}
     for node_id, kept in candidate.images.items():
+        pictures[node_id] = [
+            None if image.run_file is None else _results_file(request.results_dir, image.run_file, candidate.test_id)
+            for image in kept
+        ]
         pngs = []
-        for image in kept:
-            if image.run_file is not None:
-                pngs.append(_results_file(request.results_dir, image.run_file, candidate.test_id))
+        for image, picture in zip(kept, pictures[node_id], strict=True):
+            if picture is not None:
+                pngs.append(picture)
             elif candidate.save_images and image.store_index is not None:
                 stored = store.image_path(candidate.test_id, node_id, image.store_index)
                 if stored is not None:
@@ -206,7 +218,7 @@ def _record_and_copies(
         # As in a run: copies only where every kept image of the output has one (else none, none stale).
         if candidate.save_images and len(pngs) == len(kept):
             copies[node_id] = pngs
-    return record, copies
+    return Accepted(record, pictures, copies)
 
 
 def _results_file(results_dir: Path, name: str, test_id: str) -> bytes:
@@ -220,8 +232,9 @@ def _results_file(results_dir: Path, name: str, test_id: str) -> bytes:
         ) from None
 
 
-def write_baseline(store: BaselineStore, record: BaselineRecord, copies: Mapping[str, Sequence[bytes]]) -> Path:
+def write_baseline(store: BaselineStore, accepted: Accepted) -> Path:
     """Write one accepted record and what goes beside it, as a run with an update mode writes them.
 
-    The one place accepting writes a baseline."""
-    return store.save(record, images=copies)
+    The one place accepting writes a baseline. ``accepted.pictures`` are the images the previews are made
+    from, once the store writes previews with a record."""
+    return store.save(accepted.record, images=accepted.copies)
