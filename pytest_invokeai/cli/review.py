@@ -72,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
         print_error(f"{request.results_dir}: no report.html there; run the tests first, or pass --results DIR")
         return EXIT_USAGE
     read_summary(request.results_dir)  # the page's buttons come from it: a missing or broken one is said now
-    listening = socket.create_server((HOST, args.port))  # bound before the URL is printed: it works at once
+    try:
+        listening = socket.create_server((HOST, args.port))  # bound before the URL is printed: it works at once
+    except OSError as exc:
+        print_error(f"cannot serve on {HOST}:{args.port}: {exc.strerror or exc}; pick another --port (0: any free one)")
+        return EXIT_USAGE
     port = listening.getsockname()[1]
     token = new_token()
     app = build_app(request, token=token, hosts=[f"{HOST}:{port}", f"localhost:{port}"])

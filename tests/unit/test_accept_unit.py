@@ -183,3 +183,17 @@ def test_accept_needs_cases_or_failed(tmp_path, capsys):
     assert "name the cases to accept (CASE ...), or --failed" in capsys.readouterr().err
     assert main(["accept", "--failed", "--results", str(tmp_path)]) == 2
     assert f"{tmp_path / 'report.json'}: no run summary there" in capsys.readouterr().err
+
+
+def test_review_on_a_port_in_use_says_so(tmp_path, capsys):
+    pytest.importorskip("uvicorn", reason="the review extra (uvicorn) is not installed")
+    import socket
+
+    from pytest_invokeai.cli import main
+
+    (tmp_path / "report.html").write_text("<html><body></body></html>")
+    (tmp_path / "report.json").write_text('{"format": "pytest-invokeai-summary"}')
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["review", "--no-browser", "--results", str(tmp_path), "--port", str(port)]) == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
