@@ -201,10 +201,18 @@ class InvokeAISession:
         if self.config.option.collectonly or self.outcome is None:  # nothing ran: the results folder is left alone
             return
         # The report side is imported only when a run ends.
-        from pytest_invokeai.report.writer import write_reports
+        from pytest_invokeai.report.job_summary import step_summary_file
+        from pytest_invokeai.report.writer import write_reports, write_run_job_summary
 
         self.outcome.exit_status = int(exitstatus)
         self.report_paths = write_reports(state.results, self.outcome, settings=state.settings, rootdir=state.rootdir)
+        write_run_job_summary(
+            state.results,
+            self.outcome,
+            settings=state.settings,
+            rootdir=state.rootdir,
+            step_summary=step_summary_file(),
+        )
 
     def worker_done(self, node: Any) -> None:
         data = xdist.results_sent(node)
