@@ -25,6 +25,7 @@ from pytest_invokeai.cli import (
     hash,
     inputs,
     recall,
+    report,
     run,
     schema,
 )
@@ -41,7 +42,7 @@ from pytest_invokeai.run.settings import BY_NAME
 
 SCHEMA_ENV = BY_NAME["invokeai_schema"].env  # the plugin's variable: the command reads it too
 
-COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines, recall)
+COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines, recall, report)
 
 DESCRIPTION = """\
 Inspect InvokeAI workflows and baselines the way pytest-invokeai's tests see them.
@@ -64,6 +65,7 @@ examples:
   pytest-invokeai compare baselines/suite/test_x.py/test_x.json out/save_image.png
   pytest-invokeai baselines list --dir baselines
   pytest-invokeai recall 'example_suite/test_sd15.py::test_text_to_image[Prompt=a red fox in fresh snow-Seed=2]'
+  pytest-invokeai report merge shard-1 shard-2 -o invokeai-results --job-summary
 
 exit codes: 0 success, 1 drift found (drift check), images differ (compare) or nothing to recall (recall),
             2 bad input or usage (message on stderr),

@@ -138,6 +138,7 @@ class InvokeAISession:
         used_workflows: set[Path] = set()
         cases = self.declared_cases(session.items, used_workflows)
         self.state.use_workflows(used_workflows)
+        self._note_collection(session.items, used_workflows, unlisted)
         if not xdist.is_worker(self.config) and not self.config.option.collectonly:
             self.state.plan(cases)  # xdist workers plan what they are handed, as they are handed it
         # A file that failed to collect hides its tests: their baselines must not look orphaned.
@@ -157,6 +158,15 @@ class InvokeAISession:
             self.pruned = Pruned(
                 dry_run, prune(state.store, state.results.orphans, rootdir=state.rootdir, dry_run=dry_run)
             )
+
+    def _note_collection(self, items: list[pytest.Item], used_workflows: set[Path], unlisted: list[str]) -> None:
+        """What this run collected, kept in its results: merged shards look for orphans over all of them."""
+        from pytest_invokeai._util.keys import rootdir_key
+
+        results, rootdir = self.state.results, self.state.rootdir
+        results.collected = [item.nodeid for item in items]
+        results.used_workflows = sorted(rootdir_key(path, rootdir) for path in used_workflows)
+        results.unlisted = sorted(unlisted)
 
     def _unlisted(self, items: list[pytest.Item]) -> list[str]:
         """Test id prefixes of tests whose cases could not be listed: their baselines stay in use."""
