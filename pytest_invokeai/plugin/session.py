@@ -145,6 +145,7 @@ class InvokeAISession:
         narrowed = narrowed_by(self.config, self.deselected, session.testsfailed)
         if narrowed:
             self.orphan_note = f"not checked for orphaned baselines: the run was narrowed ({narrowed})"
+            self.state.results.orphan_note = self.orphan_note  # an xdist worker's goes to the controller
         else:
             self._scan_baselines(session.items, unlisted)
         prune_mode = self.config.getoption("invokeai_prune")
@@ -235,7 +236,7 @@ class InvokeAISession:
         return summary_lines(
             self.state.results,
             settings=self.state.settings,
-            orphan_note=self.orphan_note,
+            orphan_note=self.orphan_note or self.state.results.orphan_note,
             pruned=self.pruned,
             report_paths=self.report_paths,
         )

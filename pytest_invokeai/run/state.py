@@ -54,6 +54,7 @@ class RunResults:
     collected: list[str] = field(default_factory=list)
     used_workflows: list[str] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
+    orphan_note: str = ""  # why orphans were not looked for (said by the xdist controller for its workers)
 
     def export(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class RunResults:
             "collected": list(self.collected),
             "used_workflows": list(self.used_workflows),
             "unlisted": list(self.unlisted),
+            "orphan_note": self.orphan_note,
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -97,6 +99,7 @@ class RunResults:
         self.collected = list(dict.fromkeys([*self.collected, *data.get("collected", [])]))
         self.used_workflows = sorted(set(self.used_workflows) | set(data.get("used_workflows", [])))
         self.unlisted = sorted(set(self.unlisted) | set(data.get("unlisted", [])))
+        self.orphan_note = self.orphan_note or data.get("orphan_note", "")  # the workers collect alike: one note
 
     def note_lanes(self, lanes: list[Lane], moved: list[tuple[str, str]]) -> None:
         """What each server did in this process, for the summary."""
