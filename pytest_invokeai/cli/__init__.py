@@ -26,6 +26,7 @@ from pytest_invokeai.cli import (
     hash,
     inputs,
     recall,
+    report,
     review,
     run,
     schema,
@@ -43,7 +44,7 @@ from pytest_invokeai.run.settings import BY_NAME
 
 SCHEMA_ENV = BY_NAME["invokeai_schema"].env  # the plugin's variable: the command reads it too
 
-COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines, recall, accept, review)
+COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines, recall, accept, review, report)
 
 DESCRIPTION = """\
 Inspect InvokeAI workflows and baselines the way pytest-invokeai's tests see them.
@@ -68,6 +69,7 @@ examples:
   pytest-invokeai recall 'example_suite/test_sd15.py::test_text_to_image[Prompt=a red fox in fresh snow-Seed=2]'
   pytest-invokeai accept --failed                 (the last run's failed cases become the baselines)
   pytest-invokeai review                          (the last run's report, with Accept buttons)
+  pytest-invokeai report merge shard-1 shard-2 -o invokeai-results --job-summary
 
 exit codes: 0 success, 1 drift found (drift check), images differ (compare), nothing to recall (recall)
             or nothing to accept (accept),

@@ -1,4 +1,5 @@
-"""How pytest's options narrowed a run (``-k``, ``-m``, ``--lf``, ``--sw``, node ids, deselection) and
+"""How pytest's options narrowed a run (``-k``, ``-m``, ``--lf``, ``--sw``, node ids, a pytest-split shard,
+deselection) and
 which paths it covers (its arguments, less ``--ignore``/``--ignore-glob``), as plain data for the orphan
 scan (baseline/orphans.py), which never sees pytest's config."""
 
@@ -18,6 +19,10 @@ def narrowed_by(config: pytest.Config, deselected: int, collection_errors: int =
     """
     option = config.option
     reasons = [f"{collection_errors} collection error(s)"] if collection_errors else []
+    # pytest-split's --splits N --group I: one CI job's part of the suite (its other parts run elsewhere).
+    splits, group = getattr(option, "splits", None), getattr(option, "group", None)
+    if splits and splits > 1 and group:
+        reasons.append(f"a shard: pytest-split group {group} of {splits}")
     if getattr(option, "keyword", ""):
         reasons.append("-k")
     if getattr(option, "markexpr", ""):

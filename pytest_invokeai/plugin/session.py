@@ -138,12 +138,14 @@ class InvokeAISession:
         used_workflows: set[Path] = set()
         cases = self.declared_cases(session.items, used_workflows)
         self.state.use_workflows(used_workflows)
+        self._note_collection(session.items, used_workflows, unlisted)
         if not xdist.is_worker(self.config) and not self.config.option.collectonly:
             self.state.plan(cases)  # xdist workers plan what they are handed, as they are handed it
         # A file that failed to collect hides its tests: their baselines must not look orphaned.
         narrowed = narrowed_by(self.config, self.deselected, session.testsfailed)
         if narrowed:
             self.orphan_note = f"not checked for orphaned baselines: the run was narrowed ({narrowed})"
+            self.state.results.orphan_note = self.orphan_note  # an xdist worker's goes to the controller
         else:
             self._scan_baselines(session.items, unlisted)
         prune_mode = self.config.getoption("invokeai_prune")
@@ -157,6 +159,15 @@ class InvokeAISession:
             self.pruned = Pruned(
                 dry_run, prune(state.store, state.results.orphans, rootdir=state.rootdir, dry_run=dry_run)
             )
+
+    def _note_collection(self, items: list[pytest.Item], used_workflows: set[Path], unlisted: list[str]) -> None:
+        """What this run collected, kept in its results: merged shards look for orphans over all of them."""
+        from pytest_invokeai._util.keys import rootdir_key
+
+        results, rootdir = self.state.results, self.state.rootdir
+        results.collected = [item.nodeid for item in items]
+        results.used_workflows = sorted(rootdir_key(path, rootdir) for path in used_workflows)
+        results.unlisted = sorted(unlisted)
 
     def _unlisted(self, items: list[pytest.Item]) -> list[str]:
         """Test id prefixes of tests whose cases could not be listed: their baselines stay in use."""
@@ -201,10 +212,18 @@ class InvokeAISession:
         if self.config.option.collectonly or self.outcome is None:  # nothing ran: the results folder is left alone
             return
         # The report side is imported only when a run ends.
-        from pytest_invokeai.report.writer import write_reports
+        from pytest_invokeai.report.job_summary import step_summary_file
+        from pytest_invokeai.report.writer import write_reports, write_run_job_summary
 
         self.outcome.exit_status = int(exitstatus)
         self.report_paths = write_reports(state.results, self.outcome, settings=state.settings, rootdir=state.rootdir)
+        write_run_job_summary(
+            state.results,
+            self.outcome,
+            settings=state.settings,
+            rootdir=state.rootdir,
+            step_summary=step_summary_file(),
+        )
 
     def worker_done(self, node: Any) -> None:
         data = xdist.results_sent(node)
@@ -217,7 +236,7 @@ class InvokeAISession:
         return summary_lines(
             self.state.results,
             settings=self.state.settings,
-            orphan_note=self.orphan_note,
+            orphan_note=self.orphan_note or self.state.results.orphan_note,
             pruned=self.pruned,
             report_paths=self.report_paths,
         )

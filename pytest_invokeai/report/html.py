@@ -336,6 +336,27 @@ def _accepted_drift_section(accepted: Sequence[AcceptedDrift]) -> str:
     )
 
 
+#: A merged report's section: (heading, the results folders it came from, its output counts, its test counts).
+Section = tuple[str, Sequence[str], Mapping[str, int], Mapping[str, int]]
+
+
+def _sections_section(sections: Sequence[Section]) -> str:
+    """Merged shards of different baseline profiles or InvokeAI versions: one section each, with its counts."""
+    if not sections:
+        return ""
+    parts = ['<section id="sections"><h2>Sections</h2>']
+    for heading, folders, outputs, tests in sections:
+        test_counts = ", ".join(f"{tests.get(key, 0)} {key}" for key in TEST_COUNTS if tests.get(key, 0))
+        output_counts = ", ".join(f"{outputs.get(key, 0)} {key}" for key in SUMMARY_ORDER if outputs.get(key, 0))
+        parts.append(
+            f'<section class="merged-section"><h3>{_e(heading)}</h3>'
+            f"<p>from {', '.join(f'<code>{_e(folder)}</code>' for folder in folders)}</p>"
+            f"<p>tests: {_e(test_counts or 'none')}; outputs: {_e(output_counts or 'none')}</p></section>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def render_html(
     outputs: Sequence[OutputResult],
     problems: Sequence[TestProblem],
@@ -347,6 +368,7 @@ def render_html(
     orphans: Sequence[str] = (),
     accepted_drift: Sequence[AcceptedDrift] = (),
     servers_down: Mapping[str, str] | None = None,
+    sections: Sequence[Section] = (),
 ) -> str:
     """The report as a string; links are relative to ``folder`` (where the report will be).
 
@@ -367,6 +389,7 @@ def render_html(
         '<label class="filter" id="filter" hidden><input type="checkbox" id="failures-only"> failures only</label>',
         '<span id="filter-note"></span></div></header><main>',
     ]
+    parts.append(_sections_section(sections))
     parts.append(_not_passed_section(run))
     parts.append(_accepted_drift_section(accepted_drift))
     if servers_down:
@@ -400,6 +423,7 @@ def write_html_report(
     orphans: Sequence[str] = (),
     accepted_drift: Sequence[AcceptedDrift] = (),
     servers_down: Mapping[str, str] | None = None,
+    sections: Sequence[Section] = (),
 ) -> Path:
     """Write the report to ``path`` atomically; returns the path."""
     path = Path(path)
@@ -413,6 +437,7 @@ def write_html_report(
         orphans=orphans,
         accepted_drift=accepted_drift,
         servers_down=servers_down,
+        sections=sections,
     )
     write_atomic(path, text.encode("utf-8"))
     return path

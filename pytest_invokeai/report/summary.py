@@ -54,12 +54,14 @@ def summary_document(
     orphans: Sequence[str] = (),
     accepted_drift: Sequence[AcceptedDrift] = (),
     servers_down: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The summary as JSON-ready data, failures first (the order of the HTML report).
 
     ``status`` and ``exit_status`` are pytest's; ``summary.tests`` counts every test of the run as pytest's
     final line does; ``tests`` lists each test that did not pass (skips included) with the reason.
-    ``servers_down`` maps each server left out at the start or lost during the run to why.
+    ``servers_down`` maps each server left out at the start or lost during the run to why. ``extra``: further
+    keys (the run's environment and collection, see :func:`~pytest_invokeai.report.writer.run_facts`).
     """
     outcome = run.to_json()
     return {
@@ -75,6 +77,7 @@ def summary_document(
         "orphans": list(orphans),
         "servers_down": dict(servers_down or {}),
         "cases": run_cases(outputs),
+        **(extra or {}),
     }
 
 
@@ -97,6 +100,7 @@ def write_json_summary(
     orphans: Sequence[str] = (),
     accepted_drift: Sequence[AcceptedDrift] = (),
     servers_down: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the summary to ``path`` atomically; returns the path."""
     path = Path(path)
@@ -109,6 +113,7 @@ def write_json_summary(
         orphans=orphans,
         accepted_drift=accepted_drift,
         servers_down=servers_down,
+        extra=extra,
     )
     write_atomic(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return path

@@ -85,8 +85,59 @@ def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, r
         orphans=results.orphans,
         accepted_drift=accepted,
         servers_down=down,
+        extra=run_facts(results, settings),
     )
     return [html, data]
+
+
+def run_facts(results: RunResults, settings: Settings) -> dict[str, Any]:
+    """What report.json keeps beside the results for merging the results of several runs (CI shards):
+    the baseline profile and InvokeAI versions (a section each), what the run collected (the orphan scan)."""
+    return {
+        "environment": {
+            "baseline_profile": settings.baseline_profile,
+            "invokeai_versions": sorted(set(results.invokeai_versions.values())),
+        },
+        "collection": {
+            "test_ids": list(results.collected),
+            "used_workflows": list(results.used_workflows),
+            "unlisted": list(results.unlisted),
+        },
+    }
+
+
+def report_data(results: RunResults, run: RunOutcome, *, settings: Settings, folder: Path) -> dict[str, Any]:
+    """The report's JSON document (what report.json holds, artifact paths relative to ``folder``)."""
+    from pytest_invokeai.report.summary import summary_document
+
+    return summary_document(
+        results.outputs,
+        _problems(results),
+        summary=_summary(results),
+        folder=folder,
+        run=run,
+        orphans=results.orphans,
+        accepted_drift=_accepted_drift(results),
+        servers_down=dict(results.servers_down),
+        extra=run_facts(results, settings),
+    )
+
+
+def write_run_job_summary(
+    results: RunResults, run: RunOutcome, *, settings: Settings, rootdir: Path, step_summary: Path | None
+) -> list[Path]:
+    """The job summary (GitHub's step summary, appended; ``--invokeai-job-summary``, replaced) of a run that
+    selected an InvokeAI test; built from the report's data."""
+    if settings.job_summary is None and step_summary is None:
+        return []
+    if not (run.invokeai_tests or results.outputs or results.problems or results.servers_down):
+        return []
+    from pytest_invokeai.report.job_summary import job_summary_markdown, write_job_summary
+
+    folder = settings.results_dir
+    shown = folder.relative_to(rootdir).as_posix() if folder.is_relative_to(rootdir) else str(folder)
+    markdown = job_summary_markdown(report_data(results, run, settings=settings, folder=folder), results_dir=shown)
+    return write_job_summary(markdown, step_summary=step_summary, path=settings.job_summary)
 
 
 def summary_lines(

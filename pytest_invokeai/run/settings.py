@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from pytest_invokeai.baseline.update import UpdateMode
 
 DEFAULT_HANG_TIMEOUT = 60.0  # seconds of silence that declare a server down (see server/liveness.py)
+#: The report's default: report.html in the results folder, so that each results folder (a CI shard's) holds its own.
+REPORT_IN_RESULTS_DIR = "<results dir>/report.html"
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,13 @@ OPTIONS: tuple[Option, ...] = (
         "invokeai_report",
         "path of the HTML report, relative to the rootdir (a JSON summary is written beside it); "
         "'none' writes no report",
-        default="invokeai-results/report.html",
+        default=REPORT_IN_RESULTS_DIR,
+        metavar="PATH",
+    ),
+    Option(
+        "invokeai_job_summary",
+        "also write the run's Markdown job summary (counts, failing cases, the accept command) to this file, "
+        "replacing it; GITHUB_STEP_SUMMARY, when set, gets it appended either way",
         metavar="PATH",
     ),
     Option(
@@ -277,6 +285,7 @@ class Settings:
     save_images: bool
     look_ahead: int
     hang_timeout: float = DEFAULT_HANG_TIMEOUT
+    job_summary: Path | None = None  # --invokeai-job-summary: the Markdown summary's file (replaced each run)
     schema: Path | None = None  # a node schema snapshot (None: the bundled one)
     tolerance: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # option name -> "command line" | env var | "ini"
@@ -311,6 +320,7 @@ def resolve(
         return (rootdir / Path(values[name]).expanduser()).resolve()
 
     report = values["invokeai_report"]
+    results_dir = path("invokeai_results_dir")
     schema = path("invokeai_schema") if values["invokeai_schema"] else None
     if schema is not None:
         _check_schema(schema, _where(BY_NAME["invokeai_schema"], sources["invokeai_schema"]))
@@ -326,16 +336,24 @@ def resolve(
         baseline_profile=values["invokeai_baseline_profile"],
         update_mode=UpdateMode.parse(values["invokeai_update_baselines"]),
         accept_drift=values["invokeai_accept_drift"],
-        results_dir=path("invokeai_results_dir"),
-        report=None if str(report).lower() == "none" else path("invokeai_report"),
+        results_dir=results_dir,
+        report=_report_path(report, results_dir, path),
         no_cache=values["invokeai_no_cache"],
         save_images=values["invokeai_save_images"],
         look_ahead=values["invokeai_look_ahead"],
         hang_timeout=values["invokeai_hang_timeout"],
+        job_summary=path("invokeai_job_summary") if values["invokeai_job_summary"] else None,
         schema=schema,
         tolerance=parse_tolerance(values["invokeai_tolerance"], sources["invokeai_tolerance"]),
         sources=sources,
     )
+
+
+def _report_path(report: str, results_dir: Path, path: Callable[[str], Path]) -> Path | None:
+    """The HTML report's path: none, the one given, or by default report.html in the results folder."""
+    if str(report).lower() == "none":
+        return None
+    return results_dir / "report.html" if report == REPORT_IN_RESULTS_DIR else path("invokeai_report")
 
 
 def _where(option: Option, source: str) -> str:

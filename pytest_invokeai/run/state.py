@@ -48,6 +48,13 @@ class RunResults:
     server_cases: dict[str, int] = field(default_factory=dict)  # URL -> cases it ran
     servers_down: dict[str, str] = field(default_factory=dict)  # URL -> why it was left out or stopped being used
     moved: list[str] = field(default_factory=list)  # cases enqueued again elsewhere after their server went down
+    invokeai_versions: dict[str, str] = field(default_factory=dict)  # URL -> the InvokeAI version it runs
+    # What the run collected, for an orphan scan over several runs' results (pytest-invokeai report merge):
+    # the test ids, the workflows they use (rootdir keys), and test id prefixes whose cases could not be listed.
+    collected: list[str] = field(default_factory=list)
+    used_workflows: list[str] = field(default_factory=list)
+    unlisted: list[str] = field(default_factory=list)
+    orphan_note: str = ""  # why orphans were not looked for (said by the xdist controller for its workers)
 
     def export(self) -> dict[str, Any]:
         return {
@@ -63,6 +70,11 @@ class RunResults:
             "server_cases": dict(self.server_cases),
             "servers_down": dict(self.servers_down),
             "moved": list(self.moved),
+            "invokeai_versions": dict(self.invokeai_versions),
+            "collected": list(self.collected),
+            "used_workflows": list(self.used_workflows),
+            "unlisted": list(self.unlisted),
+            "orphan_note": self.orphan_note,
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -82,6 +94,12 @@ class RunResults:
             self.server_cases[url] = self.server_cases.get(url, 0) + count
         self.servers_down.update(data.get("servers_down", {}))
         self.moved += data.get("moved", [])
+        self.invokeai_versions.update(data.get("invokeai_versions", {}))
+        # Every worker collects the same tests: keep one copy of each.
+        self.collected = list(dict.fromkeys([*self.collected, *data.get("collected", [])]))
+        self.used_workflows = sorted(set(self.used_workflows) | set(data.get("used_workflows", [])))
+        self.unlisted = sorted(set(self.unlisted) | set(data.get("unlisted", [])))
+        self.orphan_note = self.orphan_note or data.get("orphan_note", "")  # the workers collect alike: one note
 
     def note_lanes(self, lanes: list[Lane], moved: list[tuple[str, str]]) -> None:
         """What each server did in this process, for the summary."""
@@ -231,6 +249,7 @@ class RunState:
         try:
             # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
             version = client.probe_version()
+            self.results.invokeai_versions[url] = version
             session = GenerationSession(
                 client,
                 board=self.settings.board,

@@ -26,6 +26,7 @@ from pytest_invokeai.plugin.narrowing import narrowed_by
         (["--sw"], "--sw"),
         (["--sw-skip"], "--sw"),
         (["test_a.py::test_x"], "node ids"),
+        (["--splits", "2", "--group", "1"], "a shard: pytest-split group 1 of 2"),  # pytest-split's options
     ],
 )
 def test_narrowed_by_reads_the_attributes_pytest_sets(pytester, args, expected):

@@ -27,6 +27,7 @@ NAMES = {
     "invokeai_accept_drift": ("--invokeai-accept-drift", "PYTEST_INVOKEAI_ACCEPT_DRIFT"),
     "invokeai_results_dir": ("--invokeai-results-dir", "PYTEST_INVOKEAI_RESULTS_DIR"),
     "invokeai_report": ("--invokeai-report", "PYTEST_INVOKEAI_REPORT"),
+    "invokeai_job_summary": ("--invokeai-job-summary", "PYTEST_INVOKEAI_JOB_SUMMARY"),
     "invokeai_no_cache": ("--invokeai-no-cache", "PYTEST_INVOKEAI_NO_CACHE"),
     "invokeai_save_images": ("--invokeai-save-images", "PYTEST_INVOKEAI_SAVE_IMAGES"),
     "invokeai_look_ahead": ("--invokeai-look-ahead", "PYTEST_INVOKEAI_LOOK_AHEAD"),
@@ -81,6 +82,7 @@ def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
     assert settings.look_ahead == 32
     assert settings.tolerance == {}
     assert settings.schema is None  # the bundled schema
+    assert settings.job_summary is None
     assert set(settings.sources) == set(NAMES)
     assert set(settings.sources.values()) == {"default"}
 
@@ -186,6 +188,22 @@ def test_a_home_relative_path_is_expanded(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     settings = settle(tmp_path / "root", env={"PYTEST_INVOKEAI_RESULTS_DIR": "~/results"})
     assert settings.results_dir == tmp_path / "home" / "results"
+
+
+def test_the_report_goes_into_the_results_folder_unless_given(tmp_path: Path) -> None:
+    """Each results folder (a CI shard's) holds its own report: two shards never overwrite one report."""
+    shard = settle(tmp_path, cli={"invokeai_results_dir": "shard-a"})
+    assert shard.report == tmp_path / "shard-a" / "report.html"
+    from_env = settle(tmp_path, env={"PYTEST_INVOKEAI_RESULTS_DIR": "out/shard-b"})
+    assert from_env.report == tmp_path / "out" / "shard-b" / "report.html"
+    given = settle(tmp_path, cli={"invokeai_results_dir": "shard-a", "invokeai_report": "reports/r.html"})
+    assert given.report == tmp_path / "reports" / "r.html"
+
+
+def test_job_summary_path_from_option_env_or_ini(tmp_path: Path) -> None:
+    assert settle(tmp_path, cli={"invokeai_job_summary": "s.md"}).job_summary == tmp_path / "s.md"
+    assert settle(tmp_path, env={"PYTEST_INVOKEAI_JOB_SUMMARY": "e.md"}).job_summary == tmp_path / "e.md"
+    assert settle(tmp_path, ini={"invokeai_job_summary": "out/i.md"}).job_summary == tmp_path / "out" / "i.md"
 
 
 def test_report_path_is_relative_to_the_rootdir_and_none_disables_it(tmp_path: Path) -> None:
@@ -353,7 +371,7 @@ def test_help_states_default_env_and_ini() -> None:
     assert (
         "(default: 600; env PYTEST_INVOKEAI_TIMEOUT; ini invokeai_timeout)" in BY_NAME["invokeai_timeout"].help_text()
     )
-    assert "default: invokeai-results/report.html" in BY_NAME["invokeai_report"].help_text()
+    assert "default: <results dir>/report.html" in BY_NAME["invokeai_report"].help_text()
     assert "default: 32;" in BY_NAME["invokeai_look_ahead"].help_text()
     assert "default: none;" in BY_NAME["invokeai_url"].help_text()
     # a bool flag takes no value, so the help says what the env and ini take

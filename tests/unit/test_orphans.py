@@ -67,6 +67,9 @@ def config(*args: str, invoked_in: Path = Path("."), **option) -> SimpleNamespac
         ({"keyword": "x"}, ["tests"], 3, 0, "-k"),  # the deselection is -k's
         ({"keyword": "x", "markexpr": "y"}, ["t.py::a"], 0, 0, "-k, -m, node ids"),
         ({}, ["tests"], 0, 2, "2 collection error(s)"),
+        # pytest-split deselects the other groups' tests: the shard is the reason, not the deselection
+        ({"splits": 3, "group": 2}, ["tests"], 7, 0, "a shard: pytest-split group 2 of 3"),
+        ({"splits": 1, "group": 1}, ["tests"], 0, 0, ""),  # one group is the whole suite
     ],
 )
 def test_narrowed_by_names_what_narrowed_the_run(option, args, deselected, errors, expected):

@@ -82,3 +82,22 @@ def test_no_module_outside_the_plugin_package_reads_a_pytest_config():
             if isinstance(node, ast.Attribute) and node.attr == "option" and getattr(node.value, "id", "") == "config":
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: config.option")
     assert offenders == []
+
+
+def test_what_the_workers_collected_reaches_the_controller_once() -> None:
+    """xdist workers collect the same tests: the controller keeps each test id, workflow and note once."""
+    controller = RunResults()
+    for worker in range(2):
+        results = RunResults(
+            collected=["t.py::a", "t.py::b"],
+            used_workflows=["w.json"],
+            unlisted=["t.py::broken["],
+            orphan_note="not checked for orphaned baselines: the run was narrowed (-k)",
+            invokeai_versions={f"http://h{worker}:9090": "6.14.2"},
+        )
+        controller.merge(results.export())
+    assert controller.collected == ["t.py::a", "t.py::b"]
+    assert controller.used_workflows == ["w.json"]
+    assert controller.unlisted == ["t.py::broken["]
+    assert controller.orphan_note == "not checked for orphaned baselines: the run was narrowed (-k)"
+    assert controller.invokeai_versions == {"http://h0:9090": "6.14.2", "http://h1:9090": "6.14.2"}
