@@ -72,6 +72,8 @@ FAILURE_COUNTS = frozenset({"failures", "mismatched", "missing", "errors", "drif
 #: pytest's counts of the run's tests that mean it failed when above zero (an xpass fails only when strict,
 #: and then pytest counts it as failed).
 FAILED_TEST_COUNTS = frozenset({"failed", "errors"})
+#: The list of tests that did not pass is shown unfolded up to this many.
+OPEN_TESTS_LIST = 20
 #: Verdicts whose output was compared against a stored baseline (so the report owes a picture of it).
 HAD_BASELINE = frozenset({Verdict.MATCHED, Verdict.MISMATCHED, Verdict.UPDATED})
 
@@ -373,7 +375,14 @@ def _not_passed_section(run: RunOutcome, anchors: Mapping[str, str]) -> str:
             f"{linked}</h3>"
             f"<pre>{_e(each.reason)}</pre></article>"
         )
-    return f'<section id="tests"><h2>Tests that did not pass</h2>{"".join(rows)}</section>' if rows else ""
+    if not rows:
+        return ""
+    # A long list (a run where hundreds failed) is folded, so the cases below are one scroll away.
+    opened = " open" if len(rows) <= OPEN_TESTS_LIST else ""
+    return (
+        f'<section id="tests"><details{opened}><summary><h2>Tests that did not pass ({len(rows)})</h2></summary>'
+        f"{''.join(rows)}</details></section>"
+    )
 
 
 def _accepted_drift_section(accepted: Sequence[AcceptedDrift]) -> str:
