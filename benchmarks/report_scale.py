@@ -4,13 +4,15 @@
     .venv/bin/python benchmarks/report_scale.py [--outputs 5000] [--mismatched 500] [--repeats 3]
 
 Builds a results folder as a run leaves it (real PNG files: per output the actual image and the
-baseline's picture, and for a mismatch the diff heat map and the side-by-side), writes the report
+baseline's picture, and for a mismatch the diff heat map and the side-by-side; per case the four
+signals and the two recall lines of an SD-1.5 case), writes the report
 with the plugin's own writer, and opens it from disk in Debian's Chromium (playwright with
 executable_path), each time in a fresh browser context. It reports the time to write the report,
 the time from navigation to the page's load event (and to the report's script having run), the
 report's size and the results folder's size, and writes them to results/report_scale.json. The
 first opening in a new browser is reported on its own (Chromium warms its caches on its first page);
-the median is of the openings after it.
+the median is of the openings after it. It also times what copying the baseline's picture into the
+results adds to a matched output's artifacts (paired, alternating).
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ from pytest_invokeai.report.results import OutputResult, summarize  # noqa: E402
 CHROMIUM = Path("/usr/bin/chromium")
 OUTPUT = "canvas_output:JbPTiAJ26r"
 POOL = 64  # distinct images; each output still gets its own files
+#: A real run's four signals against the default thresholds.
+THRESHOLDS = {"phash": 0.075, "color": 2.0, "layout": 0.85, "sharpness": 0.5}
+MATCHED = {"phash": 0.0, "color": 0.0, "layout": 0.0, "sharpness": 0.0}
+MISMATCHED = {"phash": 0.31, "color": 3.2, "layout": 1.4, "sharpness": 0.9}
 CONTEXT = [
     ContextNote("invokeai_version", "recorded on 6.14.2, ran on 6.14.2"),
     ContextNote("workflow", "workflow unchanged since the baseline"),
@@ -62,6 +68,21 @@ def _noise(seed: int, size: tuple[int, int]) -> Image.Image:
     rng = np.random.default_rng(seed)
     pixels = rng.integers(0, 256, size=(size[1] // 4, size[0] // 4, 3), dtype=np.uint8)
     return Image.fromarray(pixels, "RGB").resize(size, Image.Resampling.BILINEAR)
+
+
+def _recall_lines(test_id: str, seed: int) -> dict[str, str]:
+    """The two lines a run adds to a case that recalls into the web UI (an SD-1.5 text-to-image case's size)."""
+    body = (
+        f'{{"positive_prompt": "a watercolor fox in a snowy forest, soft light", "negative_prompt": "blurry", '
+        f'"model": {{"key": "tiny-sd15", "hash": "blake3:5f2a9c", "name": "tiny-sd15", "base": "sd-1", '
+        f'"type": "main"}}, "seed": {seed}, "steps": 20, "cfg_scale": 7.5, "width": 64, "height": 48, '
+        f'"scheduler": "euler"}}'
+    )
+    return {
+        "recall in the GUI": f"pytest-invokeai recall '{test_id}' --url http://127.0.0.1:9090",
+        "recall with curl": "curl -X POST http://127.0.0.1:9090/api/v1/recall/default -H 'Content-Type: "
+        f"application/json' -d '{body}'",
+    }
 
 
 @dataclass
@@ -107,14 +128,15 @@ def build_results(
             diff = _write(folder / (stem + SUFFIXES["diff"]), diffs[k][0])
             both = _write(folder / (stem + SUFFIXES["side_by_side"]), diffs[k][1])
             result = OutputResult(
-                test_id, OUTPUT, "Result", 0, "mismatched", {"phash": 1.2}, {"phash": 0.075}, ["phash"],
-                "phash distance 1.2 > 0.075", actual, baseline, diff, both, "image", context=CONTEXT,
+                test_id, OUTPUT, "Result", 0, "mismatched", MISMATCHED, THRESHOLDS, ["phash", "color", "layout", "sharpness"],
+                "MISMATCH\n  phash distance 0.31 > 0.075: structure changed", actual, baseline, diff, both, "image",
+                extra=_recall_lines(test_id, n), context=CONTEXT,
             )  # fmt: skip
         else:
             baseline = _write(folder / (stem + SUFFIXES["baseline"]), pngs[k])
             result = OutputResult(
-                test_id, OUTPUT, "Result", 0, "matched", {"phash": 0.0}, {"phash": 0.075}, [], "",
-                actual, baseline, None, None, "image", context=CONTEXT,
+                test_id, OUTPUT, "Result", 0, "matched", MATCHED, THRESHOLDS, [], "match",
+                actual, baseline, None, None, "image", extra=_recall_lines(test_id, n), context=CONTEXT,
             )  # fmt: skip
         made.append(result)
     return made
@@ -161,6 +183,33 @@ def open_seconds(browser: Any, report: Path) -> dict[str, float]:
     return {"wall": wall, "load": timing["load"] / 1000, "dom_content_loaded": timing["domContentLoaded"] / 1000}
 
 
+def copy_cost(root: Path, pairs: int = 200) -> dict[str, float]:
+    """What showing the baseline costs a run: the judge's artifacts of a matched 64x48 output with the baseline's
+    picture copied beside the actual image, against the actual image alone (as before), timed in pairs in
+    alternating order (see paired.py); the median of each and of the difference, in milliseconds."""
+    from pytest_invokeai.report.artifacts import write_artifacts
+
+    png = _png(_noise(1, (64, 48)))
+    with_copy, alone, extra = [], [], []
+    for n in range(pairs + 10):
+        timed = {}
+        for copy in (n % 2 == 0, n % 2 != 0):
+            started = time.perf_counter()
+            write_artifacts(root, f"t{n}-{copy}", OUTPUT, 0, actual_png=png, baseline_png=png if copy else None,
+                            comparison=None, with_diff=False)  # fmt: skip
+            timed[copy] = (time.perf_counter() - started) * 1000
+        if n >= 10:  # the first ten warm up, not counted
+            with_copy.append(timed[True])
+            alone.append(timed[False])
+            extra.append(timed[True] - timed[False])
+    return {
+        "pairs": pairs,
+        "with_baseline_copy_ms": statistics.median(with_copy),
+        "actual_alone_ms": statistics.median(alone),
+        "added_ms": statistics.median(extra),
+    }
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
@@ -170,6 +219,7 @@ def measure(outputs: int, mismatched: int, repeats: int) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="report-scale-") as tmp:
         built = build_report(Path(tmp), outputs=outputs, mismatched=mismatched)
+        copying = copy_cost(Path(tmp) / "copy-cost")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
             first = open_seconds(browser, built.report)  # the browser's first page: its own start-up caches
@@ -183,6 +233,7 @@ def measure(outputs: int, mismatched: int, repeats: int) -> dict[str, Any]:
             "results_bytes": folder_bytes(built.results),
             "files": sum(1 for path in built.results.rglob("*") if path.is_file()),
             "write_seconds": built.write_seconds,
+            "baseline_copy_cost": copying,
             "first_open": first,
             "open": runs,
             "open_wall_median": statistics.median(run["wall"] for run in runs),
@@ -208,7 +259,10 @@ def main(argv: list[str] | None = None) -> int:
         f"report {result['report_bytes'] / 1e6:.1f} MB, results folder {result['results_bytes'] / 1e6:.1f} MB; "
         f"written in {result['write_seconds']:.2f} s; opened in {result['open_wall_median']:.2f} s "
         f"(median of {args.repeats}; load event at {result['open_load_median']:.2f} s; the browser's first page "
-        f"{result['first_open']['wall']:.2f} s); raw: {out}"
+        f"{result['first_open']['wall']:.2f} s); a matched output's artifacts take "
+        f"{result['baseline_copy_cost']['with_baseline_copy_ms']:.2f} ms with the baseline's copy, "
+        f"{result['baseline_copy_cost']['actual_alone_ms']:.2f} ms without (median of "
+        f"{result['baseline_copy_cost']['pairs']} pairs); raw: {out}"
     )
     return 0
 

@@ -218,7 +218,7 @@ def _no_baseline_figure(result: OutputResult) -> str:
     return f'<figure class="baseline none"><p>{_e(why)}</p><figcaption>{_e(hint)}</figcaption></figure>'
 
 
-def _stage(result: OutputResult, pictures: Mapping[Path, Picture | None], title: str) -> str:
+def _stage(result: OutputResult, pictures: Mapping[Path, Picture | None]) -> str:
     actual = pictures.get(result.actual) if result.actual else None
     box = None
     if actual is not None:
@@ -241,13 +241,21 @@ def _stage(result: OutputResult, pictures: Mapping[Path, Picture | None], title:
         classes.append("has-baseline")
     if result.diff is not None and pictures.get(result.diff) is not None:
         classes.append("has-diff")
-    return f'<div class="{" ".join(classes)}" data-title="{_e(title)}">{"".join(figures)}</div>'
+    return f'<div class="{" ".join(classes)}">{"".join(figures)}</div>'
 
 
 def _distances_table(result: OutputResult) -> str:
     # No distances (a new output, a size change): nothing to set against the thresholds.
     if not result.distances:
         return ""
+    if not result.failed:  # all within their thresholds: one line (a run is mostly matches; keep them light)
+        within = [
+            f"{name} {format_number(value)} \u2264 {format_number(result.thresholds[name])}"
+            if name in result.thresholds
+            else f"{name} {format_number(value)}"
+            for name, value in result.distances.items()
+        ]
+        return f'<p class="distances">{_e(", ".join(within))}</p>'
     rows = []
     for name, value in result.distances.items():
         over = name in result.failed
@@ -278,7 +286,6 @@ def _output_section(result: OutputResult, folder: Path, pictures: Mapping[Path, 
         if path is not None
     ]
     output_name = f"{result.label} ({result.output})" if result.label else result.output
-    title = f"{result.test_id} \u2014 {output_name} image {result.image_index}"
     # The explanation of a match says only that it matched; the distances table says it better.
     explanation = result.explanation if result.verdict is not Verdict.MATCHED else ""
     return "".join(
@@ -286,13 +293,14 @@ def _output_section(result: OutputResult, folder: Path, pictures: Mapping[Path, 
             f'<section class="output verdict-{_e(result.verdict)}" data-verdict="{_e(result.verdict)}">',
             f'<h4><span class="badge verdict-{_e(result.verdict)}">{_e(result.verdict)}</span>',
             f'<span class="output-name">{_e(output_name)} image {result.image_index}</span></h4>',
-            _stage(result, pictures, title),
+            _stage(result, pictures),
             _distances_table(result),
             f'<pre class="explanation">{_e(explanation)}</pre>' if explanation else "",
             f'<div class="extra">{"".join(_copyable(k, v) for k, v in result.extra.items())}</div>'
             if result.extra
             else "",
-            f'<p class="files">files: {"".join(files)}</p>' if files else "",
+            # A match's files are its two images, shown above: links only where there is more to open.
+            f'<p class="files">files: {"".join(files)}</p>' if files and result.verdict is not Verdict.MATCHED else "",
             "</section>",
         ]
     )

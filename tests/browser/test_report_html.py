@@ -110,7 +110,14 @@ def test_report_loads_offline_and_every_image_it_shows_decodes(page):
 def test_every_link_opens_an_existing_artifact(page, run):
     urls = page.page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
     linked = {Path(url2pathname(urlparse(url).path)) for url in urls if url.startswith("file:") and "#" not in url}
-    expected = {path for result in run.outputs for path in result.artifact_paths.values() if path is not None}
+    # Every file of an output that did not match; a match's two images are on the page itself.
+    expected = {
+        path
+        for result in run.outputs
+        if result.verdict != "matched"
+        for path in result.artifact_paths.values()
+        if path is not None
+    }
     assert linked == expected
     for path in expected:
         assert path.is_file(), path
@@ -352,6 +359,10 @@ def test_summary_bar_and_distances(page, run):
     over = row.locator("tr.over td:first-child").all_inner_texts()
     assert over == blur.failed and over, "the signals over their threshold are marked"
     assert row.locator("tbody tr").count() == len(blur.distances)
+    matched = case(p, "test_ok[0]")  # every signal within its threshold: one line
+    matched.scroll_into_view_if_needed()
+    expect(matched.locator("p.distances")).to_have_text(re.compile(r"^phash 0 \u2264 0\.075, color 0 \u2264 "))
+    assert matched.locator("table").count() == 0
 
 
 def test_extras_are_shown_verbatim_with_a_working_copy_button(page):

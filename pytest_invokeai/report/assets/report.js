@@ -140,7 +140,9 @@
     zoomStage = stage.cloneNode(true);
     zoomStage.querySelectorAll("img").forEach(function (img) { img.loading = "eager"; });
     holder.appendChild(zoomStage);
-    document.getElementById("zoom-title").textContent = stage.getAttribute("data-title");
+    var output = stage.closest("section.output").querySelector(".output-name").textContent;
+    document.getElementById("zoom-title").textContent = stage.closest("article").getAttribute("data-test-id") +
+      " \u2014 " + output;
     factor = fitFactor(stage);
     applyZoom();
     zoom.showModal();
