@@ -207,10 +207,7 @@ def _same_shape(a: tuple[int, int], b: tuple[int, int]) -> bool:
 def _no_baseline_figure(result: OutputResult) -> str:
     if result.verdict in HAD_BASELINE:
         why = "no baseline image kept"
-        hint = (
-            "The baseline keeps fingerprints only. Previews are written with the baseline; "
-            "--invokeai-save-images keeps full PNG copies."
-        )
+        hint = "The record keeps fingerprints only: no preview or PNG copy beside it."
     elif result.verdict is Verdict.NEW:
         why, hint = "no baseline before this run", "This run recorded the first one."
     else:
