@@ -423,7 +423,7 @@ def _toolbar(cases: Sequence[Case]) -> str:
         '<button type="button" id="next-failure">next failure <kbd>j</kbd></button>'
         '<span id="filter-note" role="status"></span></div>'
         '<p id="keys" hidden><kbd>j</kbd>/<kbd>n</kbd> next failure, <kbd>k</kbd>/<kbd>p</kbd> previous, '
-        "<kbd>1</kbd>-<kbd>5</kbd> view, <kbd>v</kbd> next verdict filter, <kbd>/</kbd> search "
+        "<kbd>1</kbd>-<kbd>5</kbd> view, <kbd>[</kbd> <kbd>]</kbd> move the slider, <kbd>v</kbd> next verdict filter, <kbd>/</kbd> search "
         "(<kbd>Esc</kbd> clears), click an image to zoom (<kbd>+</kbd> <kbd>-</kbd>, <kbd>0</kbd> real pixels, "
         "<kbd>Esc</kbd> closes), <kbd>?</kbd> these keys</p>"
     )

@@ -222,6 +222,10 @@ def test_views_switch_by_click_and_by_key(page):
     box = case(p, "test_blur[1]").get_by_alt_text("actual", exact=True).bounding_box()
     p.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + 10)
     assert stage_state(p, "test_blur[1]")["actual"]["clip"] == "inset(0px 0px 0px 25%)"
+    p.keyboard.press("]")  # the keys move every slider from the middle
+    p.keyboard.press("]")
+    assert stage_state(p, "test_blur[1]")["actual"]["clip"] == "inset(0px 0px 0px 70%)"
+    assert stage_state(p, "test_crop")["actual"]["clip"] == "inset(0px 0px 0px 70%)"
 
     p.get_by_label("blink").check()  # blink: the actual image comes and goes over the baseline
     assert p.locator("body").get_attribute("class").split().count("view-blink") == 1
@@ -257,6 +261,8 @@ def test_keys_move_between_failures_filter_by_verdict_and_search_test_ids(page):
         assert p.locator("header").bounding_box()["height"] <= top < p.viewport_size["height"], "shown below the header"
     p.keyboard.press("k")
     assert p.locator("article.case.current").get_attribute("data-test-id") == failures[-1]
+    p.keyboard.press("?")  # the keys, listed
+    expect(p.locator("#keys")).to_contain_text("next failure")
 
     everything = {test_id for _, test_id in listed(p)}
     assert shown(p) == everything

@@ -36,6 +36,12 @@
     var percent = Math.min(100, Math.max(0, (clientX - box.left) / width * 100));
     stage.style.setProperty("--split", percent.toFixed(1) + "%");
   }
+  var split = 50;
+  function moveSplit(step) {  // keys [ and ]: every slider at once, for those who do not use a pointer
+    split = Math.min(100, Math.max(0, split + step));
+    document.querySelectorAll(".stage[style]").forEach(function (stage) { stage.style.removeProperty("--split"); });
+    body.style.setProperty("--split", split + "%");
+  }
   document.addEventListener("pointermove", function (event) {
     if (!body.classList.contains("view-slider")) { return; }
     var stage = event.target.closest && event.target.closest(".stage.has-baseline");
@@ -95,7 +101,9 @@
     "k": function () { goTo(-1); }, "p": function () { goTo(-1); },
     "v": cycleFilter,
     "/": function () { search.focus(); search.select(); },
-    "?": function () { keys.hidden = !keys.hidden; }
+    "?": function () { keys.hidden = !keys.hidden; },
+    "[": function () { moveSplit(-10); },
+    "]": function () { moveSplit(10); }
   };
   VIEWS.forEach(function (name, index) { KEYS[String(index + 1)] = function () { setView(name); }; });
   document.addEventListener("keydown", function (event) {
