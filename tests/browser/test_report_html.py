@@ -30,7 +30,7 @@ from report_html_cases import (
     open_report,
     pytest_outcome,
 )
-from report_images import noise_image
+from report_images import blurred, noise_image
 
 from pytest_invokeai.report.html import write_html_report
 from pytest_invokeai.report.outcomes import RunOutcome
@@ -500,3 +500,26 @@ def test_a_run_that_compared_nothing_says_so_and_lists_its_skips(browser, tmp_pa
         assert p.locator("#tests article .test-id").inner_text() == "test_sdxl"
         assert p.locator("#tests article pre").inner_text() == SKIP_REASON
         assert loaded.errors == []
+
+
+def test_an_embedded_report_shows_its_images_on_its_own(browser, tmp_path):
+    outputs = [
+        compared(tmp_path / "results", "test_blur", noise_image(5), blurred(noise_image(5)))[0],
+        compared(tmp_path / "results", "test_same", noise_image(6), noise_image(6))[0],
+    ]
+    written = write_html_report(
+        tmp_path / "index.html", outputs, [], summary=summarize(outputs, []), run=RunOutcome(1), embed=True
+    )
+    alone = tmp_path / "mailed" / "report.html"  # the file alone, far from its results folder
+    alone.parent.mkdir()
+    shutil.move(written, alone)
+    shutil.rmtree(tmp_path / "results")
+    with open_report(browser, alone) as loaded:
+        p = loaded.page
+        for each in p.locator("article.case").all():
+            each.scroll_into_view_if_needed()
+        p.wait_for_function("Array.from(document.images).every(img => img.complete)")
+        sizes = p.evaluate("Array.from(document.images).map(img => [img.alt, img.naturalWidth])")
+        mismatch, match = [["baseline", 96], ["actual", 96], ["diff", 96]], [["baseline", 96], ["actual", 96]]
+        assert sorted(sizes) == sorted([*mismatch, *match])
+        assert loaded.errors == [] and loaded.remote_requests == []
