@@ -210,6 +210,8 @@ def _no_baseline_figure(result: OutputResult) -> str:
         hint = "The record keeps fingerprints only: no preview or PNG copy beside it."
     elif result.verdict is Verdict.NEW:
         why, hint = "no baseline before this run", "This run recorded the first one."
+    elif result.verdict is Verdict.MISSING:
+        why, hint = "no baseline", "Nothing was recorded for this output yet."
     else:
         return ""
     return f'<figure class="baseline none"><p>{_e(why)}</p><figcaption>{_e(hint)}</figcaption></figure>'

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from pytest_invokeai.report.context import ContextNote, RunContext, compare_context
+from pytest_invokeai.report.results import OutputResult
+from pytest_invokeai.run.state import RunResults
 
 HASH_A, HASH_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 INPUTS = [{"index": 0, "name": "Width", "value": 64}, {"index": 2, "name": "Prompt", "value": "a cat"}]
@@ -65,3 +69,15 @@ def test_no_record_yet():
 def test_a_note_reads_back_from_its_json():
     note = ContextNote("workflow", "workflow changed since the baseline", True)
     assert ContextNote.of(note.to_json()) == note
+
+
+def test_the_context_and_the_baseline_kind_travel_from_an_xdist_worker_to_the_controller(tmp_path):
+    """Workers hand their results over as JSON (RunResults.export); the controller's report needs both back."""
+    notes = [ContextNote("workflow", "workflow changed since the baseline (sha256:aa -> sha256:bb)", True)]
+    sent = OutputResult(
+        "t.py::t", "save", verdict="matched", baseline=tmp_path / "b.png", baseline_kind="preview", context=notes
+    )
+    controller = RunResults()
+    controller.merge(json.loads(json.dumps(RunResults(outputs=[sent]).export())))
+    (received,) = controller.outputs
+    assert (received.context, received.baseline_kind, received.baseline) == (notes, "preview", tmp_path / "b.png")
