@@ -7,11 +7,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from report_images import blurred, noise_image, png
+from report_images import blurred, jpeg, noise_image, png
 
 from pytest_invokeai.baseline.compare import compare
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.report.artifacts import write_artifacts
+from pytest_invokeai.report.context import ContextNote
 from pytest_invokeai.report.html import write_html_report
 from pytest_invokeai.report.outcomes import RunOutcome
 from pytest_invokeai.report.results import (
@@ -48,6 +49,21 @@ SERVER_ERROR = "ServerError: 500 & the queue item failed\nTraceback <here>"
 ORPHAN = "baselines/old<1>.json"
 
 
+NAMED_RUN = "tests/test_x.py::test_two_runs::run2"  # a second run in one test, as report.json names it
+
+
+SAME_CONTEXT = [
+    ContextNote("invokeai_version", "recorded on 6.14.2, ran on 6.14.2"),
+    ContextNote("workflow", "workflow unchanged since the baseline"),
+]
+
+
+OFF_FORM_CONTEXT = [
+    ContextNote("invokeai_version", "recorded on 6.14.2, ran on 6.14.2"),
+    ContextNote("workflow", "workflow changed since the baseline (sha256:aaaaaaaaaaaa -> sha256:bbbbbbbbbbbb)", True),
+]
+
+
 SKIP_REASON = "sdxl.json: the workflow needs main model 'juggernautXL <v9>', which the server does not have"
 
 
@@ -68,6 +84,9 @@ PYTEST_REPORTS = [
     ("test_down", "failed", SERVER_ERROR),
     ("test_sdxl", "skipped", SKIP_REASON),
     ("test_teardown", "error", "fixture 'tmp' could not be removed"),
+    ("test_preview", "failed", "canvas_output:abc[0] does not match its baseline"),
+    ("test_offform", "passed", ""),
+    ("tests/test_x.py::test_two_runs", "passed", ""),
 ]
 
 
@@ -89,41 +108,57 @@ class Run:
 
 
 def compared(
-    results: Path, test_id: str, baseline, actual, *, verdict=None, label="", extra=None
+    results: Path,
+    test_id: str,
+    baseline,
+    actual,
+    *,
+    verdict=None,
+    label="",
+    extra=None,
+    picture="image",
+    context=(),
 ) -> tuple[OutputResult, bytes]:
-    """An output compared for real: fingerprints, comparison and artifact files."""
+    """An output compared for real: fingerprints, comparison and artifact files, as the judge writes them.
+
+    ``picture``: what the baseline keeps of the image, "image" (a full PNG copy), "preview" (a quarter-size
+    JPEG) or "" (fingerprints only)."""
     actual_png = png(actual)
-    baseline_png = None if baseline is None else png(baseline)
     comparison = None if baseline is None else compare(fingerprint(baseline), fingerprint(actual))
+    kept = None
+    if baseline is not None and picture == "image":
+        kept = png(baseline)
+    elif baseline is not None and picture == "preview":
+        kept = jpeg(baseline.resize((baseline.width // 4, baseline.height // 4)))
+    matched = comparison is not None and comparison.match and verdict in (None, "matched")
     files = write_artifacts(
         results,
         test_id,
         "canvas_output:abc",
         0,
         actual_png=actual_png,
-        baseline_png=baseline_png,
-        comparison=comparison,
+        baseline_png=kept,
+        baseline_is_preview=picture == "preview",
+        with_diff=not matched,
+        comparison=comparison if comparison is not None and not comparison.match else None,
     )
-    if comparison is None:
-        result = OutputResult(
-            test_id, "canvas_output:abc", label=label, verdict=verdict, actual=files.actual, extra=dict(extra or {})
-        )
-    else:
-        result = OutputResult(
-            test_id,
-            "canvas_output:abc",
-            label=label,
-            verdict=verdict or ("matched" if comparison.match else "mismatched"),
-            distances=dict(comparison.distances),
-            thresholds=comparison.thresholds.as_dict(),
-            failed=list(comparison.failed),
-            explanation=comparison.explain(),
-            actual=files.actual,
-            baseline=files.baseline,
-            diff=files.diff,
-            side_by_side=files.side_by_side,
-            extra=dict(extra or {}),
-        )
+    result = OutputResult(
+        test_id,
+        "canvas_output:abc",
+        label=label,
+        verdict=verdict or ("matched" if matched else "mismatched"),
+        distances=dict(comparison.distances) if comparison else {},
+        thresholds=comparison.thresholds.as_dict() if comparison else {},
+        failed=list(comparison.failed) if comparison else [],
+        explanation=comparison.explain() if comparison else "no baseline",
+        actual=files.actual,
+        baseline=files.baseline,
+        diff=files.diff,
+        side_by_side=files.side_by_side,
+        baseline_kind=picture if kept is not None else "",
+        extra=dict(extra or {}),
+        context=list(context),
+    )
     return result, actual_png
 
 
@@ -138,9 +173,14 @@ def build_run(root: Path) -> Run:
         compared(results, "test_updated", base, noise_image(22), verdict="updated"),
         compared(results, "test_crop", base, base.crop((0, 0, 96, 80))),
         compared(results, "test_err", None, noise_image(23), verdict="error"),
+        compared(results, "test_preview", base, noise_image(24), picture="preview", context=SAME_CONTEXT),
+        compared(results, "test_offform", base, base.copy(), picture="", context=OFF_FORM_CONTEXT),
+        compared(results, NAMED_RUN, base, base.copy()),
     ]
     outputs = [result for result, _ in cases]
-    assert [r.verdict for r in outputs] == ["matched", "mismatched", "matched", "new", "updated", "mismatched", "error"]
+    assert [r.verdict for r in outputs] == [
+        "matched", "mismatched", "matched", "new", "updated", "mismatched", "error", "mismatched", "matched", "matched"
+    ]  # fmt: skip
     problems = [TestProblem("test_drift[2]", "drifted", DRIFT), TestProblem("test_down", "error", SERVER_ERROR)]
     summary = summarize(outputs, problems, orphans=[ORPHAN], accepted_drift=[ACCEPTED])
     outcome = pytest_outcome(PYTEST_REPORTS, exit_status=1)

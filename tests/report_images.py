@@ -21,6 +21,12 @@ def png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 def blurred(image: Image.Image, radius: float = 2.0) -> Image.Image:
     return image.filter(ImageFilter.GaussianBlur(radius))
 

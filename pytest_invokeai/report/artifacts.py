@@ -40,6 +40,8 @@ SUFFIXES = {
     "side_by_side": ".side-by-side.png",
     "comparison_json": ".comparison.json",
 }
+#: A baseline's preview copied into the results (when the record keeps no full PNG copy), in its own format.
+PREVIEW_SUFFIXES = (".baseline-preview.png", ".baseline-preview.jpg")
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,21 @@ def artifact_stem(output: str, image_index: int) -> str:
     return f"{safe_stem(output)}-{image_index}"
 
 
+def _diff_pair(baseline: DecodedImage, actual: DecodedImage, *, preview: bool) -> tuple[DecodedImage, DecodedImage]:
+    """The images the heat map compares. A preview smaller than the output is set against the actual scaled
+    down to the preview's size: approximate (scaling and JPEG leave traces), but it shows where things moved."""
+    if not preview or baseline.image.size == actual.image.size:
+        return baseline, actual
+    scaled = actual.flat.resize(baseline.image.size, Image.Resampling.LANCZOS)
+    return baseline, DecodedImage(scaled)
+
+
+def _baseline_suffix(baseline: DecodedImage, *, preview: bool) -> str:
+    if not preview:
+        return SUFFIXES["baseline"]
+    return PREVIEW_SUFFIXES[1] if baseline.image.format == "JPEG" else PREVIEW_SUFFIXES[0]
+
+
 def write_artifacts(
     results_dir: Path,
     test_id: str,
@@ -175,37 +192,47 @@ def write_artifacts(
     actual_png: ImageInput,
     baseline_png: ImageInput | None,
     comparison: dict[str, Any] | Comparison | None,
+    baseline_is_preview: bool = False,
+    with_diff: bool = True,
 ) -> Artifacts:
     """Write the artifacts of one output image into ``results_dir/<test>/<output>-<index>.*``.
 
-    The actual image is always written (its bytes unchanged). With a baseline image, also the
-    baseline, the diff heat map and the side-by-side; with a comparison, its JSON. Files of this
-    output left from an earlier run that this run does not write are removed, so the folder never
+    The actual image is always written (its bytes unchanged). With a baseline image, also the baseline
+    (a full PNG copy as ``.baseline.png``; a preview, ``baseline_is_preview``, as ``.baseline-preview.png``
+    or ``.jpg``) so the results folder shows it on its own, and unless ``with_diff`` is off (an output
+    that matched needs none) the diff heat map and the side-by-side; with a comparison, its JSON. Files
+    of this output left from an earlier run that this run does not write are removed, so the folder never
     mixes runs. Every file is written atomically.
     """
     folder = Path(results_dir) / safe_stem(test_id)
     stem = artifact_stem(output, image_index)
-    paths = {kind: folder / (stem + suffix) for kind, suffix in SUFFIXES.items()}
+    contents: dict[Path, bytes] = {}
+    written: dict[str, Path | None] = dict.fromkeys(SUFFIXES)
+
+    def put(kind: str, data: bytes, suffix: str | None = None) -> None:
+        path = folder / (stem + (suffix or SUFFIXES[kind]))
+        contents[path], written[kind] = data, path
+
     # Decoding fails here, naming the image, rather than in a report later.
     actual = _decoded(actual_png, "actual")
-    contents: dict[str, bytes] = {"actual": _encoded(actual)}
+    put("actual", _encoded(actual))
     if baseline_png is not None:
         baseline = _decoded(baseline_png, "baseline")
-        heat = diff_heatmap(baseline, actual)
-        contents["baseline"] = _encoded(baseline)
-        contents["diff"] = _png_bytes(heat)
-        contents["side_by_side"] = _png_bytes(side_by_side(baseline, actual, heat))
+        put("baseline", _encoded(baseline), _baseline_suffix(baseline, preview=baseline_is_preview))
+        if with_diff:
+            before, after = _diff_pair(baseline, actual, preview=baseline_is_preview)
+            heat = diff_heatmap(before, after)
+            put("diff", _png_bytes(heat))
+            put("side_by_side", _png_bytes(side_by_side(before, after, heat)))
     if comparison is not None:
         record = comparison_record(comparison) if isinstance(comparison, Comparison) else dict(comparison)
         document: dict[str, Any] = {"test_id": test_id, "output": output, "image_index": image_index}
         document.update({key: value for key, value in record.items() if key not in document})
-        contents["comparison_json"] = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    written: dict[str, Path | None] = {}
-    for kind, path in paths.items():
-        if kind in contents:
-            write_atomic(path, contents[kind])
-            written[kind] = path
+        put("comparison_json", (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    for suffix in (*SUFFIXES.values(), *PREVIEW_SUFFIXES):
+        path = folder / (stem + suffix)
+        if path in contents:
+            write_atomic(path, contents[path])
         else:
             path.unlink(missing_ok=True)
-            written[kind] = None
     return Artifacts(**written)

@@ -1,26 +1,27 @@
-"""A self-contained HTML report: one file that works offline, opened straight from disk.
+"""The HTML report: a review tool for a run's images, opened straight from disk and working offline.
 
-CSS and JS are inline and images are embedded as data URIs, so the file can be attached to a CI
-run or mailed on its own. To keep it a reasonable size, what is embedded depends on the verdict:
+Every compared output shows its baseline beside the actual image (the full PNG copy where the baseline
+keeps one, else its preview, else a plain "no baseline image kept"), and a mismatch adds the diff heat
+map. The views (side by side, slider, blink, overlay, diff) are one class on the body, so switching
+costs the same for five outputs or five thousand. Outputs are grouped by case (test id): one element
+per case carries ``data-test-id`` with the test id exactly as ``report.json`` has it, and its images
+carry the alt texts ``baseline``, ``actual`` and ``diff``; other pages (the review page's Accept
+buttons) build on that contract, not on the markup around it.
 
-* mismatched, error, drifted and updated outputs embed the baseline, actual and diff images at
-  full size (their original PNG bytes): these are the ones a person has to look at closely. The
-  three are embedded rather than the side-by-side because they hold the same pixels (the
-  side-by-side adds only labels and gaps), and separate images scale to the window and can be
-  opened one by one.
-* matched and new outputs embed only a thumbnail of the actual image (JPEG, longest side
-  THUMBNAIL_SIZE px): a run with hundreds of passing outputs stays a few megabytes.
+Images are files beside the report, loaded lazily, so a run of thousands of outputs opens at once and
+the report stays small; the results folder travels with it (a CI artifact). ``embed`` puts the
+images into the file as data URIs instead, for a report that is one file.
 
-Every image links to its full-size artifact file (relative to the report), which works while the
-report sits beside its results folder.
+CSS and JS are the files in ``assets/``, inlined: the report makes no request of its own.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path, PurePath
 from typing import Any
 from urllib.parse import quote
@@ -28,20 +29,30 @@ from urllib.parse import quote
 from PIL import Image
 
 from pytest_invokeai._util.atomic import write_atomic
-from pytest_invokeai.report.artifacts import flatten
 from pytest_invokeai.report.files import link_from
 from pytest_invokeai.report.outcomes import TEST_COUNTS, RunOutcome
 from pytest_invokeai.report.results import (
     FAILURE_VERDICTS,
+    VERDICTS,
     AcceptedDrift,
     OutputResult,
     TestProblem,
+    Verdict,
     format_number,
-    ordered,
 )
 
-THUMBNAIL_SIZE = 256
-FULL_SIZE_VERDICTS = FAILURE_VERDICTS | {"updated"}
+ASSETS = Path(__file__).with_name("assets")
+#: Small outputs are shown enlarged by a whole factor (crisp, nearest neighbour) until their longest side
+#: reaches this many CSS pixels; larger ones at their own size (at most the column's width).
+DISPLAY_SIDE = 256
+#: The views, in the order of their keys 1..5.
+VIEWS = (
+    ("side", "side by side"),
+    ("slider", "slider"),
+    ("blink", "blink"),
+    ("overlay", "overlay"),
+    ("diff", "diff"),
+)
 #: The summary bar's counts, in this order; keys a summary has beyond these follow them.
 SUMMARY_ORDER = (
     "compared",
@@ -61,129 +72,67 @@ FAILURE_COUNTS = frozenset({"failures", "mismatched", "missing", "errors", "drif
 #: pytest's counts of the run's tests that mean it failed when above zero (an xpass fails only when strict,
 #: and then pytest counts it as failed).
 FAILED_TEST_COUNTS = frozenset({"failed", "errors"})
+#: The list of tests that did not pass is shown unfolded up to this many.
+OPEN_TESTS_LIST = 20
+#: Verdicts whose output was compared against a stored baseline (so the report owes a picture of it).
+HAD_BASELINE = frozenset({Verdict.MATCHED, Verdict.MISMATCHED, Verdict.UPDATED})
 
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-CSS = """
-:root { --bad: #c62828; --warn: #b26a00; --ok: #2e7d32; --info: #1565c0; --muted: #666; --line: #ddd; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1b1b; background: #f6f6f6; }
-header { position: sticky; top: 0; z-index: 1; background: #fff; border-bottom: 1px solid var(--line); padding: 10px 20px; }
-h1 { font-size: 18px; margin: 0 0 6px; }
-h1 .status { font-size: 13px; padding: 2px 8px; border-radius: 10px; color: #fff; vertical-align: middle; }
-h1 .status.failed { background: var(--bad); } h1 .status.passed { background: var(--ok); }
-.tests { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; margin-bottom: 6px; }
-.tests .label, .summary .label { color: var(--muted); }
-.nothing { color: var(--warn); font-weight: 600; }
-.badge.outcome-failed, .badge.outcome-error { background: var(--bad); }
-.badge.outcome-skipped, .badge.outcome-xfailed, .badge.outcome-xpassed { background: var(--warn); }
-article.accepted, article.outcome-skipped, article.outcome-xfailed, article.outcome-xpassed { border-left-color: var(--warn); }
-article.outcome-failed, article.outcome-error { border-left-color: var(--bad); }
-h2 { font-size: 16px; margin: 20px 0 8px; }
-h3 { font-size: 14px; margin: 0 0 8px; font-weight: 600; overflow-wrap: anywhere; }
-main { padding: 0 20px 40px; }
-.summary { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
-.count { border: 1px solid var(--line); border-radius: 4px; padding: 2px 8px; background: #fafafa; }
-.count b { margin-left: 4px; }
-.count.bad { border-color: var(--bad); color: var(--bad); background: #fdecea; }
-.filter { margin-left: 12px; user-select: none; cursor: pointer; }
-#filter-note { color: var(--muted); margin-left: 8px; }
-body.failures-only .result:not(.failure) { display: none; }
-article { background: #fff; border: 1px solid var(--line); border-left: 4px solid var(--ok); border-radius: 4px; padding: 12px; margin: 10px 0; }
-article.failure { border-left-color: var(--bad); }
-article.verdict-new, article.verdict-updated { border-left-color: var(--info); }
-.badge { display: inline-block; font-size: 12px; padding: 1px 7px; border-radius: 10px; color: #fff; background: var(--ok); margin-right: 6px; }
-.badge.verdict-mismatched, .badge.verdict-missing, .badge.verdict-error { background: var(--bad); }
-.badge.verdict-drifted { background: var(--warn); }
-.badge.verdict-new, .badge.verdict-updated { background: var(--info); }
-.test-id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
-.output { color: var(--muted); font-weight: normal; }
-.images { display: flex; flex-wrap: wrap; gap: 10px; margin-bottom: 8px; }
-figure { margin: 0; max-width: 100%; }
-figure img { display: block; max-width: min(100%, 512px); height: auto; border: 1px solid var(--line); background: #808080; image-rendering: auto; }
-figcaption { color: var(--muted); font-size: 12px; }
-.missing { color: var(--bad); font-style: italic; }
-table.distances { border-collapse: collapse; margin: 6px 0; }
-table.distances th, table.distances td { border: 1px solid var(--line); padding: 2px 8px; text-align: right; }
-table.distances th:first-child, table.distances td:first-child { text-align: left; }
-table.distances tr.over td { color: var(--bad); font-weight: 600; }
-pre { background: #f3f3f3; border: 1px solid var(--line); padding: 8px; margin: 6px 0; white-space: pre-wrap; overflow-wrap: anywhere; }
-.extra { margin: 6px 0; }
-.copyable { display: flex; align-items: flex-start; gap: 6px; margin: 4px 0; }
-.copyable .name { min-width: 9em; color: var(--muted); padding-top: 8px; }
-.copyable pre { flex: 1; margin: 0; user-select: all; }
-button.copy { font: inherit; font-size: 12px; padding: 3px 10px; margin-top: 4px; cursor: pointer; }
-.files a { margin-right: 10px; }
-.empty { color: var(--muted); }
-"""
-
-# Filter and copy buttons. Without JS every row stays visible and the filter stays hidden.
-SCRIPT = """
-(function () {
-  "use strict";
-  var box = document.getElementById("failures-only");
-  var note = document.getElementById("filter-note");
-  document.getElementById("filter").hidden = false;
-  function applyFilter() {
-    document.body.classList.toggle("failures-only", box.checked);
-    var hidden = box.checked ? document.querySelectorAll(".result:not(.failure)").length : 0;
-    note.textContent = hidden ? hidden + " passing output(s) hidden" : "";
-  }
-  box.addEventListener("change", applyFilter);
-  applyFilter();  // a reload may restore the checkbox's state
-
-  function copyText(button) {
-    var source = button.parentNode.querySelector("pre");
-    var text = source.textContent;
-    function done() {
-      button.textContent = "copied";
-      setTimeout(function () { button.textContent = "copy"; }, 1500);
-    }
-    function selectForManualCopy() {
-      var range = document.createRange();
-      range.selectNodeContents(source);
-      var selection = window.getSelection();
-      selection.removeAllRanges();
-      selection.addRange(range);
-      var copied = false;
-      try { copied = document.execCommand("copy"); } catch (ignored) { copied = false; }
-      if (copied) { done(); } else { button.textContent = "selected: press Ctrl+C"; }
-    }
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, selectForManualCopy);
-    } else {
-      selectForManualCopy();
-    }
-  }
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest && event.target.closest("button.copy");
-    if (button) { copyText(button); }
-  });
-})();
-"""
+@cache
+def asset(name: str) -> str:
+    return (ASSETS / name).read_text(encoding="utf-8")
 
 
-def _data_uri(path: Path, *, thumbnail: bool) -> str | None:
-    """The image at ``path`` as a data URI (a JPEG thumbnail or the file's own bytes); None if unreadable."""
-    try:
-        raw = path.read_bytes()
-        with Image.open(io.BytesIO(raw)) as image:
-            if thumbnail:
-                small = flatten(image)
-                small.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-                buffer = io.BytesIO()
-                small.save(buffer, format="JPEG", quality=85)
-                raw, mime = buffer.getvalue(), "image/jpeg"
-            else:
-                mime = Image.MIME.get(image.format or "", "")
-    except Exception:  # missing, unreadable or not an image: the report says so instead of failing
-        return None
-    if not mime:
-        return None
-    return f"data:{mime};base64,{base64.b64encode(raw).decode('ascii')}"
+@dataclass(frozen=True)
+class Picture:
+    """An image file as the page shows it: where it loads from and its size in pixels."""
+
+    src: str
+    width: int
+    height: int
+
+
+@dataclass
+class Case:
+    """One test id's outputs and problems: one element in the page."""
+
+    test_id: str
+    outputs: list[OutputResult] = field(default_factory=list)
+    problems: list[TestProblem] = field(default_factory=list)
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return [output.verdict for output in self.outputs] + [problem.verdict for problem in self.problems]
+
+    @property
+    def verdict(self) -> Verdict:
+        """The case's worst verdict (VERDICTS lists failures first)."""
+        return min(self.verdicts, key=VERDICTS.index)
+
+    @property
+    def has_notes(self) -> bool:
+        return any(note.changed for output in self.outputs for note in output.context)
+
+
+def group_cases(outputs: Iterable[OutputResult], problems: Iterable[TestProblem]) -> list[Case]:
+    """Cases by test id, failures first (by their worst verdict), else in the order the run produced them."""
+    cases: dict[str, Case] = {}
+    for output in outputs:
+        cases.setdefault(output.test_id, Case(output.test_id)).outputs.append(output)
+    for problem in problems:
+        cases.setdefault(problem.test_id, Case(problem.test_id)).problems.append(problem)
+    for case in cases.values():
+        case.outputs.sort(key=lambda output: VERDICTS.index(output.verdict))
+    return sorted(cases.values(), key=lambda case: VERDICTS.index(case.verdict))
+
+
+def display_scale(width: int, height: int) -> int:
+    """The whole factor a small image is enlarged by in the page (1 for images of DISPLAY_SIDE or more)."""
+    return max(1, DISPLAY_SIDE // max(width, height, 1))
 
 
 def _href(folder: Path, path: Path) -> str:
@@ -194,23 +143,118 @@ def _href(folder: Path, path: Path) -> str:
     return quote(link)
 
 
-def _figure(caption: str, path: Path | None, folder: Path, *, thumbnail: bool, alt: str) -> str:
+def read_picture(path: Path, folder: Path, *, embed: bool) -> Picture | None:
+    """How the page shows the image at ``path``: its size from the file's header, and a relative link (or
+    with ``embed``, the file's bytes as a data URI). None if it is missing or not an image."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            mime = Image.MIME.get(image.format or "", "")
+        src = _href(folder, path)
+        if embed:
+            src = f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    except Exception:  # missing, unreadable or not an image: the report says so instead of failing
+        return None
+    return Picture(src, width, height) if mime else None
+
+
+def read_pictures(outputs: Iterable[OutputResult], folder: Path, *, embed: bool) -> dict[Path, Picture | None]:
+    """Every image the report shows, read once: the I/O of the report, kept out of the rendering."""
+    paths = {path for output in outputs for path in (output.baseline, output.actual, output.diff) if path}
+    return {path: read_picture(path, folder, embed=embed) for path in paths}
+
+
+def _img(alt: str, picture: Picture, width: int, height: int, *, scale_to_actual: bool = False) -> str:
+    scaled = ' data-scale-to="actual"' if scale_to_actual else ""  # zoomed with the actual image's real pixels
+    return (
+        f'<img alt="{alt}" src="{_e(picture.src)}" width="{width}" height="{height}" loading="lazy" '
+        f'decoding="async"{scaled}>'
+    )
+
+
+def _figure(
+    kind: str,
+    caption: str,
+    path: Path | None,
+    pictures: Mapping[Path, Picture | None],
+    box: tuple[int, int] | None,
+    *,
+    preview: bool = False,
+) -> str:
+    """One image of an output; ``box`` is the actual image's display size, which a preview takes on."""
     if path is None:
         return ""
-    uri = _data_uri(Path(path), thumbnail=thumbnail)
-    href = _e(_href(folder, path))
-    if uri is None:
-        return f'<figure><p class="missing">{_e(caption)}: cannot read <a href="{href}">{_e(path)}</a></p></figure>'
+    picture = pictures.get(path)
+    if picture is None:
+        return f'<figure class="{kind}"><p class="missing">{_e(caption)}: cannot read {_e(path)}</p></figure>'
+    scale = display_scale(picture.width, picture.height)
+    width, height = picture.width * scale, picture.height * scale
+    # A preview is smaller than the image it shows: drawn over the actual image's box (when their shapes
+    # agree, rounding aside), so the views line up.
+    preview = preview and box is not None and _same_shape(box, (picture.width, picture.height))
+    if preview and box is not None:
+        width, height = box
     return (
-        f'<figure><a href="{href}" title="open the full-size file"><img src="{uri}" alt="{_e(alt)}"></a>'
-        f"<figcaption>{_e(caption)}{' (thumbnail)' if thumbnail else ''}</figcaption></figure>"
+        f'<figure class="{kind}">{_img(kind, picture, width, height, scale_to_actual=preview)}'
+        f"<figcaption>{_e(caption)} {picture.width}\u00d7{picture.height}</figcaption></figure>"
     )
+
+
+def _same_shape(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return abs(a[0] * b[1] - a[1] * b[0]) <= 0.02 * a[0] * b[1]
+
+
+def _no_baseline_figure(result: OutputResult) -> str:
+    if result.verdict in HAD_BASELINE:
+        why = "no baseline image kept"
+        hint = "The record keeps fingerprints only: no preview or PNG copy beside it."
+    elif result.verdict is Verdict.NEW:
+        why, hint = "no baseline before this run", "This run recorded the first one."
+    elif result.verdict is Verdict.MISSING:
+        why, hint = "no baseline", "Nothing was recorded for this output yet."
+    else:
+        return ""
+    return f'<figure class="baseline none"><p>{_e(why)}</p><figcaption>{_e(hint)}</figcaption></figure>'
+
+
+def _stage(result: OutputResult, pictures: Mapping[Path, Picture | None]) -> str:
+    actual = pictures.get(result.actual) if result.actual else None
+    box = None
+    if actual is not None:
+        scale = display_scale(actual.width, actual.height)
+        box = (actual.width * scale, actual.height * scale)
+    preview = result.baseline_kind == "preview"
+    if result.baseline is None:
+        baseline = _no_baseline_figure(result)
+    else:
+        caption = "baseline (preview)" if preview else "baseline"
+        baseline = _figure("baseline", caption, result.baseline, pictures, box, preview=preview)
+    diff_caption = "diff against the preview" if preview else "diff"
+    figures = [
+        baseline,
+        _figure("actual", "actual", result.actual, pictures, box),
+        _figure("diff", diff_caption, result.diff, pictures, box, preview=preview),
+    ]
+    classes = ["stage"]
+    if result.baseline is not None and pictures.get(result.baseline) is not None and actual is not None:
+        classes.append("has-baseline")
+    if result.diff is not None and pictures.get(result.diff) is not None:
+        classes.append("has-diff")
+    return f'<div class="{" ".join(classes)}">{"".join(figures)}</div>'
 
 
 def _distances_table(result: OutputResult) -> str:
     # No distances (a new output, a size change): nothing to set against the thresholds.
     if not result.distances:
         return ""
+    if not result.failed:  # all within their thresholds: one line (a run is mostly matches; keep them light)
+        within = [
+            f"{name} {format_number(value)} \u2264 {format_number(result.thresholds[name])}"
+            if name in result.thresholds
+            else f"{name} {format_number(value)}"
+            for name, value in result.distances.items()
+        ]
+        return f'<p class="distances">{_e(", ".join(within))}</p>'
     rows = []
     for name, value in result.distances.items():
         over = name in result.failed
@@ -234,51 +278,65 @@ def _copyable(name: str, value: str) -> str:
     )
 
 
-def _output_section(index: int, result: OutputResult, folder: Path) -> str:
-    full = result.verdict in FULL_SIZE_VERDICTS
-    who = f"{result.test_id} {result.output}[{result.image_index}]"
-    if full:
-        figures = [
-            _figure("baseline", result.baseline, folder, thumbnail=False, alt=f"baseline of {who}"),
-            _figure("actual", result.actual, folder, thumbnail=False, alt=f"actual of {who}"),
-            _figure("diff", result.diff, folder, thumbnail=False, alt=f"diff of {who}"),
-        ]
-    else:
-        figures = [_figure("actual", result.actual, folder, thumbnail=True, alt=f"actual of {who}")]
-    images = "".join(figures)
+def _output_section(result: OutputResult, folder: Path, pictures: Mapping[Path, Picture | None]) -> str:
     files = [
         f'<a href="{_e(_href(folder, path))}">{_e(kind.replace("_", "-"))}</a>'
         for kind, path in result.artifact_paths.items()
         if path is not None
     ]
     output_name = f"{result.label} ({result.output})" if result.label else result.output
-    classes = f"result verdict-{result.verdict}{' failure' if result.is_failure else ''}"
+    # The explanation of a match says only that it matched; the distances table says it better.
+    explanation = result.explanation if result.verdict is not Verdict.MATCHED else ""
     return "".join(
         [
-            f'<article class="{classes}" id="output-{index}" data-verdict="{_e(result.verdict)}" '
-            f'data-test-id="{_e(result.test_id)}">',
-            f'<h3><span class="badge verdict-{_e(result.verdict)}">{_e(result.verdict)}</span>',
-            f'<span class="test-id">{_e(result.test_id)}</span> ',
-            f'<span class="output">{_e(output_name)} image {result.image_index}</span></h3>',
-            f'<div class="images">{images}</div>' if images else "",
+            f'<section class="output verdict-{_e(result.verdict)}" data-verdict="{_e(result.verdict)}">',
+            f'<h4><span class="badge verdict-{_e(result.verdict)}">{_e(result.verdict)}</span>',
+            f'<span class="output-name">{_e(output_name)} image {result.image_index}</span></h4>',
+            _stage(result, pictures),
             _distances_table(result),
-            f'<pre class="explanation">{_e(result.explanation)}</pre>' if result.explanation else "",
+            f'<pre class="explanation">{_e(explanation)}</pre>' if explanation else "",
             f'<div class="extra">{"".join(_copyable(k, v) for k, v in result.extra.items())}</div>'
             if result.extra
             else "",
-            f'<p class="files">files: {"".join(files)}</p>' if files else "",
-            "</article>",
+            # A match's files are its two images, shown above: links only where there is more to open.
+            f'<p class="files">files: {"".join(files)}</p>' if files and result.verdict is not Verdict.MATCHED else "",
+            "</section>",
         ]
     )
 
 
-def _problem_section(index: int, problem: TestProblem) -> str:
-    return (
-        f'<article class="problem failure verdict-{_e(problem.verdict)}" id="problem-{index}" '
-        f'data-test-id="{_e(problem.test_id)}">'
-        f'<h3><span class="badge verdict-{_e(problem.verdict)}">{_e(problem.verdict)}</span>'
-        f'<span class="test-id">{_e(problem.test_id)}</span></h3>'
-        f"<pre>{_e(problem.message)}</pre></article>"
+def _context_line(case: Case) -> str:
+    """The record's context against this run's, once per case (every output of a case shares it)."""
+    notes = case.outputs[0].context if case.outputs else []
+    if not notes:
+        return ""
+    parts = [f'<span class="changed">{_e(n.text)}</span>' if n.changed else _e(n.text) for n in notes]
+    return f'<p class="context">{"; ".join(parts)}</p>'
+
+
+def _case_article(index: int, case: Case, folder: Path, pictures: Mapping[Path, Picture | None]) -> str:
+    verdict = case.verdict
+    classes = ["case", f"verdict-{verdict}"]
+    if verdict in FAILURE_VERDICTS:
+        classes.append("failure")
+    note = ""
+    if case.has_notes:
+        classes.append("has-notes")
+        note = '<span class="badge note" title="the run differs from the baseline besides pixels">note</span>'
+    problems = "".join(
+        f'<pre class="problem verdict-{_e(p.verdict)}">{_e(p.verdict)}: {_e(p.message)}</pre>' for p in case.problems
+    )
+    return "".join(
+        [
+            f'<article class="{" ".join(classes)}" id="case-{index}" data-test-id="{_e(case.test_id)}" ',
+            f'data-verdict="{_e(verdict)}" data-verdicts="{_e(" ".join(sorted(set(case.verdicts))))}" tabindex="-1">',
+            f'<h3><span class="badge verdict-{_e(verdict)}">{_e(verdict)}</span>{note}',
+            f'<span class="test-id">{_e(case.test_id)}</span></h3>',
+            _context_line(case),
+            problems,
+            *(_output_section(output, folder, pictures) for output in case.outputs),
+            "</article>",
+        ]
     )
 
 
@@ -311,15 +369,27 @@ def _tests_bar(run: RunOutcome) -> str:
     return "".join(chips)
 
 
-def _not_passed_section(run: RunOutcome) -> str:
-    rows = [
-        f'<article class="test outcome-{_e(each.outcome)}" id="test-{index}" data-outcome="{_e(each.outcome)}">'
-        f'<h3><span class="badge outcome-{_e(each.outcome)}">{_e(each.outcome)}</span>'
-        f'<span class="test-id">{_e(each.test_id)}</span></h3>'
-        f"<pre>{_e(each.reason)}</pre></article>"
-        for index, each in enumerate(run.not_passed)
-    ]
-    return f'<section id="tests"><h2>Tests that did not pass</h2>{"".join(rows)}</section>' if rows else ""
+def _not_passed_section(run: RunOutcome, anchors: Mapping[str, str]) -> str:
+    """Every test pytest did not pass, with its reason; a link to its case where the report shows one."""
+    rows = []
+    for index, each in enumerate(run.not_passed):
+        name = f'<span class="test-id">{_e(each.test_id)}</span>'
+        anchor = anchors.get(each.test_id)
+        linked = f'<a href="#{anchor}">{name}</a>' if anchor else name
+        rows.append(
+            f'<article class="test outcome-{_e(each.outcome)}" id="test-{index}" data-outcome="{_e(each.outcome)}">'
+            f'<h3><span class="badge outcome-{_e(each.outcome)}">{_e(each.outcome)}</span>'
+            f"{linked}</h3>"
+            f"<pre>{_e(each.reason)}</pre></article>"
+        )
+    if not rows:
+        return ""
+    # A long list (a run where hundreds failed) is folded, so the cases below are one scroll away.
+    opened = " open" if len(rows) <= OPEN_TESTS_LIST else ""
+    return (
+        f'<section id="tests"><details{opened}><summary><h2>Tests that did not pass ({len(rows)})</h2></summary>'
+        f"{''.join(rows)}</details></section>"
+    )
 
 
 def _accepted_drift_section(accepted: Sequence[AcceptedDrift]) -> str:
@@ -357,6 +427,52 @@ def _sections_section(sections: Sequence[Section]) -> str:
     return "".join(parts)
 
 
+def _toolbar(cases: Sequence[Case]) -> str:
+    views = "".join(
+        f'<label><input type="radio" name="view" id="view-{name}" value="{name}"{" checked" if i == 0 else ""}>'
+        f"{_e(text)} <kbd>{i + 1}</kbd></label>"
+        for i, (name, text) in enumerate(VIEWS)
+    )
+    present = {verdict for case in cases for verdict in case.verdicts}
+    options = [("all", "all cases"), ("failures", "failures"), ("notes", "notes besides pixels")]
+    options += [(str(verdict), str(verdict)) for verdict in VERDICTS if verdict in present]
+    choices = "".join(f'<option value="{_e(value)}">{_e(text)}</option>' for value, text in options)
+    return (
+        '<div class="toolbar" id="toolbar" hidden>'
+        f'<fieldset id="views"><legend>view</legend>{views}</fieldset>'
+        f'<label>verdict <kbd>v</kbd> <select id="verdict-filter">{choices}</select></label>'
+        '<input type="search" id="search" placeholder="search test id" aria-label="search by test id"> <kbd>/</kbd>'
+        '<button type="button" id="previous-failure">previous failure <kbd>k</kbd></button>'
+        '<button type="button" id="next-failure">next failure <kbd>j</kbd></button>'
+        '<span id="filter-note" role="status"></span></div>'
+        '<p id="keys" hidden><kbd>j</kbd>/<kbd>n</kbd> next failure, <kbd>k</kbd>/<kbd>p</kbd> previous, '
+        "<kbd>1</kbd>-<kbd>5</kbd> view, <kbd>[</kbd> <kbd>]</kbd> move the slider, <kbd>v</kbd> next verdict filter, <kbd>/</kbd> search "
+        "(<kbd>Esc</kbd> clears), click an image to zoom (<kbd>+</kbd> <kbd>-</kbd>, <kbd>0</kbd> real pixels, "
+        "<kbd>Esc</kbd> closes), <kbd>?</kbd> these keys</p>"
+    )
+
+
+ZOOM_DIALOG = (
+    '<dialog id="zoom" aria-labelledby="zoom-title"><div class="bar"><strong id="zoom-title"></strong>'
+    '<button type="button" id="zoom-out">-</button><button type="button" id="zoom-in">+</button>'
+    '<button type="button" id="zoom-real">real pixels</button><span id="zoom-level"></span>'
+    '<button type="button" id="zoom-close">close</button></div><div class="body"></div></dialog>'
+)
+
+
+def _header(title: str, run: RunOutcome, summary: dict[str, Any], cases: Sequence[Case]) -> list[str]:
+    status = f'<span class="status {_e(run.status)}" id="status">{_e(run.status)}</span>'
+    compared = any(case.outputs for case in cases)
+    nothing = "" if compared else '<span class="nothing" id="nothing-compared">no output image was compared</span>'
+    return [
+        f"<header><h1>{_e(title)} {status}</h1>",
+        f'<div class="tests" id="test-counts">{_tests_bar(run)}</div>',
+        f'<div class="summary" id="summary"><span class="label">outputs:</span>{_summary_bar(summary)}{nothing}</div>',
+        _toolbar(cases),
+        "</header>",
+    ]
+
+
 def render_html(
     outputs: Sequence[OutputResult],
     problems: Sequence[TestProblem],
@@ -365,6 +481,7 @@ def render_html(
     run: RunOutcome,
     title: str = "pytest-invokeai report",
     folder: Path,
+    pictures: Mapping[Path, Picture | None] | None = None,
     orphans: Sequence[str] = (),
     accepted_drift: Sequence[AcceptedDrift] = (),
     servers_down: Mapping[str, str] | None = None,
@@ -372,43 +489,41 @@ def render_html(
 ) -> str:
     """The report as a string; links are relative to ``folder`` (where the report will be).
 
-    The header's status is pytest's (``run``): a test that failed for any reason fails the report.
-    ``servers_down`` maps each server left out at the start or lost during the run to why.
+    ``pictures`` holds every image the report shows (:func:`read_pictures`; read here when not given). The header's status is
+    pytest's (``run``): a test that failed for any reason fails the report. ``servers_down`` maps each
+    server left out at the start or lost during the run to why.
     """
-    status = f'<span class="status {_e(run.status)}" id="status">{_e(run.status)}</span>'
-    nothing = "" if outputs else '<span class="nothing" id="nothing-compared">no output image was compared</span>'
+    if pictures is None:
+        pictures = read_pictures(outputs, folder, embed=False)
+    cases = group_cases(outputs, problems)
+    anchors = {case.test_id: f"case-{index}" for index, case in enumerate(cases)}
+    for index, case in enumerate(cases):  # a named second run ("node id::run2") links from its test too
+        anchors.setdefault(case.test_id.rpartition("::")[0], f"case-{index}")
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<link rel="icon" href="data:,">',  # no favicon request: the report makes none at all
-        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
-        f"<header><h1>{_e(title)} {status}</h1>",
-        f'<div class="tests" id="test-counts">{_tests_bar(run)}</div>',
-        f'<div class="summary" id="summary"><span class="label">outputs:</span>{_summary_bar(summary)}{nothing}',
-        '<label class="filter" id="filter" hidden><input type="checkbox" id="failures-only"> failures only</label>',
-        '<span id="filter-note"></span></div></header><main>',
+        f"<title>{_e(title)}</title><style>{asset('report.css')}</style></head><body>",
+        *_header(title, run, summary, cases),
+        "<main>",
+        _sections_section(sections),
+        _not_passed_section(run, anchors),
+        _accepted_drift_section(accepted_drift),
     ]
-    parts.append(_sections_section(sections))
-    parts.append(_not_passed_section(run))
-    parts.append(_accepted_drift_section(accepted_drift))
     if servers_down:
         items = "".join(f"<li><code>{_e(url)}</code>: {_e(why)}</li>" for url, why in sorted(servers_down.items()))
         parts.append(f'<section id="servers-down"><h2>InvokeAI servers left out or lost</h2><ul>{items}</ul></section>')
-    if problems:
-        parts.append('<section id="problems"><h2>Test problems</h2>')
-        parts.extend(_problem_section(i, problem) for i, problem in enumerate(ordered(problems)))
-        parts.append("</section>")
-    parts.append('<section id="outputs"><h2>Outputs</h2>')
-    if outputs:
-        parts.extend(_output_section(i, result, folder) for i, result in enumerate(ordered(outputs)))
+    parts.append('<section id="cases"><h2>Cases</h2>')
+    if cases:
+        parts.extend(_case_article(index, case, folder, pictures) for index, case in enumerate(cases))
     else:
         parts.append('<p class="empty">No output images were compared.</p>')
     parts.append("</section>")
     if orphans:
         items = "".join(f"<li><code>{_e(name)}</code></li>" for name in orphans)
         parts.append(f'<section id="orphans"><h2>Orphaned baselines (no test used them)</h2><ul>{items}</ul></section>')
-    parts.append(f"</main><script>{SCRIPT}</script></body></html>\n")
+    parts.append(f"</main>{ZOOM_DIALOG}<script>{asset('report.js')}</script></body></html>\n")
     return "".join(parts)
 
 
@@ -424,8 +539,9 @@ def write_html_report(
     accepted_drift: Sequence[AcceptedDrift] = (),
     servers_down: Mapping[str, str] | None = None,
     sections: Sequence[Section] = (),
+    embed: bool = False,
 ) -> Path:
-    """Write the report to ``path`` atomically; returns the path."""
+    """Write the report to ``path`` atomically; returns the path. ``embed``: images inside the file."""
     path = Path(path)
     text = render_html(
         outputs,
@@ -434,6 +550,7 @@ def write_html_report(
         run=run,
         title=title,
         folder=path.parent,
+        pictures=read_pictures(outputs, path.parent, embed=embed),
         orphans=orphans,
         accepted_drift=accepted_drift,
         servers_down=servers_down,

@@ -222,6 +222,11 @@ def copy_artifacts(shards: Sequence[Shard], target: Path) -> None:
             origin[destination] = shard.folder
 
 
+def _artifact_paths(output: Mapping[str, Any], folder: Path) -> dict[str, Path | None]:
+    links = output.get("artifacts", {})
+    return {kind: None if links.get(kind) is None else folder / links[kind] for kind in ARTIFACT_KINDS}
+
+
 def html_inputs(document: Mapping[str, Any], folder: Path) -> dict[str, Any]:
     """A report document as the HTML report writer takes it (artifact paths made absolute under ``folder``)."""
     cases = document.get("cases", {})
@@ -238,10 +243,9 @@ def html_inputs(document: Mapping[str, Any], folder: Path) -> dict[str, Any]:
             explanation=each.get("explanation", ""),
             extra=dict(each.get("extra", {})),
             case=dict(cases.get(each["test_id"], {})),
-            **{
-                kind: None if each.get("artifacts", {}).get(kind) is None else folder / each["artifacts"][kind]
-                for kind in ARTIFACT_KINDS
-            },
+            baseline_kind=each.get("baseline_kind") or "",
+            context=list(each.get("context") or []),
+            **_artifact_paths(each, folder),
         )
         for each in document.get("outputs", [])
     ]

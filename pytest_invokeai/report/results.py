@@ -10,6 +10,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pytest_invokeai.report.context import ContextNote
+
 
 class Verdict(StrEnum):
     """How a compared output image, or a test that could not compare one, ends.
@@ -34,6 +36,8 @@ VERDICTS = tuple(Verdict)
 FAILURE_VERDICTS = frozenset({Verdict.MISMATCHED, Verdict.MISSING, Verdict.ERROR, Verdict.DRIFTED})
 #: Verdicts an output image can have (a skipped test compared no image).
 OUTPUT_VERDICTS = tuple(v for v in Verdict if v is not Verdict.SKIPPED)
+#: What an output's baseline picture is: the full PNG copy, the preview, or none kept.
+BASELINE_KINDS = ("image", "preview", "")
 #: Verdicts of a test-level problem; missing: a workflow with no stored index map.
 PROBLEM_VERDICTS = (Verdict.DRIFTED, Verdict.MISSING, Verdict.ERROR)
 
@@ -64,13 +68,21 @@ class OutputResult:
     baseline: Path | None = None
     diff: Path | None = None
     side_by_side: Path | None = None
+    # What ``baseline`` is: "image" (the full PNG copy kept beside the record), "preview" (the record's small
+    # preview), or "" when the baseline keeps no picture of this output (or there is no baseline).
+    baseline_kind: str = ""
     extra: dict[str, str] = field(default_factory=dict)  # e.g. {"recall command": "..."}, shown as copyable text
     # The case that made it, so it can be run or recalled again: {"workflow": path relative to the rootdir,
     # "inputs": [{"index", "name", "value"}] as a baseline records them, "server": URL it ran on}.
     case: dict[str, Any] = field(default_factory=dict)
+    # The baseline record's context (InvokeAI version, workflow hash, models, inputs) against this run's.
+    context: list[ContextNote] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.verdict = _check_verdict(self.verdict, OUTPUT_VERDICTS, "output")
+        self.context = [ContextNote.of(note) for note in self.context]  # read back from JSON (xdist) too
+        if self.baseline_kind not in BASELINE_KINDS:
+            raise ValueError(f"baseline kind {self.baseline_kind!r} is not one of: {', '.join(BASELINE_KINDS)}")
 
     @property
     def is_failure(self) -> bool:

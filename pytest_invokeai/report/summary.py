@@ -40,6 +40,8 @@ def output_record(result: OutputResult, folder: Path) -> dict[str, Any]:
         "artifacts": {
             kind: None if path is None else link_from(folder, path) for kind, path in result.artifact_paths.items()
         },
+        "baseline_kind": result.baseline_kind or None,
+        "context": [note.to_json() for note in result.context],
         "extra": dict(result.extra),
     }
 

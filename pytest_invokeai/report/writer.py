@@ -75,6 +75,7 @@ def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, r
         orphans=results.orphans,
         accepted_drift=accepted,
         servers_down=down,
+        embed=settings.report_embed,
     )
     data = write_json_summary(
         data_path,

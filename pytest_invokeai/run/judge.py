@@ -34,6 +34,7 @@ from pytest_invokeai.baseline.store import (
 from pytest_invokeai.baseline.update import UpdateMode
 from pytest_invokeai.cases.spec import CaseError, CaseSpec
 from pytest_invokeai.report.artifacts import Artifacts, write_artifacts
+from pytest_invokeai.report.context import ContextNote, RunContext, compare_context
 from pytest_invokeai.report.results import OutputResult, Verdict
 from pytest_invokeai.run.accept_command import accept_command
 from pytest_invokeai.run.candidate import (
@@ -195,19 +196,22 @@ def judge(
 
     inputs = recorded_inputs(workflow, spec.inputs, settings.rootdir)
     case = {"workflow": workflow_key, "inputs": inputs, "server": result.server}
+    ran = RunContext(settings.invokeai_version, content_hash(workflow), dict(models or {}), inputs)
+    context = compare_context(record_context(record), ran)
     results: list[OutputResult] = []
     failures: list[str] = []
     for plan in plans:
         pixels = decoded.get(plan.node_id, [])
         judged = [
-            _write_image_artifacts(settings, test_id, plan, each, pixels[each.index], case) for each in plan.images
+            _write_image_artifacts(settings, test_id, plan, each, pixels[each.index], case, context)
+            for each in plan.images
         ]
         results += [output for output, _ in judged]
         failures += [text for _, text in judged if text is not None]
         failures += output_failures(plan)
 
-    context = {"workflow": workflow, "workflow_key": workflow_key, "inputs": inputs, "models": models}
-    _keep_candidate(settings, test_id, plans, actuals, stored_outputs, results, context)
+    candidate_facts = {"workflow": workflow, "workflow_key": workflow_key, "inputs": inputs, "models": models}
+    _keep_candidate(settings, test_id, plans, actuals, stored_outputs, results, candidate_facts)
     written = replaced = None
     if record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None):
         copies = {
@@ -233,20 +237,29 @@ def _write_image_artifacts(
     judged: ImageJudgement,
     image: DecodedImage,
     case: dict[str, Any],
+    context: list[ContextNote],
 ) -> tuple[OutputResult, str | None]:
-    """Write one compared image's artifacts; its result for the reports, and its failure text (None: it passed)."""
+    """Write one compared image's artifacts; its result for the reports, and its failure text (None: it passed).
+
+    Every image compared against a stored one gets a copy of the baseline's picture in the results (so the
+    report shows both, and stands alone when the folder is uploaded); only one that differed gets a diff.
+    """
     verdict, comparison = judged.verdict, judged.comparison
-    shows_baseline = verdict in (Verdict.MISMATCHED, Verdict.UPDATED)
+    had_baseline = verdict in (Verdict.MISMATCHED, Verdict.UPDATED, Verdict.MATCHED)
+    picture = baseline_picture(settings.store, test_id, plan.node_id, judged.index) if had_baseline else None
     artifacts = write_artifacts(
         settings.results_dir,
         test_id,
         plan.node_id,
         judged.index,
         actual_png=image,
-        baseline_png=_stored_png(settings.store, test_id, plan.node_id, judged.index) if shows_baseline else None,
+        baseline_png=picture[0] if picture else None,
+        baseline_is_preview=picture is not None and picture[1] == "preview",
+        with_diff=verdict is not Verdict.MATCHED,
         comparison=comparison if comparison is not None and not comparison.match else None,
     )
-    output = output_result(test_id, plan, judged, artifacts, case)
+    kind = picture[1] if picture else ""
+    output = output_result(test_id, plan, judged, artifacts, case, baseline_kind=kind, context=context)
     name = image_name(plan.node_id, plan.label, judged.index)
     if verdict not in ACCEPTABLE:
         return output, None
@@ -259,7 +272,14 @@ def _write_image_artifacts(
 
 
 def output_result(
-    test_id: str, plan: OutputPlan, judged: ImageJudgement, artifacts: Artifacts, case: dict[str, Any]
+    test_id: str,
+    plan: OutputPlan,
+    judged: ImageJudgement,
+    artifacts: Artifacts,
+    case: dict[str, Any],
+    *,
+    baseline_kind: str = "",
+    context: Sequence[ContextNote] = (),
 ) -> OutputResult:
     """The reports' record of one judged image (the one place an :class:`OutputResult` is built from a comparison)."""
     comparison = judged.comparison
@@ -277,7 +297,9 @@ def output_result(
         baseline=artifacts.baseline,
         diff=artifacts.diff,
         side_by_side=artifacts.side_by_side,
+        baseline_kind=baseline_kind,
         case=case,
+        context=list(context),
     )
 
 
@@ -431,6 +453,25 @@ def _load_record(settings: JudgeSettings, test_id: str) -> tuple[BaselineRecord 
         if not rewrites_unreadable(settings.update_mode) or exc.path != settings.store.record_path(test_id):
             raise
         return None, exc.path
+
+
+def record_context(record: BaselineRecord | None) -> RunContext | None:
+    """What a stored record says its images were made from (None: no record to compare with)."""
+    if record is None:
+        return None
+    return RunContext(record.invokeai_version, record.workflow_content_hash, dict(record.models), record.inputs)
+
+
+def baseline_picture(store: BaselineStore, test_id: str, node_id: str, index: int) -> tuple[bytes, str] | None:
+    """The baseline's picture of one output image and its kind: the full PNG copy where one is kept, else
+    the record's preview; None when the baseline keeps neither."""
+    for kind, path in (
+        ("image", store.image_path(test_id, node_id, index)),
+        ("preview", store.preview_path(test_id, node_id, index)),
+    ):
+        if path is not None:
+            return path.read_bytes(), kind
+    return None
 
 
 def _stored_png(store: BaselineStore, test_id: str, node_id: str, index: int) -> bytes | None:

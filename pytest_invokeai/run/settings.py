@@ -165,6 +165,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATH",
     ),
     Option(
+        "invokeai_report_embed",
+        "put the report's images into report.html as data URIs, for a report that is one file (by default the "
+        "images load from the results folder beside it, which keeps a large run's report small and fast)",
+        default=False,
+        kind="bool",
+    ),
+    Option(
         "invokeai_no_cache",
         "turn off InvokeAI's node cache for this run's generations (every node really runs)",
         default=False,
@@ -287,6 +294,7 @@ class Settings:
     hang_timeout: float = DEFAULT_HANG_TIMEOUT
     job_summary: Path | None = None  # --invokeai-job-summary: the Markdown summary's file (replaced each run)
     schema: Path | None = None  # a node schema snapshot (None: the bundled one)
+    report_embed: bool = False  # images inside report.html rather than beside it
     tolerance: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # option name -> "command line" | env var | "ini"
 
@@ -344,6 +352,7 @@ def resolve(
         hang_timeout=values["invokeai_hang_timeout"],
         job_summary=path("invokeai_job_summary") if values["invokeai_job_summary"] else None,
         schema=schema,
+        report_embed=values["invokeai_report_embed"],
         tolerance=parse_tolerance(values["invokeai_tolerance"], sources["invokeai_tolerance"]),
         sources=sources,
     )

@@ -11,32 +11,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from example_runs import ROOT, edit_workflow, node_by_type, run_pytest
 from helpers import require
 
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.store import BaselineStore
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_pytest(cwd: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_INVOKEAI_")}
-    env.pop("PYTEST_ADDOPTS", None)
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rfs", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def outcomes(output: str) -> str:
@@ -121,16 +104,6 @@ def project_copy(tmp_path):
         shutil.copytree(ROOT / folder, tmp_path / folder)
     (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
     return tmp_path
-
-
-def edit_workflow(path: Path, edit) -> None:
-    data = json.loads(path.read_text())
-    edit(data)
-    path.write_text(json.dumps(data, indent=2))
-
-
-def node_by_type(data: dict, node_type: str) -> dict:
-    return next(n for n in data["nodes"] if n["data"]["type"] == node_type)
 
 
 def test_a_changed_value_fails_exactly_that_workflows_tests(project_copy, invokeai_server_url):

@@ -41,6 +41,7 @@ from pytest_invokeai.run.judge import (
 )
 from pytest_invokeai.server.runs import CaseResult
 from pytest_invokeai.server.session import GenerationResult, OutputImage
+from pytest_invokeai.workflow.content_hash import content_hash
 from pytest_invokeai.workflow.load import Workflow, load_workflow
 
 GUI = Path(__file__).parents[1] / "data" / "gui"
@@ -345,11 +346,74 @@ def test_each_image_of_a_mismatch_is_decoded_once(runs, store, tmp_path, monkeyp
     assert decodes == {sha256_of(runs.save["A"].png): 1, sha256_of(runs.save["B"].png): 1}
 
 
-def test_a_match_writes_only_the_actual_image(runs, store, tmp_path):
+def test_a_match_copies_the_baseline_image_beside_the_actual_one_and_makes_no_diff(runs, store, tmp_path):
     save_record(store, {"save": [runs.save["A"]]}, copies=True)
     (result,) = run_judge(runs, store, tmp_path, NONE).outputs
     assert result.verdict == "matched" and result.actual.read_bytes() == runs.save["A"].png
-    assert (result.baseline, result.diff, result.side_by_side) == (None, None, None)
+    assert result.baseline == result.actual.with_name("save-0.baseline.png")
+    assert result.baseline.read_bytes() == runs.save["A"].png and result.baseline_kind == "image"
+    assert (result.diff, result.side_by_side) == (None, None)
+
+
+def write_preview(store: BaselineStore, image: Image.Image, fmt: str = "PNG") -> bytes:
+    """A preview where the store looks for one (the store's own naming), as the record's writer leaves it."""
+    suffix = ".preview.jpg" if fmt == "JPEG" else ".preview.png"
+    (path,) = [p for p in BaselineStore._previews_in(store.record_path(TEST_ID), "save", 0) if p.name.endswith(suffix)]
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def test_without_a_png_copy_the_report_gets_the_preview_and_a_diff_against_it(runs, store, tmp_path):
+    save_record(store, {"save": [runs.save["B"]]})
+    preview = write_preview(store, noise(2).resize((16, 16)), "JPEG")
+    (result,) = run_judge(runs, store, tmp_path, NONE).outputs
+    assert result.verdict == "mismatched" and result.baseline_kind == "preview"
+    assert result.baseline.name == "save-0.baseline-preview.jpg" and result.baseline.read_bytes() == preview
+    with Image.open(result.diff) as diff:  # the actual image scaled down to the preview's size
+        assert diff.size == (16, 16)
+    assert result.side_by_side.is_file()
+
+
+def test_a_baseline_with_no_picture_gives_the_report_none_and_a_later_run_drops_an_old_copy(runs, store, tmp_path):
+    save_record(store, {"save": [runs.save["A"]]})
+    write_preview(store, noise(1))
+    (first,) = run_judge(runs, store, tmp_path, NONE).outputs
+    assert first.baseline_kind == "preview" and first.baseline.name == "save-0.baseline-preview.png"
+    next(iter(BaselineStore._previews_in(store.record_path(TEST_ID), "save", 0))).unlink()
+    (again,) = run_judge(runs, store, tmp_path, NONE).outputs
+    assert (again.baseline, again.baseline_kind) == (None, "")
+    assert not first.baseline.exists(), "no picture of an earlier run is left to be mistaken for this one's"
+
+
+def test_every_output_carries_the_records_context_against_this_runs(runs, store, tmp_path):
+    path = save_record(store, {"save": [runs.save["A"]]})
+    data = json.loads(path.read_text())
+    data.update(
+        invokeai_version="6.13.0",
+        workflow_content_hash="sha256:" + "0" * 64,  # the workflow was edited since
+        models={"tiny": "blake3:abc"},
+        inputs=[{"index": 2, "name": "Value", "value": 7}],
+    )
+    path.write_text(json.dumps(data))
+    (result,) = run_judge(runs, store, tmp_path, NONE).outputs
+    assert result.verdict == "matched", "the pixels did not change: the notes are the only trace of the edit"
+    assert [(note.text, note.changed) for note in result.context] == [
+        ("recorded on 6.13.0, ran on 6.14.2", True),
+        (f"workflow changed since the baseline (sha256:000000000000 -> {content_hash(runs.workflow)[:19]})", True),
+        ("models unchanged (1)", False),
+        ("input #0 'Width' = 32 now, not set in the baseline", True),
+        ("input #1 'Height' = 32 now, not set in the baseline", True),
+        ("input #2 'Value' was 7 in the baseline, 1 now", True),
+        ("input #3 'Amount' = 0.9 now, not set in the baseline", True),
+        ("input #4 'Radius' = 0 now, not set in the baseline", True),
+    ]
+
+
+def test_a_case_with_no_record_says_so(runs, store, tmp_path):
+    (result,) = run_judge(runs, store, tmp_path, MISSING).outputs
+    assert [(note.text, note.changed) for note in result.context] == [("no baseline record yet; ran on 6.14.2", False)]
 
 
 # -- tolerance -----------------------------------------------------------------------------------

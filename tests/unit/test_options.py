@@ -28,6 +28,7 @@ NAMES = {
     "invokeai_results_dir": ("--invokeai-results-dir", "PYTEST_INVOKEAI_RESULTS_DIR"),
     "invokeai_report": ("--invokeai-report", "PYTEST_INVOKEAI_REPORT"),
     "invokeai_job_summary": ("--invokeai-job-summary", "PYTEST_INVOKEAI_JOB_SUMMARY"),
+    "invokeai_report_embed": ("--invokeai-report-embed", "PYTEST_INVOKEAI_REPORT_EMBED"),
     "invokeai_no_cache": ("--invokeai-no-cache", "PYTEST_INVOKEAI_NO_CACHE"),
     "invokeai_save_images": ("--invokeai-save-images", "PYTEST_INVOKEAI_SAVE_IMAGES"),
     "invokeai_look_ahead": ("--invokeai-look-ahead", "PYTEST_INVOKEAI_LOOK_AHEAD"),

@@ -23,6 +23,7 @@ from pytest_invokeai.report.artifacts import (
     side_by_side,
     write_artifacts,
 )
+from pytest_invokeai.report.context import ContextNote
 from pytest_invokeai.report.junit import junit_properties
 from pytest_invokeai.report.outcomes import RunOutcome
 from pytest_invokeai.report.results import (
@@ -337,8 +338,10 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
         baseline=files.baseline,
         diff=files.diff,
         side_by_side=files.side_by_side,
+        baseline_kind="image",
         extra={"curl": "curl -X POST"},
         case=case,
+        context=[ContextNote("workflow", "workflow changed since the baseline (sha256:aa -> sha256:bb)", True)],
     )
     passing = OutputResult("test_ok", "out", verdict="new", actual=files.actual)
     problems = [TestProblem("test_drift", "drifted", "index 2: was 'Prompt', now 'Seed'")]
@@ -401,6 +404,8 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
         == sorted(second)
         == [
             "artifacts",
+            "baseline_kind",
+            "context",
             "distances",
             "explanation",
             "extra",
@@ -424,6 +429,11 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
     }
     assert first["distances"] == comparison.distances
     assert first["extra"] == {"curl": "curl -X POST"}
+    assert (first["baseline_kind"], second["baseline_kind"]) == ("image", None)
+    assert first["context"] == [
+        {"subject": "workflow", "text": "workflow changed since the baseline (sha256:aa -> sha256:bb)", "changed": True}
+    ]
+    assert second["context"] == []
     assert document["problems"] == [
         {"test_id": "test_drift", "verdict": "drifted", "message": "index 2: was 'Prompt', now 'Seed'"}
     ]
