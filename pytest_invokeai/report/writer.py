@@ -85,8 +85,22 @@ def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, r
         orphans=results.orphans,
         accepted_drift=accepted,
         servers_down=down,
+        baselines_written=written_entries(results),
     )
     return [html, data]
+
+
+def written_entries(results: RunResults) -> list[dict[str, Any]]:
+    """``{test_id, record, previews}`` for each test whose baseline files this run wrote, by test id."""
+    entries: list[dict[str, Any]] = [
+        {"test_id": test_id, "record": files[0], "previews": files[1:]}
+        for test_id, files in results.baselines_written.items()
+    ]
+    entries += [
+        {"test_id": test_id, "record": None, "previews": list(files)}
+        for test_id, files in results.previews_added.items()
+    ]
+    return sorted(entries, key=lambda each: str(each["test_id"]))
 
 
 def summary_lines(
@@ -115,6 +129,7 @@ def summary_lines(
     ):
         return []
     lines = _count_lines(results)
+    lines += written_lines(results)
     lines += accepted_drift_lines(results)
     if results.skipped:
         lines.append(f"skipped for a missing model: {len(results.skipped)}")
@@ -174,6 +189,24 @@ def _baseline_file_lines(results: RunResults, orphan_note: str) -> list[str]:
     lines += [
         f"replaced unreadable baseline {name} (kept as {kept})" for name, kept in sorted(results.replaced.items())
     ]
+    return lines
+
+
+def written_lines(results: RunResults) -> list[str]:
+    """Every baseline an update mode wrote, by test id, and the previews it added to records it kept."""
+    lines = []
+    if results.baselines_written:
+        previews = sum(len(files) - 1 for files in results.baselines_written.values())
+        lines.append(f"baselines written: {len(results.baselines_written)} (with {previews} preview(s))")
+        for test_id, files in sorted(results.baselines_written.items()):
+            lines.append(f"  {test_id}")
+            lines += [f"      {name}" for name in files]
+    if results.previews_added:
+        count = sum(len(files) for files in results.previews_added.values())
+        lines.append(f"previews added to {len(results.previews_added)} baseline(s) that matched, unchanged: {count}")
+        for test_id, files in sorted(results.previews_added.items()):
+            lines.append(f"  {test_id}")
+            lines += [f"      {name}" for name in files]
     return lines
 
 

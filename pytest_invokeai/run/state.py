@@ -48,6 +48,10 @@ class RunResults:
     server_cases: dict[str, int] = field(default_factory=dict)  # URL -> cases it ran
     servers_down: dict[str, str] = field(default_factory=dict)  # URL -> why it was left out or stopped being used
     moved: list[str] = field(default_factory=list)  # cases enqueued again elsewhere after their server went down
+    # Update modes: test id -> the baseline files written (the record first, then its previews), and
+    # test id -> the previews added beside a record that matched (the record itself unchanged).
+    baselines_written: dict[str, list[str]] = field(default_factory=dict)
+    previews_added: dict[str, list[str]] = field(default_factory=dict)
 
     def export(self) -> dict[str, Any]:
         return {
@@ -63,6 +67,8 @@ class RunResults:
             "server_cases": dict(self.server_cases),
             "servers_down": dict(self.servers_down),
             "moved": list(self.moved),
+            "baselines_written": dict(self.baselines_written),
+            "previews_added": dict(self.previews_added),
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -82,6 +88,8 @@ class RunResults:
             self.server_cases[url] = self.server_cases.get(url, 0) + count
         self.servers_down.update(data.get("servers_down", {}))
         self.moved += data.get("moved", [])
+        self.baselines_written.update(data.get("baselines_written", {}))
+        self.previews_added.update(data.get("previews_added", {}))
 
     def note_lanes(self, lanes: list[Lane], moved: list[tuple[str, str]]) -> None:
         """What each server did in this process, for the summary."""
@@ -91,6 +99,14 @@ class RunResults:
             if lane.down:
                 self.servers_down[lane.url] = lane.down
         self.moved += [f"{key} (left {url})" for key, url in moved]
+
+    def note_written(self, test_id: str, record: Path | None, previews: Iterable[Path], rootdir: Path) -> None:
+        """What an update mode wrote for one test: its record and previews, or previews added to a kept record."""
+        files = [rootdir_key(path, rootdir) for path in previews]
+        if record is not None:
+            self.baselines_written[test_id] = [rootdir_key(record, rootdir), *files]
+        elif files:
+            self.previews_added[test_id] = files
 
     def note_accepted_drift(self, accepted: dict[str, str]) -> None:
         """Workflows whose drifted form this process accepted: accepting drift is said, never silent."""
@@ -296,6 +312,7 @@ class RunState:
             results_dir=self.settings.results_dir,
             rootdir=self.rootdir,
             save_images=self.settings.save_images,
+            preview_size=self.settings.preview_size,
             thresholds=Thresholds().with_overrides(self.settings.tolerance),
             invokeai_version=self.connect()[0].version,
         )

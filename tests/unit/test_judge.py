@@ -15,6 +15,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import imagehash
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
@@ -147,8 +148,26 @@ def fingerprints(*images: OutputImage) -> list[dict]:
 
 
 def stored_images(store: BaselineStore) -> dict[str, list[dict]]:
+    """The record's fingerprints per output (without the standard pHash beside them: see stored_phashes)."""
     data = json.loads(store.record_path(TEST_ID).read_text())
-    return {node: output["images"] for node, output in data["outputs"].items()}
+    return {
+        node: [{k: v for k, v in image.items() if k != "imagehash_phash"} for image in output["images"]]
+        for node, output in data["outputs"].items()
+    }
+
+
+def stored_phashes(store: BaselineStore) -> dict[str, list[str | None]]:
+    data = json.loads(store.record_path(TEST_ID).read_text())
+    return {node: [i.get("imagehash_phash") for i in output["images"]] for node, output in data["outputs"].items()}
+
+
+def standard_phash(image: OutputImage) -> str:
+    """What anyone checks a recorded image against: imagehash's pHash of the PNG, computed here independently."""
+    return str(imagehash.phash(Image.open(io.BytesIO(image.png))))
+
+
+def stored_previews(store: BaselineStore) -> set[str]:
+    return {path.name for path in store.record_path(TEST_ID).parent.glob("*.preview.*")}
 
 
 # -- every update mode in every situation --------------------------------------------------------
@@ -219,6 +238,15 @@ def test_verdicts_and_record_writes_per_mode_and_situation(runs, store, tmp_path
         assert stored_images(store) == {
             node: fingerprints(*(images[node][n] for n in names)) for node, names in after.items()
         }
+        assert stored_phashes(store) == {
+            node: [standard_phash(images[node][n]) for n in names] for node, names in after.items()
+        }
+    # Every update mode (even missing) leaves a preview of each image that was written or matched, never of
+    # a mismatched one; mode none writes none.
+    shown = [] if mode is NONE else [i for i, v in enumerate(verdicts) if v in ("new", "updated", "matched")]
+    expected_previews = {f"{record_file.stem}.save.{i}.preview.png" for i in shown}
+    assert stored_previews(store) == expected_previews
+    assert sorted(p.name for p in judgement.previews) == sorted(expected_previews)
 
 
 def test_failure_messages_name_the_output_and_the_command_that_fixes_it(runs, store, tmp_path):
