@@ -203,7 +203,9 @@ def written_lines(results: RunResults) -> list[str]:
             lines += [f"      {name}" for name in files]
     if results.previews_added:
         count = sum(len(files) for files in results.previews_added.values())
-        lines.append(f"previews added to {len(results.previews_added)} baseline(s) that matched, unchanged: {count}")
+        lines.append(
+            f"previews added: {count}, to {len(results.previews_added)} baseline(s) that matched (records unchanged)"
+        )
         for test_id, files in sorted(results.previews_added.items()):
             lines.append(f"  {test_id}")
             lines += [f"      {name}" for name in files]

@@ -202,7 +202,8 @@ def judge(
         failures += [text for _, text in judged if text is not None]
         failures += output_failures(plan)
 
-    if record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None):
+    must_save = record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None)
+    if must_save or _gains_standard_phash(mode, plans, record):
         context = {"workflow": workflow, "workflow_key": workflow_key, "inputs": inputs, "models": models}
         written, previews, replaced = _save_record(
             settings, test_id, plans, outputs, decoded, record, unreadable, context
@@ -222,6 +223,25 @@ def judge(
             preview_size=settings.preview_size,
         )
     return Judgement(outputs=results, failures=failures, previews=previews, test_id=test_id)
+
+
+def _gains_standard_phash(mode: UpdateMode, plans: Sequence[OutputPlan], record: BaselineRecord | None) -> bool:
+    """Mode ``all`` writes every baseline: a record from before the standard pHash gains it where the run made
+    the very pixels it fingerprints (its fingerprints stay as they are)."""
+    if mode is not UpdateMode.ALL or record is None:
+        return False
+    for plan in plans:
+        stored = record.outputs.get(plan.node_id)
+        for kept in plan.kept:
+            if (
+                kept.copy_from is CopyFrom.RUN
+                and stored is not None
+                and kept.index < len(stored.images)
+                and stored.imagehash_phash(kept.index) is None
+                and stored.images[kept.index] == kept.fingerprint
+            ):
+                return True
+    return False
 
 
 def _save_record(
