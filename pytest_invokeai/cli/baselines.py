@@ -175,10 +175,19 @@ def run_show(args: argparse.Namespace) -> int:
         if item["record"] is not None:
             print(format_description(item["record"]))
         else:
-            sys.stdout.flush()
-            sys.stdout.buffer.write(raw[position])  # byte for byte, as it is
-            sys.stdout.buffer.flush()
+            _write_as_is(raw[position])
     return EXIT_OK
+
+
+def _write_as_is(data: bytes) -> None:
+    """``data`` on stdout byte for byte (decoded only where stdout is a text stream alone, as when captured)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(data.decode("utf-8", errors="replace"))
+        return
+    sys.stdout.flush()
+    buffer.write(data)
+    buffer.flush()
 
 
 def run_list(args: argparse.Namespace) -> int:
