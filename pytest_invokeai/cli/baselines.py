@@ -24,10 +24,11 @@ DEFAULT_DIR = Path("baselines")
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "baselines",
-        help="list the stored baseline records and index maps",
+        help="list, show and prune the stored baseline records and index maps",
         description=(
-            "The baseline store holds one record per test (fingerprints of its output images, as JSON), "
-            "optional PNG copies, index maps of the workflows, and per-profile records under _profiles/."
+            "The baseline store holds one record per test (fingerprints of its output images, as JSON), a small "
+            "preview of each image, optional PNG copies, index maps of the workflows, and per-profile records under "
+            "_profiles/."
         ),
     )
     parser.set_defaults(command_parser=parser)
@@ -52,26 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     listing.set_defaults(handler=run_list)
 
-    show = actions.add_parser(
-        "show",
-        help="print baseline records for a person (also git's textconv for baselines: readable diffs)",
-        description=(
-            "Print each record: test id, InvokeAI version, workflow and its content hash, models, input values, and "
-            "per output image its size, mode, mean colour (Lab and sRGB hex), sharpness, the standard pHash "
-            "(str(imagehash.phash(image))) and the digest of its pixels. A file that is not a record (an index map, "
-            "a broken file) is printed as it is. Never fails on a file's content, so git can use it as a textconv: "
-            'git config diff.invokeai.textconv "pytest-invokeai baselines show"'
-        ),
-    )
-    show.add_argument("files", nargs="+", type=Path, metavar="FILE", help="record files (.json)")
-    show.add_argument(
-        "--json",
-        action="store_true",
-        help="print JSON: [{file, record: {test_id, invokeai_version, workflow, workflow_content_hash, models, "
-        "inputs, outputs: [{node_id, label, images: [{width, height, mode, mean_lab, mean_srgb, sharpness, "
-        "imagehash_phash, pixel_sha256}]}]} or null, problem, text (a file that is not a record, as it is)}]",
-    )
-    show.set_defaults(handler=run_show)
+    register_show(actions)
 
     prune = actions.add_parser(
         "prune",
@@ -103,6 +85,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_pytest_passthrough(update)
     update.set_defaults(handler=run_update)
+
+
+def register_show(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    show = actions.add_parser(
+        "show",
+        help="print baseline records for a person (also git's textconv for baselines: readable diffs)",
+        description=(
+            "Print each record: test id, InvokeAI version, workflow and its content hash, models, input values, and "
+            "per output image its size, mode, mean colour (Lab and sRGB hex), sharpness, the standard pHash "
+            "(str(imagehash.phash(image))) and the digest of its pixels. A file that is not a record (an index map, "
+            "a broken file) is printed as it is. Never fails on a file's content, so git can use it as a textconv: "
+            'git config diff.invokeai.textconv "pytest-invokeai baselines show"'
+        ),
+    )
+    show.add_argument("files", nargs="+", type=Path, metavar="FILE", help="record files (.json)")
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON: [{file, record: {test_id, invokeai_version, workflow, workflow_content_hash, models, "
+        "inputs, outputs: [{node_id, label, images: [{width, height, mode, mean_lab, mean_srgb, sharpness, "
+        "imagehash_phash, pixel_sha256}]}]} or null, problem, text (a file that is not a record, as it is)}]",
+    )
+    show.set_defaults(handler=run_show)
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
