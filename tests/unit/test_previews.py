@@ -20,7 +20,7 @@ from test_store import make_image, make_record, png_of
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.image import DecodedImage
 from pytest_invokeai.baseline.preview import MAX_PREVIEW_BYTES, make_preview
-from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
+from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline, RecordError
 from pytest_invokeai.baseline.store import KEEP_PREVIEW, BaselineStore
 from pytest_invokeai.baseline.write import WrittenBaseline, add_missing_previews, write_baseline
 
@@ -216,3 +216,35 @@ def test_a_preview_whose_record_is_gone_is_a_stray(tmp_path: Path) -> None:
     preview = store.preview_path(TEST_ID, "grid", 1)
     store.record_path(TEST_ID).unlink()  # deleted by hand
     assert store.stray_companions() == [preview]
+
+
+# -- the record's optional standard pHash -----------------------------------------------------------
+
+
+def test_a_record_without_the_standard_phash_loads_and_writes_back_the_same_bytes() -> None:
+    text = make_record(TEST_ID).to_json()
+    assert "imagehash_phash" not in text
+    assert BaselineRecord.from_json(text, source="old.json").to_json() == text
+
+
+def test_a_record_with_the_standard_phash_keeps_it_per_image() -> None:
+    record = make_record(TEST_ID)
+    record.outputs["grid"].imagehash_phashes = [None, "c3d1a58e9a8c5c3e"]
+    text = record.to_json()
+    again = BaselineRecord.from_json(text, source="r.json")
+    assert (
+        again.outputs["grid"].imagehash_phash(0) is None
+        and again.outputs["grid"].imagehash_phash(1) == "c3d1a58e9a8c5c3e"
+    )
+    assert again.outputs["save_image:AbC"].imagehash_phash(0) is None and again.to_json() == text
+
+
+def test_a_bad_standard_phash_names_the_file_the_image_and_what_is_valid() -> None:
+    data = json.loads(make_record(TEST_ID).to_json())
+    data["outputs"]["grid"]["images"][1]["imagehash_phash"] = "not a hash"
+    with pytest.raises(RecordError) as info:
+        BaselineRecord.from_dict(data, source="bad.json")
+    assert str(info.value) == (
+        'bad.json: $.outputs["grid"].images[1].imagehash_phash: must be 16 lowercase hex digits '
+        "(str(imagehash.phash(image))), found 'not a hash'"
+    )
