@@ -126,6 +126,8 @@ def summary_lines(
         or results.replaced
         or report_paths
         or results.servers_down
+        or results.baselines_written
+        or results.previews_added
     ):
         return []
     lines = _count_lines(results)

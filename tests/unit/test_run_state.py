@@ -82,3 +82,32 @@ def test_no_module_outside_the_plugin_package_reads_a_pytest_config():
             if isinstance(node, ast.Attribute) and node.attr == "option" and getattr(node.value, "id", "") == "config":
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: config.option")
     assert offenders == []
+
+
+def test_what_update_modes_wrote_travels_from_xdist_workers_and_is_listed_by_test_id(tmp_path):
+    settings = resolve({}, lambda name: None, rootdir=tmp_path, environ={})
+    store = tmp_path / "baselines" / "test_a.py"
+    worker = RunResults(servers={"http://gpu-box:9090"})
+    worker.note_written(
+        "test_a.py::test_new", store / "test_new.json", [store / "test_new.save.0.preview.png"], tmp_path
+    )
+    worker.note_written("test_a.py::test_kept", None, [store / "test_kept.save.0.preview.jpg"], tmp_path)
+    worker.note_written("test_a.py::test_untouched", None, [], tmp_path)  # matched, had its preview: nothing
+    controller = RunResults()
+    controller.merge(worker.export())
+
+    assert controller.baselines_written == {
+        "test_a.py::test_new": ["baselines/test_a.py/test_new.json", "baselines/test_a.py/test_new.save.0.preview.png"]
+    }
+    assert controller.previews_added == {"test_a.py::test_kept": ["baselines/test_a.py/test_kept.save.0.preview.jpg"]}
+    lines = summary_lines(controller, settings=settings)
+    start = lines.index("baselines written: 1 (with 1 preview(s))")
+    assert lines[start : start + 7] == [
+        "baselines written: 1 (with 1 preview(s))",
+        "  test_a.py::test_new",
+        "      baselines/test_a.py/test_new.json",
+        "      baselines/test_a.py/test_new.save.0.preview.png",
+        "previews added: 1, to 1 baseline(s) that matched (records unchanged)",
+        "  test_a.py::test_kept",
+        "      baselines/test_a.py/test_kept.save.0.preview.jpg",
+    ]
