@@ -17,6 +17,7 @@ from typing import Any
 from pytest_invokeai.accept.selection import ACCEPTABLE, DRIFTED, RunCase, run_states, select
 from pytest_invokeai.baseline.record import BaselineRecord
 from pytest_invokeai.baseline.store import BaselineStore
+from pytest_invokeai.baseline.write import write_baseline
 from pytest_invokeai.errors import InvokeAITestError
 from pytest_invokeai.run.candidate import (
     KIND_BASELINE,
@@ -167,7 +168,7 @@ def _write(request: AcceptRequest, candidates: Sequence[Candidate], outcome: Acc
             if _already_stored(store, accepted.record):
                 outcome.listed.append((candidate.test_id, "already accepted: its baseline is this run's"))
                 continue
-            path = store.record_path(candidate.test_id) if request.dry_run else write_baseline(store, accepted)
+            path = store.record_path(candidate.test_id) if request.dry_run else write_accepted(store, accepted)
             outcome.written.append((candidate.test_id, path))
             continue
         if candidate.workflow not in maps:
@@ -180,11 +181,20 @@ def _write(request: AcceptRequest, candidates: Sequence[Candidate], outcome: Acc
 
 
 def _already_stored(store: BaselineStore, record: BaselineRecord) -> bool:
-    """The record is on disk as it would be written (accepted before): writing it again would change nothing."""
+    """The record is on disk as it would be written (accepted before): writing it again would change nothing.
+
+    Compared without the standard pHashes, which writing adds to the candidate's record."""
     try:
-        return store.record_path(record.test_id).read_bytes() == record.to_json().encode("utf-8")
-    except OSError:
+        path = store.record_path(record.test_id)
+        stored = BaselineRecord.from_json(path.read_bytes(), source=str(path))
+    except (OSError, ValueError, InvokeAITestError):
         return False
+    return _without_phashes(stored).to_dict() == _without_phashes(record).to_dict()
+
+
+def _without_phashes(record: BaselineRecord) -> BaselineRecord:
+    outputs = {node: replace(output, imagehash_phashes=[]) for node, output in record.outputs.items()}
+    return replace(record, outputs=outputs)
 
 
 @dataclass(frozen=True)
@@ -195,6 +205,7 @@ class Accepted:
     # node id -> per image of the record, the run's PNG it was made from (None: kept from the store as it was)
     pictures: dict[str, list[bytes | None]]
     copies: dict[str, list[bytes]]  # the PNG copies a run with --invokeai-save-images keeps beside the record
+    preview_size: int  # the run's preview size (0: none)
 
 
 def _record_and_copies(request: AcceptRequest, candidate: Candidate, store: BaselineStore) -> Accepted:
@@ -218,7 +229,7 @@ def _record_and_copies(request: AcceptRequest, candidate: Candidate, store: Base
         # As in a run: copies only where every kept image of the output has one (else none, none stale).
         if candidate.save_images and len(pngs) == len(kept):
             copies[node_id] = pngs
-    return Accepted(record, pictures, copies)
+    return Accepted(record, pictures, copies, candidate.preview_size)
 
 
 def _results_file(results_dir: Path, name: str, test_id: str) -> bytes:
@@ -232,9 +243,10 @@ def _results_file(results_dir: Path, name: str, test_id: str) -> bytes:
         ) from None
 
 
-def write_baseline(store: BaselineStore, accepted: Accepted) -> Path:
-    """Write one accepted record and what goes beside it, as a run with an update mode writes them.
-
-    The one place accepting writes a baseline. ``accepted.pictures`` are the images the previews are made
-    from, once the store writes previews with a record."""
-    return store.save(accepted.record, images=accepted.copies)
+def write_accepted(store: BaselineStore, accepted: Accepted) -> Path:
+    """Write one accepted record and what goes beside it (standard pHashes, previews, PNG copies) through the
+    one function a run with an update mode writes baselines with, so both write the same files."""
+    written = write_baseline(
+        store, accepted.record, accepted.pictures, preview_size=accepted.preview_size, png_copies=accepted.copies
+    )
+    return written.record

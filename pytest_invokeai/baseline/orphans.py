@@ -96,10 +96,10 @@ def scan_run(
             continue
         orphans.append(path)
     for path, problem in records.unreadable.items():
-        # Its test id is unknown: where it lies tells the test file (exactly, where no name needed escaping).
-        test_file = rootdir.joinpath(*path.parent.relative_to(store.active_root).parts)
-        if _inside(test_file.resolve(), scope.paths) and not scope.ignores(test_file):
+        if _in_scope_by_place(store, rootdir, scope, path):
             unreadable[path] = problem
+    # A preview or PNG copy whose record is gone belongs to no test: an orphan (a record's own go with it).
+    orphans += [path for path in store.stray_companions() if _in_scope_by_place(store, rootdir, scope, path)]
     used_maps = {workflow_key(w, rootdir) for w in used_workflows}
     # A workflow may serve tests anywhere in the project: only a run over the whole rootdir, ignoring
     # nothing (or a deleted workflow file) can call its index map unused; and only when every test's
@@ -120,6 +120,13 @@ def scan_run(
         orphans=sorted(rootdir_key(p, rootdir) for p in orphans),
         unreadable={rootdir_key(p, rootdir): why for p, why in sorted(unreadable.items())},
     )
+
+
+def _in_scope_by_place(store: BaselineStore, rootdir: Path, scope: RunScope, path: Path) -> bool:
+    """Whether a store file whose test id is unknown lies in the run's scope: its folder names the test file
+    (exactly, where no name needed escaping)."""
+    test_file = rootdir.joinpath(*path.parent.relative_to(store.active_root).parts)
+    return _inside(test_file.resolve(), scope.paths) and not scope.ignores(test_file)
 
 
 UNREADABLE_RECORD_ADVICE = (
@@ -152,13 +159,14 @@ class Pruned:
 
 
 def prune(store: BaselineStore, orphans: Iterable[str], *, rootdir: Path, dry_run: bool) -> list[Path]:
-    """Delete the orphaned files (a record with its PNG copies); with ``dry_run`` only say what would go."""
+    """Delete the orphaned files (a record with its PNG copies and previews); with ``dry_run`` only say what would go."""
     records = {path.resolve(): test_id for test_id, path in store.stored_test_ids().items()}
     removed: list[Path] = []
     for name in orphans:
         path = (rootdir / name).resolve()
         if dry_run:
             removed.append(path)
+            removed += store.companions(path) if path in records else []
         elif path in records:
             removed += store.delete(records[path])
         elif path.exists():

@@ -10,7 +10,10 @@ bytes. Example (fingerprints shortened)::
       "invokeai_version": "6.14.2",
       "models": {"sdxl-base": "blake3:..."},
       "outputs": {
-        "canvas_output:JbPTiAJ26r": {"images": [{"dhash": "...", ...}], "label": "Result"}
+        "canvas_output:JbPTiAJ26r": {
+          "images": [{"color": [...], "imagehash_phash": "c3d1a58e9a8c5c3e", "phash": "...", ...}],
+          "label": "Result"
+        }
       },
       "test_id": "example_suite/test_noise.py::test_noise[seed=1]",
       "version": 1,
@@ -18,12 +21,17 @@ bytes. Example (fingerprints shortened)::
       "workflow_content_hash": "..."
     }
 
-Only ``outputs`` is compared; the rest tells a person what the baseline was made from.
+Only ``outputs`` is compared; the rest tells a person what the baseline was made from. Each image's
+entry is its :class:`~pytest_invokeai.baseline.fingerprint.Fingerprint` plus, optionally,
+``imagehash_phash``: ``str(imagehash.phash(image))`` of the full image, an identifier any tool can check an
+image against without this plugin (the judging stays with the fingerprint). Records written before it
+existed load without it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,15 +46,31 @@ FORMAT_VERSION = 1
 _REQUIRED_KEYS = ("format", "version", "test_id", "outputs")
 _OPTIONAL_KEYS = ("invokeai_version", "workflow", "workflow_content_hash", "inputs", "models")
 _OUTPUT_KEYS = ("images", "label")
+# An image entry's optional key beside the fingerprint's own: the standard pHash (see the module's docstring).
+IMAGEHASH_PHASH_KEY = "imagehash_phash"
+_IMAGEHASH_PHASH = re.compile(r"[0-9a-f]{16}")  # imagehash's default 8x8 hash as hex
 
 
 @dataclass
 class OutputBaseline:
     images: list[Fingerprint]  # in the order the node produced them
     label: str = ""  # the node's label, for people
+    # The standard pHash of each image, by position in ``images`` (None or missing: not recorded).
+    imagehash_phashes: list[str | None] = field(default_factory=list)
+
+    def imagehash_phash(self, index: int) -> str | None:
+        """The standard pHash recorded for image ``index``, or None."""
+        return self.imagehash_phashes[index] if index < len(self.imagehash_phashes) else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"images": [json.loads(image.to_json()) for image in self.images], "label": self.label}
+        entries = []
+        for index, image in enumerate(self.images):
+            entry = json.loads(image.to_json())
+            phash = self.imagehash_phash(index)
+            if phash is not None:  # absent rather than null: a record without it keeps its bytes
+                entry[IMAGEHASH_PHASH_KEY] = phash
+            entries.append(entry)
+        return {"images": entries, "label": self.label}
 
 
 @dataclass
@@ -177,15 +201,31 @@ def _outputs_from_json(raw: Any, source: str) -> dict[str, OutputBaseline]:
         from pytest_invokeai.baseline.fingerprint import Fingerprint
 
         fingerprints = []
+        phashes: list[str | None] = []
         for position, image in enumerate(images):
             if not isinstance(image, dict):
                 raise _error(source, f"{where}.images[{position}]", "must be a fingerprint object")
+            entry = dict(image)
+            phashes.append(
+                _imagehash_phash(entry.pop(IMAGEHASH_PHASH_KEY, None), f"{where}.images[{position}]", source)
+            )
             try:
-                fingerprints.append(Fingerprint.from_json(image))
+                fingerprints.append(Fingerprint.from_json(entry))
             except (BaselineError, TypeError, ValueError) as exc:
                 raise _error(source, f"{where}.images[{position}]", str(exc)) from None
-        outputs[node_id] = OutputBaseline(images=fingerprints, label=label)
+        kept_phashes = phashes if any(p is not None for p in phashes) else []
+        outputs[node_id] = OutputBaseline(images=fingerprints, label=label, imagehash_phashes=kept_phashes)
     return outputs
+
+
+def _imagehash_phash(raw: Any, where: str, source: str) -> str | None:
+    if raw is None or (isinstance(raw, str) and _IMAGEHASH_PHASH.fullmatch(raw)):
+        return raw
+    raise _error(
+        source,
+        f"{where}.{IMAGEHASH_PHASH_KEY}",
+        f"must be 16 lowercase hex digits (str(imagehash.phash(image))), found {raw!r}",
+    )
 
 
 def _inputs_from_json(raw: Any, source: str) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ Layout under the store's root (``baselines/`` by default)::
         test_noise_seed_1-1a2b3c4d.json                 the record of "example_suite/test_noise.py::test_noise[seed=1]"
         test_noise_seed_1-1a2b3c4d.save_image.0.png     optional PNG copy: <stem>.<node id>.<image index>.png
                                                         (a node id's dots are replaced: the owner stays unambiguous)
+        test_noise_seed_1-1a2b3c4d.save_image.0.preview.png   its preview for people (or .preview.jpg), see
+                                                        baseline/preview.py: part of the record, like the copies
       loose_id-5e6f7a8b.json                            a test id without "::" sits at the top
       _profiles/<profile>/...                           the same layout, per profile (e.g. "cuda", "cpu")
       _index_maps/example_suite/noise.json.json         index map of the workflow example_suite/noise.json
@@ -47,6 +49,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from pytest_invokeai._util.atomic import TEMP_SUFFIX, write_atomic
 from pytest_invokeai._util.locks import file_lock
@@ -60,6 +63,9 @@ from pytest_invokeai.baseline.record import (
 from pytest_invokeai.errors import BaselineError
 from pytest_invokeai.workflow.drift import IndexMap, IndexMapError
 
+if TYPE_CHECKING:  # PIL loads where previews are made, not where the store is opened
+    from pytest_invokeai.baseline.preview import Preview
+
 PROFILES_DIR = "_profiles"
 INDEX_MAPS_DIR = "_index_maps"
 RECORD_SUFFIX = ".json"
@@ -70,9 +76,12 @@ _RESERVED = {PROFILES_DIR, INDEX_MAPS_DIR}
 # <record stem>.<node part>.<index>.png: the node part has no ".", so the owner of a copy is unambiguous
 # even when record stems contain dots ("t" and "t.x" side by side).
 _IMAGE_NAME = re.compile(r"(?P<stem>.+)\.(?P<node>[^.]+)\.(?P<index>\d+)\.png")
+_PREVIEW_NAME = re.compile(r"(?P<stem>.+)\.(?P<node>[^.]+)\.(?P<index>\d+)\.preview\.(?:png|jpg)")
 # Written into each stored index map beside IndexMap's own keys (which ignores unknown keys), because
 # the workflow path cannot be recovered from a file name that safe_stem had to change.
 _INDEX_MAP_WORKFLOW_KEY = "workflow"
+KeepPreview = Literal["keep"]
+KEEP_PREVIEW: KeepPreview = "keep"  # for BaselineStore.save: keep the preview stored for this image
 BROKEN_SUFFIX = ".broken"  # an unreadable file's bytes, kept beside the file that replaced it
 
 
@@ -233,28 +242,78 @@ class BaselineStore:
             return kept
         raise BaselineError(f"{path}: cannot keep the unreadable file: {path.name}{BROKEN_SUFFIX}.* are all taken")
 
-    def save(self, record: BaselineRecord, *, images: Mapping[str, Sequence[bytes]] | None = None) -> Path:
-        """Write ``record`` (and optional PNG copies of its images) to the active store; returns the record file."""
-        unknown = sorted(set(images or {}) - set(record.outputs))
+    def save(
+        self,
+        record: BaselineRecord,
+        *,
+        images: Mapping[str, Sequence[bytes]] | None = None,
+        previews: Mapping[str, Sequence[Preview | KeepPreview | None]] | None = None,
+    ) -> Path:
+        """Write ``record`` to the active store, with optional PNG copies and previews of its images.
+
+        ``images``: node id -> the PNG copy of each image (all of an output's, or the output is left out).
+        ``previews``: node id -> per image, by index: a :class:`~pytest_invokeai.baseline.preview.Preview` to
+        write, ``KEEP_PREVIEW`` to keep the one stored (an image not named is kept too), None for no preview.
+        Copies and previews of images the record no longer has (and copies not given) are deleted, so what
+        sits beside a record shows what the record holds. Returns the record file."""
+        given = {**(images or {}), **(previews or {})}
+        unknown = sorted(set(given) - set(record.outputs))
         if unknown:
             raise ValueError(f"images given for node(s) {', '.join(unknown)} that are not outputs of the record")
         path = self.record_path(record.test_id)
         self._refuse_overwriting_another_test(path, record.test_id)
+        kept = set()
         try:
-            # The record first: PNG copies only ever sit beside a record that owns them (see _image_copies).
+            # The record first: copies and previews only ever sit beside a record that owns them.
             write_atomic(path, record.to_json().encode("utf-8"))
-            written = set()
             for node_id, pngs in (images or {}).items():
                 for index, png in enumerate(pngs):
                     image_file = self._image_in(path, node_id, index)
                     write_atomic(image_file, bytes(png))
-                    written.add(image_file.name)
+                    kept.add(image_file.name)
+            for node_id, output in record.outputs.items():
+                wanted = list((previews or {}).get(node_id, ()))
+                for index in range(len(output.images)):
+                    preview = wanted[index] if index < len(wanted) else KEEP_PREVIEW
+                    if preview == KEEP_PREVIEW:
+                        kept.update(p.name for p in self.preview_candidates(path, node_id, index) if p.is_file())
+                    if preview is None or isinstance(preview, str):  # kept, or none wanted (deleted below)
+                        continue
+                    kept.add(self._write_preview(path, node_id, index, preview).name)
         except OSError as exc:
             raise BaselineError(f"{path}: cannot write the baseline: {exc.strerror or exc}") from None
-        for stale in self._image_copies(path):
-            if stale.name not in written:
+        for stale in self.companions(path):
+            if stale.name not in kept:
                 stale.unlink(missing_ok=True)
         return path
+
+    def add_previews(self, test_id: str, previews: Mapping[str, Sequence[Preview | None]]) -> list[Path]:
+        """Write the previews that the active store's record of ``test_id`` lacks; the record is not touched.
+
+        ``previews``: node id -> a preview per image, by index (None: none to add); an image that has a
+        preview keeps it. Returns the files written."""
+        path = self.record_path(test_id)
+        if not path.is_file():
+            raise BaselineError(f"{path}: no baseline record there to add previews to")
+        written = []
+        try:
+            for node_id, images in previews.items():
+                for index, preview in enumerate(images):
+                    if preview is not None and not self.has_preview(path, node_id, index):
+                        written.append(self._write_preview(path, node_id, index, preview))
+        except OSError as exc:
+            raise BaselineError(f"{path}: cannot write a preview: {exc.strerror or exc}") from None
+        return written
+
+    def _write_preview(self, record_file: Path, node_id: str, index: int, preview: Preview) -> Path:
+        """Write one preview, then remove the same image's preview in the other format (PNG <-> JPEG)."""
+        candidates = self.preview_candidates(record_file, node_id, index)
+        target = self.preview_file(record_file, node_id, index, preview.suffix)
+        write_atomic(target, preview.data)
+        for other in candidates:
+            if other != target:
+                other.unlink(missing_ok=True)
+        return target
 
     def _refuse_overwriting_another_test(self, path: Path, test_id: str) -> None:
         try:
@@ -269,10 +328,10 @@ class BaselineStore:
             )
 
     def delete(self, test_id: str) -> list[Path]:
-        """Remove the active store's record of ``test_id`` and its PNG copies; returns the removed files."""
+        """Remove the active store's record of ``test_id``, its PNG copies and previews; returns the removed files."""
         path = self.record_path(test_id)
         removed = []
-        for victim in [*self._image_copies(path), path]:
+        for victim in [*self.companions(path), path]:
             try:
                 victim.unlink()
             except FileNotFoundError:
@@ -358,27 +417,57 @@ class BaselineStore:
         path = self._image_in(record_file, node_id, index)
         return path if path.is_file() else None
 
-    @staticmethod
-    def _previews_in(record_file: Path, node_id: str, index: int) -> list[Path]:
+    @classmethod
+    def preview_candidates(cls, record_file: Path, node_id: str, index: int) -> list[Path]:
         """Where the preview of one output image may sit: ``<stem>.<node part>.<index>.preview.png|jpg``."""
+        return [cls.preview_file(record_file, node_id, index, suffix) for suffix in PREVIEW_SUFFIXES]
+
+    @classmethod
+    def has_preview(cls, record_file: Path, node_id: str, index: int) -> bool:
+        return any(path.is_file() for path in cls.preview_candidates(record_file, node_id, index))
+
+    @staticmethod
+    def preview_file(record_file: Path, node_id: str, index: int, suffix: str) -> Path:
+        """The file of one output image's preview in one format (``suffix``: ``.preview.png`` or ``.preview.jpg``)."""
+        if suffix not in PREVIEW_SUFFIXES:
+            raise ValueError(f"a preview is {' or '.join(PREVIEW_SUFFIXES)}, not {suffix!r}")
         stem = record_file.name[: -len(RECORD_SUFFIX)]
-        base = f"{stem}.{_node_part(node_id)}.{index}"
-        return [record_file.with_name(base + suffix) for suffix in PREVIEW_SUFFIXES]
+        return record_file.with_name(f"{stem}.{_node_part(node_id)}.{index}{suffix}")
 
     def preview_path(self, test_id: str, node_id: str, index: int) -> Path | None:
         """The small preview of one baseline image (PNG or JPEG), from the store whose record :meth:`load` reads."""
         record_file = self.find(test_id)
         if record_file is None:
             return None
-        return next((path for path in self._previews_in(record_file, node_id, index) if path.is_file()), None)
+        return next((path for path in self.preview_candidates(record_file, node_id, index) if path.is_file()), None)
 
     @staticmethod
-    def _image_copies(record_file: Path) -> list[Path]:
-        """The PNG copies beside ``record_file`` that belong to it (whatever their node ids and indices)."""
+    def companions(record_file: Path) -> list[Path]:
+        """The PNG copies and previews beside ``record_file`` that belong to it (whatever their node ids and indices)."""
         directory, stem = record_file.parent, record_file.name[: -len(RECORD_SUFFIX)]
         if not directory.is_dir():
             return []
-        return sorted(directory / name for name in os.listdir(directory) if _image_owner(name) == stem)
+        return sorted(directory / name for name in os.listdir(directory) if companion_owner(name) == stem)
+
+    def previews_of(self, record_file: Path) -> list[Path]:
+        """The previews beside ``record_file`` that belong to it."""
+        return [path for path in self.companions(record_file) if _PREVIEW_NAME.fullmatch(path.name)]
+
+    def stray_companions(self) -> list[Path]:
+        """PNG copies and previews in the active store whose record is gone (orphans, whatever test they were of)."""
+        base = self.active_root
+        if not base.is_dir():
+            return []
+        strays = []
+        for directory, subdirectories, names in os.walk(base):
+            if Path(directory) == base:
+                subdirectories[:] = [d for d in subdirectories if d not in _RESERVED]
+            records = {name[: -len(RECORD_SUFFIX)] for name in names if _is_record_name(name)}
+            for name in names:
+                owner = companion_owner(name)
+                if owner is not None and owner not in records:
+                    strays.append(Path(directory, name))
+        return sorted(strays)
 
     # -- index maps ------------------------------------------------------------------------
 
@@ -492,9 +581,11 @@ def _node_part(node_id: str) -> str:
     return stem.replace(".", "_") + "-" + hashlib.sha256(node_id.encode("utf-8")).hexdigest()[:8]
 
 
-def _image_owner(name: str) -> str | None:
-    """The record stem a PNG copy's file name belongs to, or None for any other file."""
-    match = _IMAGE_NAME.fullmatch(name)
+def companion_owner(name: str) -> str | None:
+    """The record stem a PNG copy's or a preview's file name belongs to, or None for any other file."""
+    if name.endswith(TEMP_SUFFIX):
+        return None  # a write in progress (or one cut short): not a file of the store yet
+    match = _IMAGE_NAME.fullmatch(name) or _PREVIEW_NAME.fullmatch(name)
     return match["stem"] if match else None
 
 

@@ -24,10 +24,11 @@ DEFAULT_DIR = Path("baselines")
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "baselines",
-        help="list the stored baseline records and index maps",
+        help="list, show and prune the stored baseline records and index maps",
         description=(
-            "The baseline store holds one record per test (fingerprints of its output images, as JSON), "
-            "optional PNG copies, index maps of the workflows, and per-profile records under _profiles/."
+            "The baseline store holds one record per test (fingerprints of its output images, as JSON), a small "
+            "preview of each image, optional PNG copies, index maps of the workflows, and per-profile records under "
+            "_profiles/."
         ),
     )
     parser.set_defaults(command_parser=parser)
@@ -46,10 +47,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument(
         "--json",
         action="store_true",
-        help="print JSON: {dir, profile, profiles, records: [{test_id, file, bytes, images, outputs}], index_maps, "
-        "unreadable: [{file, problem}], errors}",
+        help="print JSON: {dir, profile, profiles, records: [{test_id, file, bytes, previews: [{file, bytes}], images, "
+        "outputs}], index_maps, strays (previews and PNG copies whose record is gone), unreadable: [{file, problem}], "
+        "errors}",
     )
     listing.set_defaults(handler=run_list)
+
+    register_show(actions)
 
     prune = actions.add_parser(
         "prune",
@@ -81,6 +85,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_pytest_passthrough(update)
     update.set_defaults(handler=run_update)
+
+
+def register_show(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    show = actions.add_parser(
+        "show",
+        help="print baseline records for a person (also git's textconv for baselines: readable diffs)",
+        description=(
+            "Print each record: test id, InvokeAI version, workflow and its content hash, models, input values, and "
+            "per output image its size, mode, mean colour (Lab and sRGB hex), sharpness, the standard pHash "
+            "(str(imagehash.phash(image))) and the digest of its pixels. A file that is not a record (an index map, "
+            "a broken file) is printed as it is. Never fails on a file's content, so git can use it as a textconv: "
+            'git config diff.invokeai.textconv "pytest-invokeai baselines show"'
+        ),
+    )
+    show.add_argument("files", nargs="+", type=Path, metavar="FILE", help="record files (.json)")
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON: [{file, record: {test_id, invokeai_version, workflow, workflow_content_hash, models, "
+        "inputs, outputs: [{node_id, label, images: [{width, height, mode, mean_lab, mean_srgb, sharpness, "
+        "imagehash_phash, pixel_sha256}]}]} or null, problem, text (a file that is not a record, as it is)}]",
+    )
+    show.set_defaults(handler=run_show)
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +152,49 @@ def open_store(args: argparse.Namespace) -> BaselineStore:
     return BaselineStore(args.dir, profile=args.profile)
 
 
+def run_show(args: argparse.Namespace) -> int:
+    """Describe each file; one that is not a readable record is printed as it is (exit 0: git's textconv)."""
+    from pytest_invokeai.baseline.describe import describe_record, format_description
+
+    shown: list[dict[str, Any]] = []
+    raw: list[bytes] = []
+    for path in args.files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            print_error(f"{path}: cannot read the file: {exc.strerror or exc}")
+            return EXIT_USAGE
+        raw.append(data)
+        try:
+            described = describe_record(BaselineRecord.from_json(data, source=""))
+            shown.append({"file": str(path), "record": described, "problem": None, "text": None})
+        except RecordError as exc:
+            text = data.decode("utf-8", errors="replace")
+            shown.append({"file": str(path), "record": None, "problem": exc.problem, "text": text})
+    if args.json:
+        print_json(shown)
+        return EXIT_OK
+    for position, item in enumerate(shown):
+        if len(shown) > 1:  # one file (what git passes) gets no header: git's temporary names would show in diffs
+            print(("\n" if position else "") + f"==> {item['file']} <==")
+        if item["record"] is not None:
+            print(format_description(item["record"]))
+        else:
+            _write_as_is(raw[position])
+    return EXIT_OK
+
+
+def _write_as_is(data: bytes) -> None:
+    """``data`` on stdout byte for byte (decoded only where stdout is a text stream alone, as when captured)."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(data.decode("utf-8", errors="replace"))
+        return
+    sys.stdout.flush()
+    buffer.write(data)
+    buffer.flush()
+
+
 def run_list(args: argparse.Namespace) -> int:
     store = open_store(args)
     records: list[dict[str, Any]] = []
@@ -144,6 +214,7 @@ def run_list(args: argparse.Namespace) -> int:
                 "test_id": record.test_id,
                 "file": str(path),
                 "bytes": path.stat().st_size,
+                "previews": [{"file": str(p), "bytes": p.stat().st_size} for p in store.previews_of(path)],
                 "images": record.image_count,
                 "outputs": {
                     node_id: {"label": output.label, "images": len(output.images)}
@@ -163,6 +234,7 @@ def run_list(args: argparse.Namespace) -> int:
         "profiles": store.profiles(),
         "records": records,
         "index_maps": index_maps,
+        "strays": [str(path) for path in store.stray_companions()],
         "unreadable": [{"file": str(path), "problem": problem} for path, problem in sorted(unreadable.items())],
         "errors": [f"{path}: {problem}" for path, problem in sorted(unreadable.items())],
     }
@@ -186,10 +258,19 @@ def format_listing(listing: dict[str, Any]) -> str:
         lines.append(f"  {item['test_id']}")
         lines.append(f"      {_count(item['images'], 'image')}: {outputs}")
         lines.append(f"      {item['file']} ({item['bytes']} bytes)")
+        if item["previews"]:
+            size = sum(preview["bytes"] for preview in item["previews"])
+            lines.append(f"      {_count(len(item['previews']), 'preview')} ({size} bytes)")
     lines.append(f"index maps: {len(listing['index_maps'])}")
     for item in listing["index_maps"]:
         lines.append(f"  {item['workflow']}")
         lines.append(f"      {item['file']} ({item['bytes']} bytes)")
+    if listing["strays"]:
+        lines.append(
+            f"previews and PNG copies whose record is gone: {len(listing['strays'])} "
+            "(orphans: `pytest-invokeai baselines prune` removes them)"
+        )
+        lines += [f"  {name}" for name in listing["strays"]]
     if listing["unreadable"]:
         lines.append(
             f"unreadable: {len(listing['unreadable'])} (a test run rewrites a record with --invokeai-update-baselines=changed, "

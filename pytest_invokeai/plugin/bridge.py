@@ -140,6 +140,7 @@ def record_judgement(item: pytest.Item, judgement: Judgement) -> None:
     state.results.outputs.extend(judgement.outputs)
     if judgement.replaced is not None:
         state.note_replaced(*judgement.replaced)
+    state.results.note_written(judgement.test_id, judgement.written, judgement.previews, state.rootdir)
     for output in judgement.outputs:
         item.user_properties.extend(junit_properties(output))
 

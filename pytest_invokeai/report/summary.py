@@ -57,6 +57,7 @@ def summary_document(
     accepted_drift: Sequence[AcceptedDrift] = (),
     servers_down: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
+    baselines_written: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The summary as JSON-ready data, failures first (the order of the HTML report).
 
@@ -64,6 +65,8 @@ def summary_document(
     final line does; ``tests`` lists each test that did not pass (skips included) with the reason.
     ``servers_down`` maps each server left out at the start or lost during the run to why. ``extra``: further
     keys (the run's environment and collection, see :func:`~pytest_invokeai.report.writer.run_facts`).
+    ``baselines_written``: ``{test_id, record, previews}`` per test whose baseline files an update mode wrote
+    (``record`` null where only previews were added beside a record that matched), paths relative to the rootdir.
     """
     outcome = run.to_json()
     return {
@@ -78,6 +81,7 @@ def summary_document(
         "accepted_drift": [each.to_json() for each in accepted_drift],
         "orphans": list(orphans),
         "servers_down": dict(servers_down or {}),
+        "baselines_written": [dict(each) for each in baselines_written],
         "cases": run_cases(outputs),
         **(extra or {}),
     }
@@ -103,6 +107,7 @@ def write_json_summary(
     accepted_drift: Sequence[AcceptedDrift] = (),
     servers_down: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
+    baselines_written: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """Write the summary to ``path`` atomically; returns the path."""
     path = Path(path)
@@ -116,6 +121,7 @@ def write_json_summary(
         accepted_drift=accepted_drift,
         servers_down=servers_down,
         extra=extra,
+        baselines_written=baselines_written,
     )
     write_atomic(path, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
     return path

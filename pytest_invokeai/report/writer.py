@@ -87,6 +87,7 @@ def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, r
         accepted_drift=accepted,
         servers_down=down,
         extra=run_facts(results, settings),
+        baselines_written=written_entries(results),
     )
     return [html, data]
 
@@ -121,6 +122,7 @@ def report_data(results: RunResults, run: RunOutcome, *, settings: Settings, fol
         accepted_drift=_accepted_drift(results),
         servers_down=dict(results.servers_down),
         extra=run_facts(results, settings),
+        baselines_written=written_entries(results),
     )
 
 
@@ -139,6 +141,19 @@ def write_run_job_summary(
     shown = folder.relative_to(rootdir).as_posix() if folder.is_relative_to(rootdir) else str(folder)
     markdown = job_summary_markdown(report_data(results, run, settings=settings, folder=folder), results_dir=shown)
     return write_job_summary(markdown, step_summary=step_summary, path=settings.job_summary)
+
+
+def written_entries(results: RunResults) -> list[dict[str, Any]]:
+    """``{test_id, record, previews}`` for each test whose baseline files this run wrote, by test id."""
+    entries: list[dict[str, Any]] = [
+        {"test_id": test_id, "record": files[0], "previews": files[1:]}
+        for test_id, files in results.baselines_written.items()
+    ]
+    entries += [
+        {"test_id": test_id, "record": None, "previews": list(files)}
+        for test_id, files in results.previews_added.items()
+    ]
+    return sorted(entries, key=lambda each: str(each["test_id"]))
 
 
 def summary_lines(
@@ -164,9 +179,12 @@ def summary_lines(
         or results.replaced
         or report_paths
         or results.servers_down
+        or results.baselines_written
+        or results.previews_added
     ):
         return []
     lines = _count_lines(results)
+    lines += written_lines(results)
     lines += accepted_drift_lines(results)
     if results.skipped:
         lines.append(f"skipped for a missing model: {len(results.skipped)}")
@@ -226,6 +244,26 @@ def _baseline_file_lines(results: RunResults, orphan_note: str) -> list[str]:
     lines += [
         f"replaced unreadable baseline {name} (kept as {kept})" for name, kept in sorted(results.replaced.items())
     ]
+    return lines
+
+
+def written_lines(results: RunResults) -> list[str]:
+    """Every baseline an update mode wrote, by test id, and the previews it added to records it kept."""
+    lines = []
+    if results.baselines_written:
+        previews = sum(len(files) - 1 for files in results.baselines_written.values())
+        lines.append(f"baselines written: {len(results.baselines_written)} (with {previews} preview(s))")
+        for test_id, files in sorted(results.baselines_written.items()):
+            lines.append(f"  {test_id}")
+            lines += [f"      {name}" for name in files]
+    if results.previews_added:
+        count = sum(len(files) for files in results.previews_added.values())
+        lines.append(
+            f"previews added: {count}, to {len(results.previews_added)} baseline(s) that matched (records unchanged)"
+        )
+        for test_id, files in sorted(results.previews_added.items()):
+            lines.append(f"  {test_id}")
+            lines += [f"      {name}" for name in files]
     return lines
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from pytest_invokeai._util.atomic import write_atomic
 from pytest_invokeai._util.keys import rootdir_key
 from pytest_invokeai._util.names import safe_stem
+from pytest_invokeai.baseline.preview import DEFAULT_PREVIEW_SIZE
 from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.errors import InvokeAITestError
 from pytest_invokeai.workflow.content_hash import content_hash
@@ -60,6 +61,7 @@ class Candidate:
     profile: str | None  # the run's baseline profile
     baselines: str  # the run's baseline folder: relative to the rootdir, or absolute when outside it
     save_images: bool = False  # the run kept full PNG copies (--invokeai-save-images)
+    preview_size: int = DEFAULT_PREVIEW_SIZE  # the run's --invokeai-preview-size: accepting writes the same previews
     record: dict[str, Any] | None = None  # KIND_BASELINE: the record as BaselineRecord.to_dict gives it
     images: dict[str, list[KeptImage]] = field(default_factory=dict)  # output node id -> its kept images, in order
     index_map: dict[str, Any] | None = None  # KIND_DRIFTED: IndexMap.to_json of the form as the run saw it
@@ -75,6 +77,7 @@ class Candidate:
             "profile": self.profile,
             "baselines": self.baselines,
             "save_images": self.save_images,
+            "preview_size": self.preview_size,
             "record": self.record,
             "images": {node: [image.to_json() for image in kept] for node, kept in self.images.items()},
             "index_map": self.index_map,
@@ -107,6 +110,7 @@ class Candidate:
                 profile=data.get("profile"),
                 baselines=str(data["baselines"]),
                 save_images=bool(data.get("save_images")),
+                preview_size=int(data.get("preview_size", DEFAULT_PREVIEW_SIZE)),
                 record=data.get("record"),
                 images=images,
                 index_map=data.get("index_map"),

@@ -26,12 +26,14 @@ from pytest_invokeai._util.keys import rootdir_key
 from pytest_invokeai.baseline.compare import Thresholds
 from pytest_invokeai.baseline.fingerprint import Fingerprint, fingerprint
 from pytest_invokeai.baseline.image import DecodedImage
+from pytest_invokeai.baseline.preview import DEFAULT_PREVIEW_SIZE
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import (
     BaselineStore,
     UnreadableBaseline,
 )
 from pytest_invokeai.baseline.update import UpdateMode
+from pytest_invokeai.baseline.write import add_missing_previews, write_baseline
 from pytest_invokeai.cases.spec import CaseError, CaseSpec
 from pytest_invokeai.report.artifacts import Artifacts, write_artifacts
 from pytest_invokeai.report.context import ContextNote, RunContext, compare_context
@@ -69,6 +71,7 @@ class JudgeSettings:
     thresholds: Thresholds = field(default_factory=Thresholds)
     save_images: bool = False
     invokeai_version: str | None = None
+    preview_size: int = DEFAULT_PREVIEW_SIZE  # longest side of the previews written with baselines; 0: none
 
 
 @dataclass
@@ -77,6 +80,8 @@ class Judgement:
     failures: list[str]  # one paragraph per failed output, for the test's failure message
     written: Path | None = None
     replaced: tuple[Path, Path] | None = None  # (unreadable record, where its bytes were kept) when it was rewritten
+    previews: list[Path] = field(default_factory=list)  # previews written (with the record, or added to it)
+    test_id: str = ""  # whose baseline (a second run in one test has its own)
 
     @property
     def passed(self) -> bool:
@@ -210,24 +215,108 @@ def judge(
         failures += [text for _, text in judged if text is not None]
         failures += output_failures(plan)
 
-    candidate_facts = {"workflow": workflow, "workflow_key": workflow_key, "inputs": inputs, "models": models}
-    _keep_candidate(settings, test_id, plans, actuals, stored_outputs, results, candidate_facts)
-    written = replaced = None
-    if record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None):
-        copies = {
-            plan.node_id: _copies(settings, test_id, plan, outputs.get(plan.node_id, [])) for plan in plans if plan.kept
-        }
-        replaced = (unreadable, settings.store.set_aside(unreadable)) if unreadable is not None else None
-        new = baseline_record(
-            settings, test_id, plans, workflow=workflow, workflow_key=workflow_key, inputs=inputs, models=models
+    facts = {"workflow": workflow, "workflow_key": workflow_key, "inputs": inputs, "models": models}
+    _keep_candidate(settings, test_id, plans, actuals, stored_outputs, results, facts)
+    must_save = record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None)
+    if must_save or _gains_standard_phash(mode, plans, record):
+        written, previews, replaced = _save_record(
+            settings, test_id, plans, outputs, decoded, record, unreadable, facts
         )
-        # Copies not passed here are deleted: only those that still show their kept fingerprints stay.
-        written = settings.store.save(new, images={node: pngs for node, pngs in copies.items() if pngs is not None})
         if replaced is not None:
             note = f"{rootdir_key(replaced[0], settings.rootdir)} (kept as {replaced[1].name})"
             for each in results:
                 each.extra["replaced unreadable baseline"] = note
-    return Judgement(outputs=results, failures=failures, written=written, replaced=replaced)
+        return Judgement(results, failures, written=written, replaced=replaced, previews=previews, test_id=test_id)
+    previews = []
+    if mode is not UpdateMode.NONE and record is not None:
+        # Any update mode gives a record that matched the previews it lacks, without rewriting its fingerprints.
+        previews = add_missing_previews(
+            settings.store,
+            test_id,
+            _preview_sources(settings, test_id, plans, decoded, None),
+            preview_size=settings.preview_size,
+        )
+    return Judgement(outputs=results, failures=failures, previews=previews, test_id=test_id)
+
+
+def _gains_standard_phash(mode: UpdateMode, plans: Sequence[OutputPlan], record: BaselineRecord | None) -> bool:
+    """Mode ``all`` writes every baseline: a record from before the standard pHash gains it where the run made
+    the very pixels it fingerprints (its fingerprints stay as they are)."""
+    if mode is not UpdateMode.ALL or record is None:
+        return False
+    for plan in plans:
+        stored = record.outputs.get(plan.node_id)
+        for kept in plan.kept:
+            if (
+                kept.copy_from is CopyFrom.RUN
+                and stored is not None
+                and kept.index < len(stored.images)
+                and stored.imagehash_phash(kept.index) is None
+                and stored.images[kept.index] == kept.fingerprint
+            ):
+                return True
+    return False
+
+
+def _save_record(
+    settings: JudgeSettings,
+    test_id: str,
+    plans: Sequence[OutputPlan],
+    outputs: Mapping[str, Sequence[OutputImage]],
+    decoded: Mapping[str, Sequence[DecodedImage]],
+    record: BaselineRecord | None,
+    unreadable: Path | None,
+    context: dict[str, Any],
+) -> tuple[Path, list[Path], tuple[Path, Path] | None]:
+    """Write the record the plans keep, with its previews and PNG copies: (record file, previews, replaced)."""
+    copies = {
+        plan.node_id: _copies(settings, test_id, plan, outputs.get(plan.node_id, [])) for plan in plans if plan.kept
+    }
+    replaced = (unreadable, settings.store.set_aside(unreadable)) if unreadable is not None else None
+    new = baseline_record(settings, test_id, plans, stored=record, **context)
+    written = write_baseline(
+        settings.store,
+        new,
+        _preview_sources(settings, test_id, plans, decoded, settings.store.record_path(test_id)),
+        preview_size=settings.preview_size,
+        # Copies not passed here are deleted: only those that still show their kept fingerprints stay.
+        png_copies={node: pngs for node, pngs in copies.items() if pngs is not None},
+    )
+    return written.record, written.previews, replaced
+
+
+def _preview_sources(
+    settings: JudgeSettings,
+    test_id: str,
+    plans: Sequence[OutputPlan],
+    decoded: Mapping[str, Sequence[DecodedImage]],
+    record_file: Path | None,
+) -> dict[str, list[DecodedImage | None]]:
+    """Per kept image of each output, the run's image a preview may be made from, else None.
+
+    A preview shows only an image that was written as the baseline (kept from the run) or that matched it.
+    ``record_file``: the record being rewritten; a kept stored image that matched gets a preview from the
+    run only where it has none, so rewriting a record never churns the previews of images it kept."""
+    verdicts = {(plan.node_id, each.index): each.verdict for plan in plans for each in plan.images}
+    sources: dict[str, list[DecodedImage | None]] = {}
+    for plan in plans:
+        if not plan.kept:
+            continue
+        images = decoded.get(plan.node_id, [])
+        sources[plan.node_id] = []
+        for position, kept in enumerate(plan.kept):
+            from_run = kept.copy_from is CopyFrom.RUN
+            matched = verdicts.get((plan.node_id, kept.index)) is Verdict.MATCHED
+            if (
+                not from_run
+                and record_file is not None
+                and settings.store.has_preview(record_file, plan.node_id, position)
+            ):
+                matched = False  # keep the stored preview
+            sources[plan.node_id].append(
+                images[kept.index] if (from_run or matched) and kept.index < len(images) else None
+            )
+    return sources
 
 
 def _write_image_artifacts(
@@ -312,12 +401,19 @@ def baseline_record(
     workflow_key: str,
     inputs: list[dict[str, Any]],
     models: Mapping[str, str] | None,
+    stored: BaselineRecord | None = None,
 ) -> BaselineRecord:
-    """The record to save: every output the plans keep, with the context the images were made in."""
+    """The record to save: every output the plans keep, with the context the images were made in.
+
+    A fingerprint kept from ``stored`` keeps its standard pHash; :func:`write_baseline` adds the others'."""
     return BaselineRecord(
         test_id=test_id,
         outputs={
-            plan.node_id: OutputBaseline(images=[kept.fingerprint for kept in plan.kept], label=plan.label)
+            plan.node_id: OutputBaseline(
+                images=[kept.fingerprint for kept in plan.kept],
+                label=plan.label,
+                imagehash_phashes=_stored_phashes(plan, stored),
+            )
             for plan in plans
             if plan.kept
         },
@@ -327,6 +423,14 @@ def baseline_record(
         inputs=inputs,
         models=dict(models or {}),
     )
+
+
+def _stored_phashes(plan: OutputPlan, stored: BaselineRecord | None) -> list[str | None]:
+    output = stored.outputs.get(plan.node_id) if stored is not None else None
+    if output is None:
+        return []
+    phashes = [output.imagehash_phash(kept.index) if kept.copy_from is CopyFrom.STORE else None for kept in plan.kept]
+    return phashes if any(phashes) else []
 
 
 # -- failure messages: one paragraph per failed output image or output -----------------------------
@@ -420,6 +524,7 @@ def _keep_candidate(
             profile=settings.store.profile,
             baselines=rootdir_key(settings.store.root, settings.rootdir),
             save_images=settings.save_images,
+            preview_size=settings.preview_size,
             record=record.to_dict(),
             images=images,
         ),

@@ -32,6 +32,7 @@ class Option:
     choices: tuple[str, ...] = ()
     metavar: str | None = None
     check: Callable[[str], None] | None = None  # raises ValueError (saying what is valid) for a bad list item
+    minimum: int = 1  # the least whole number an "int" option takes
 
     @property
     def flag(self) -> str:
@@ -184,6 +185,16 @@ OPTIONS: tuple[Option, ...] = (
         kind="bool",
     ),
     Option(
+        "invokeai_preview_size",
+        "longest side in px of the preview kept beside each baseline image for people (PNG, else JPEG, at most "
+        "32,000 bytes); written with every baseline a run writes, and added to baselines that lack one whenever "
+        "an update mode is on; 0 turns previews off",
+        default=256,
+        kind="int",
+        metavar="PX",
+        minimum=0,
+    ),
+    Option(
         "invokeai_tolerance",
         "thresholds for every output of the run, e.g. 'color=3,sharpness=0.6' (a marker's tolerance adds to them; "
         "see docs/thresholds.md for the signals)",
@@ -234,8 +245,8 @@ def convert(option: Option, raw: Any, where: str) -> Any:
             return number
         if option.kind == "int":
             whole = _number(raw, int)
-            if whole is None or whole < 1:
-                raise ValueError("expected a whole number >= 1")
+            if whole is None or whole < option.minimum:
+                raise ValueError(f"expected a whole number >= {option.minimum}")
             return whole
         if option.kind == "list":
             # The flag is repeatable and ini lists are one item per line; any item may still hold several.
@@ -293,6 +304,7 @@ class Settings:
     look_ahead: int
     hang_timeout: float = DEFAULT_HANG_TIMEOUT
     job_summary: Path | None = None  # --invokeai-job-summary: the Markdown summary's file (replaced each run)
+    preview_size: int = 256  # px; 0: no previews (the option's default, baseline.preview.DEFAULT_PREVIEW_SIZE)
     schema: Path | None = None  # a node schema snapshot (None: the bundled one)
     report_embed: bool = False  # images inside report.html rather than beside it
     tolerance: dict[str, float] = field(default_factory=dict)
@@ -351,6 +363,7 @@ def resolve(
         look_ahead=values["invokeai_look_ahead"],
         hang_timeout=values["invokeai_hang_timeout"],
         job_summary=path("invokeai_job_summary") if values["invokeai_job_summary"] else None,
+        preview_size=values["invokeai_preview_size"],
         schema=schema,
         report_embed=values["invokeai_report_embed"],
         tolerance=parse_tolerance(values["invokeai_tolerance"], sources["invokeai_tolerance"]),

@@ -55,6 +55,10 @@ class RunResults:
     used_workflows: list[str] = field(default_factory=list)
     unlisted: list[str] = field(default_factory=list)
     orphan_note: str = ""  # why orphans were not looked for (said by the xdist controller for its workers)
+    # Update modes: test id -> the baseline files written (the record first, then its previews), and
+    # test id -> the previews added beside a record that matched (the record itself unchanged).
+    baselines_written: dict[str, list[str]] = field(default_factory=dict)
+    previews_added: dict[str, list[str]] = field(default_factory=dict)
 
     def export(self) -> dict[str, Any]:
         return {
@@ -75,6 +79,8 @@ class RunResults:
             "used_workflows": list(self.used_workflows),
             "unlisted": list(self.unlisted),
             "orphan_note": self.orphan_note,
+            "baselines_written": dict(self.baselines_written),
+            "previews_added": dict(self.previews_added),
         }
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -100,6 +106,8 @@ class RunResults:
         self.used_workflows = sorted(set(self.used_workflows) | set(data.get("used_workflows", [])))
         self.unlisted = sorted(set(self.unlisted) | set(data.get("unlisted", [])))
         self.orphan_note = self.orphan_note or data.get("orphan_note", "")  # the workers collect alike: one note
+        self.baselines_written.update(data.get("baselines_written", {}))
+        self.previews_added.update(data.get("previews_added", {}))
 
     def note_lanes(self, lanes: list[Lane], moved: list[tuple[str, str]]) -> None:
         """What each server did in this process, for the summary."""
@@ -109,6 +117,14 @@ class RunResults:
             if lane.down:
                 self.servers_down[lane.url] = lane.down
         self.moved += [f"{key} (left {url})" for key, url in moved]
+
+    def note_written(self, test_id: str, record: Path | None, previews: Iterable[Path], rootdir: Path) -> None:
+        """What an update mode wrote for one test: its record and previews, or previews added to a kept record."""
+        files = [rootdir_key(path, rootdir) for path in previews]
+        if record is not None:
+            self.baselines_written[test_id] = [rootdir_key(record, rootdir), *files]
+        elif files:
+            self.previews_added[test_id] = files
 
     def note_accepted_drift(self, accepted: dict[str, str]) -> None:
         """Workflows whose drifted form this process accepted: accepting drift is said, never silent."""
@@ -315,6 +331,7 @@ class RunState:
             results_dir=self.settings.results_dir,
             rootdir=self.rootdir,
             save_images=self.settings.save_images,
+            preview_size=self.settings.preview_size,
             thresholds=Thresholds().with_overrides(self.settings.tolerance),
             invokeai_version=self.connect()[0].version,
         )

@@ -10,13 +10,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 
+import imagehash
 import pytest
 from example_runs import ROOT, edit_workflow, node_by_type, run_pytest
 from helpers import require
+from PIL import Image
 
 from pytest_invokeai.baseline.fingerprint import fingerprint
 from pytest_invokeai.baseline.store import BaselineStore
@@ -45,8 +48,11 @@ def assert_fingerprints_are_the_committed_ones(summary_json: Path, *, at_least: 
         committed = json.loads(record_file.read_text())["outputs"][output["output"]]["images"][output["image_index"]]
         image = (summary_json.parent / output["artifacts"]["actual"]).read_bytes()
         measured = json.loads(fingerprint(image).to_json())
+        # The standard pHash sits beside the fingerprint; imagehash computes it here, as anyone would.
+        committed_phash = committed.pop("imagehash_phash")
         if measured["pixel_sha256"] == committed["pixel_sha256"]:
             assert measured == committed, f"{output['test_id']} {output['output']} image {output['image_index']}"
+            assert committed_phash == str(imagehash.phash(Image.open(io.BytesIO(image)))), output["test_id"]
             same_pixels.append(output["test_id"])
     assert len(same_pixels) >= at_least, f"only {len(same_pixels)} images have the recorded pixels: {same_pixels}"
 

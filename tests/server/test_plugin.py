@@ -204,10 +204,13 @@ def test_orphans_are_reported_on_a_full_run_only_and_pruned_explicitly(project):
     narrowed.stdout.fnmatch_lines(["*not checked for orphaned baselines*-k*"])
 
     dry = project.invokeai("--collect-only", "--invokeai-prune=dry-run")
-    dry.stdout.fnmatch_lines(["*prune: would delete 2 file(s)*"])
+    # Two orphaned records, each with its preview: what pruning deletes, it names.
+    dry.stdout.fnmatch_lines(["*prune: would delete 4 file(s)*", "*Radius=0].json", "*Radius=0].save.0.preview.png"])
     assert len(list((project.path / "baselines" / "test_noise.py").glob("*.json"))) == 4
-    project.invokeai("--collect-only", "--invokeai-prune=delete")
+    deleted = project.invokeai("--collect-only", "--invokeai-prune=delete")
+    deleted.stdout.fnmatch_lines(["*prune: deleted 4 file(s)*"])
     assert len(list((project.path / "baselines" / "test_noise.py").glob("*.json"))) == 2
+    assert len(list((project.path / "baselines" / "test_noise.py").glob("*.preview.png"))) == 2
 
 
 def test_missing_model_skips_with_the_model_named(project, gui_exports):
@@ -330,7 +333,7 @@ def test_cli_prune_and_update_run_the_suite(project, invokeai_server_url):
     update.stdout.fnmatch_lines(["*new 4*"])
     project.makepyfile(test_noise=MATRIX_TEST.replace("2: [1, 2]", "2: [1]"))
     dry = project.run(sys.executable, "-m", "pytest_invokeai.cli", "baselines", "prune", "--dry-run")
-    dry.stdout.fnmatch_lines(["*would delete 2 file(s)*"])
+    dry.stdout.fnmatch_lines(["*would delete 4 file(s)*"])  # two records and their previews
     assert len(list((project.path / "baselines" / "test_noise.py").glob("*.json"))) == 4
     project.run(sys.executable, "-m", "pytest_invokeai.cli", "baselines", "prune")
     assert len(list((project.path / "baselines" / "test_noise.py").glob("*.json"))) == 2

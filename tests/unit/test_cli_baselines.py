@@ -13,8 +13,10 @@ from test_store import make_image, make_index_map, make_record
 
 from pytest_invokeai.baseline.compare import Thresholds
 from pytest_invokeai.baseline.fingerprint import Fingerprint, fingerprint
+from pytest_invokeai.baseline.image import DecodedImage
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import BaselineStore
+from pytest_invokeai.baseline.write import write_baseline
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
@@ -309,3 +311,23 @@ def test_list_errors(tmp_path: Path, store_dir: Path) -> None:
     assert_clean_error(cli("baselines", "list", "--dir", store_dir, "--profile", "../up"), "'../up'", "letters, digits")
     no_action = cli("baselines")
     assert no_action.returncode == EXIT_USAGE and "list" in no_action.stderr
+
+
+def test_list_shows_each_records_previews_and_previews_whose_record_is_gone(tmp_path: Path) -> None:
+    root = tmp_path / "baselines"
+    store = BaselineStore(root)
+    record = make_record("suite/test_a.py::test_one")
+    grid = [DecodedImage(make_image(101)), DecodedImage(make_image(201))]  # what make_record fingerprints
+    written = write_baseline(store, record, {"grid": grid})
+    stray = root / "suite" / "test_a.py" / "test_gone.grid.0.preview.png"
+    stray.write_bytes(written.previews[0].read_bytes())
+
+    listing = json.loads(cli("baselines", "list", "--dir", root, "--json").stdout)
+    (item,) = listing["records"]
+    assert [(Path(p["file"]), p["bytes"]) for p in item["previews"]] == [
+        (path, path.stat().st_size) for path in written.previews
+    ]
+    assert listing["strays"] == [str(stray)]
+    text = cli("baselines", "list", "--dir", root).stdout
+    assert f"2 previews ({sum(p.stat().st_size for p in written.previews)} bytes)" in text
+    assert "previews and PNG copies whose record is gone: 1" in text and str(stray) in text

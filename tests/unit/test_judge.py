@@ -15,6 +15,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import imagehash
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
@@ -148,8 +149,26 @@ def fingerprints(*images: OutputImage) -> list[dict]:
 
 
 def stored_images(store: BaselineStore) -> dict[str, list[dict]]:
+    """The record's fingerprints per output (without the standard pHash beside them: see stored_phashes)."""
     data = json.loads(store.record_path(TEST_ID).read_text())
-    return {node: output["images"] for node, output in data["outputs"].items()}
+    return {
+        node: [{k: v for k, v in image.items() if k != "imagehash_phash"} for image in output["images"]]
+        for node, output in data["outputs"].items()
+    }
+
+
+def stored_phashes(store: BaselineStore) -> dict[str, list[str | None]]:
+    data = json.loads(store.record_path(TEST_ID).read_text())
+    return {node: [i.get("imagehash_phash") for i in output["images"]] for node, output in data["outputs"].items()}
+
+
+def standard_phash(image: OutputImage) -> str:
+    """What anyone checks a recorded image against: imagehash's pHash of the PNG, computed here independently."""
+    return str(imagehash.phash(Image.open(io.BytesIO(image.png))))
+
+
+def stored_previews(store: BaselineStore) -> set[str]:
+    return {path.name for path in store.record_path(TEST_ID).parent.glob("*.preview.*")}
 
 
 # -- every update mode in every situation --------------------------------------------------------
@@ -174,7 +193,8 @@ EXPECTED = {
     ("record matches", NONE): (["matched"], True, None),
     ("record matches", MISSING): (["matched"], True, None),
     ("record matches", CHANGED): (["matched"], True, None),
-    ("record matches", ALL): (["matched"], True, None),  # identical fingerprints: nothing to rewrite
+    # Identical fingerprints; the record (written without the standard pHash) is rewritten only to gain it.
+    ("record matches", ALL): (["matched"], True, {"save": ["A"]}),
     ("record mismatches", NONE): (["mismatched"], False, None),
     ("record mismatches", MISSING): (["mismatched"], False, None),
     ("record mismatches", CHANGED): (["updated"], True, {"save": ["A"]}),
@@ -220,6 +240,60 @@ def test_verdicts_and_record_writes_per_mode_and_situation(runs, store, tmp_path
         assert stored_images(store) == {
             node: fingerprints(*(images[node][n] for n in names)) for node, names in after.items()
         }
+        assert stored_phashes(store) == {
+            node: [standard_phash(images[node][n]) for n in names] for node, names in after.items()
+        }
+    # Every update mode (even missing) leaves a preview of each image that was written or matched, never of
+    # a mismatched one; mode none writes none.
+    shown = [] if mode is NONE else [i for i, v in enumerate(verdicts) if v in ("new", "updated", "matched")]
+    expected_previews = {f"{record_file.stem}.save.{i}.preview.png" for i in shown}
+    assert stored_previews(store) == expected_previews
+    assert sorted(p.name for p in judgement.previews) == sorted(expected_previews)
+
+
+@pytest.mark.parametrize("mode", [MISSING, CHANGED, ALL], ids=str)
+def test_a_record_that_matches_with_everything_in_place_is_never_rewritten(runs, store, tmp_path, mode):
+    run_judge(runs, store, tmp_path, MISSING)  # a record of today, with its pHash and preview
+    record_file = store.record_path(TEST_ID)
+    before = {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in record_file.parent.iterdir()}
+
+    judgement = run_judge(runs, store, tmp_path, mode)
+
+    assert [o.verdict for o in judgement.outputs] == ["matched"] and judgement.passed
+    assert (judgement.written, judgement.previews) == (None, [])
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in record_file.parent.iterdir()} == before
+
+
+def test_changed_mode_rewrites_a_mismatch_but_keeps_the_matching_outputs_preview(runs, store, tmp_path):
+    run_judge(runs, store, tmp_path, MISSING, case=spec(outputs=("save", "blur")))
+    save_preview = store.preview_path(TEST_ID, "save", 0)
+    kept = save_preview.read_bytes(), save_preview.stat().st_mtime_ns
+    # blur's baseline becomes run B's: run A now mismatches it there, and still matches at save.
+    record = store.load(TEST_ID)
+    record.outputs["blur"] = OutputBaseline(images=[fingerprint(runs.blur["B"].png)], label="")
+    store.save(record)
+
+    judgement = run_judge(runs, store, tmp_path, CHANGED, case=spec(outputs=("save", "blur")))
+
+    assert [(o.output, o.verdict) for o in judgement.outputs] == [("blur", "updated"), ("save", "matched")]
+    assert stored_images(store)["save"] == fingerprints(runs.save["A"])  # the matching one is as it was
+    assert (save_preview.read_bytes(), save_preview.stat().st_mtime_ns) == kept
+    assert [p.name for p in judgement.previews] == [f"{store.record_path(TEST_ID).stem}.blur.0.preview.png"]
+    assert (
+        Image.open(store.preview_path(TEST_ID, "blur", 0)).tobytes()
+        == Image.open(io.BytesIO(runs.blur["A"].png)).tobytes()
+    )
+
+
+def test_preview_size_zero_writes_no_preview_and_drops_one_that_shows_an_old_image(runs, store, tmp_path):
+    save_record(store, {"save": [runs.save["B"]]})
+    run_judge(runs, store, tmp_path, ALL, result=runs.b)  # B's preview, beside B's record
+    assert store.preview_path(TEST_ID, "save", 0) is not None
+
+    judgement = run_judge(runs, store, tmp_path, CHANGED, preview_size=0)
+
+    assert [o.verdict for o in judgement.outputs] == ["updated"] and judgement.previews == []
+    assert store.preview_path(TEST_ID, "save", 0) is None  # it showed B; the record now holds A
 
 
 def test_failure_messages_name_the_output_and_the_command_that_fixes_it(runs, store, tmp_path):

@@ -31,6 +31,7 @@ NAMES = {
     "invokeai_report_embed": ("--invokeai-report-embed", "PYTEST_INVOKEAI_REPORT_EMBED"),
     "invokeai_no_cache": ("--invokeai-no-cache", "PYTEST_INVOKEAI_NO_CACHE"),
     "invokeai_save_images": ("--invokeai-save-images", "PYTEST_INVOKEAI_SAVE_IMAGES"),
+    "invokeai_preview_size": ("--invokeai-preview-size", "PYTEST_INVOKEAI_PREVIEW_SIZE"),
     "invokeai_look_ahead": ("--invokeai-look-ahead", "PYTEST_INVOKEAI_LOOK_AHEAD"),
     "invokeai_tolerance": ("--invokeai-tolerance", "PYTEST_INVOKEAI_TOLERANCE"),
     "invokeai_schema": ("--invokeai-schema", "PYTEST_INVOKEAI_SCHEMA"),
@@ -81,6 +82,7 @@ def test_defaults_when_nothing_is_given(tmp_path: Path) -> None:
     assert settings.no_cache is False
     assert settings.save_images is False
     assert settings.look_ahead == 32
+    assert settings.preview_size == 256
     assert settings.tolerance == {}
     assert settings.schema is None  # the bundled schema
     assert settings.job_summary is None
@@ -93,6 +95,7 @@ PRECEDENCE = [
     ("invokeai_timeout", "timeout", "30", "45.5", "90", 30.0, 45.5, 90.0),
     ("invokeai_hang_timeout", "hang_timeout", "3", "7.5", "120", 3.0, 7.5, 120.0),
     ("invokeai_look_ahead", "look_ahead", "4", "8", "16", 4, 8, 16),
+    ("invokeai_preview_size", "preview_size", "0", "128", "64", 0, 128, 64),  # 0 turns previews off
     ("invokeai_cleanup", "cleanup", True, "off", "true", True, False, True),
     ("invokeai_no_cache", "no_cache", True, "no", "1", True, False, True),
     (
@@ -275,6 +278,14 @@ def test_url_lists(tmp_path: Path, cli: Any, env: str | None, ini: Any, expected
             "expected a whole number >= 1",
         ),
         ("ini", "invokeai_look_ahead", "many", "ini option invokeai_look_ahead", "expected a whole number >= 1"),
+        ("cli", "invokeai_preview_size", "-1", "command line", "expected a whole number >= 0"),
+        (
+            "env",
+            "invokeai_preview_size",
+            "big",
+            "environment variable PYTEST_INVOKEAI_PREVIEW_SIZE",
+            "expected a whole number >= 0",
+        ),
         (
             "env",
             "invokeai_cleanup",

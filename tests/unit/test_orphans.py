@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from pytest_invokeai.baseline.fingerprint import fingerprint
+from pytest_invokeai.baseline.image import DecodedImage
 from pytest_invokeai.baseline.orphans import (
     RunScope,
     prune,
@@ -23,6 +24,7 @@ from pytest_invokeai.baseline.orphans import (
 )
 from pytest_invokeai.baseline.record import BaselineRecord, OutputBaseline
 from pytest_invokeai.baseline.store import BaselineStore
+from pytest_invokeai.baseline.write import write_baseline
 from pytest_invokeai.plugin.narrowing import narrowed_by, run_scope
 from pytest_invokeai.workflow.drift import IndexMap
 from pytest_invokeai.workflow.load import load_workflow
@@ -188,8 +190,30 @@ def test_prune_dry_run_deletes_nothing(project):
     found = orphans(project, "tests/sub")
     before = sorted(p for p in project.rootdir.rglob("*") if p.is_file())
     listed = prune(project.store, found, rootdir=project.rootdir, dry_run=True)
-    assert listed == [project.rootdir / name for name in found]
     assert sorted(p for p in project.rootdir.rglob("*") if p.is_file()) == before
+    # It names what a real prune deletes: each record with the files that belong to it.
+    assert sorted(listed) == sorted(prune(project.store, found, rootdir=project.rootdir, dry_run=False))
+
+
+def test_previews_are_part_of_their_record_and_a_preview_without_one_is_an_orphan(project):
+    base = project.rootdir / "baselines"
+    image = DecodedImage.decode(png((200, 30, 30)))
+    for test_id in ("tests/sub/test_b.py::test_gone", "tests/test_a.py::test_used"):
+        record = BaselineRecord(test_id=test_id, outputs={"save": OutputBaseline(images=[fingerprint(image)])})
+        write_baseline(project.store, record, {"save": [image]})
+    stray = base / "tests" / "test_a.py" / "test_deleted.save.0.preview.jpg"  # its record was deleted by hand
+    stray.write_bytes(b"\xff\xd8 a preview")
+
+    found = orphans(project, "tests")
+    assert "baselines/tests/test_a.py/test_deleted.save.0.preview.jpg" in found
+    assert not [name for name in found if name.endswith(".preview.png")]  # those are part of a record
+    assert "baselines/tests/test_a.py/test_used.save.0.preview.png" not in found
+    assert not [name for name in orphans(project, "other") if "preview" in name]  # out of that run's scope
+
+    removed = prune(project.store, found, rootdir=project.rootdir, dry_run=False)
+    assert base / "tests" / "sub" / "test_b.py" / "test_gone.save.0.preview.png" in removed  # with its record
+    assert stray in removed and not stray.exists()
+    assert (base / "tests" / "test_a.py" / "test_used.save.0.preview.png").is_file()
 
 
 def test_prune_deletes_records_with_their_png_copies_and_maps(project):

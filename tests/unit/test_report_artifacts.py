@@ -370,6 +370,7 @@ def test_json_summary_has_stable_keys_and_relative_paths(tmp_path):
     document = json.loads(path.read_text(encoding="utf-8"))
     assert sorted(document) == [
         "accepted_drift",
+        "baselines_written",
         "cases",
         "exit_status",
         "format",

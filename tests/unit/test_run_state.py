@@ -101,3 +101,32 @@ def test_what_the_workers_collected_reaches_the_controller_once() -> None:
     assert controller.unlisted == ["t.py::broken["]
     assert controller.orphan_note == "not checked for orphaned baselines: the run was narrowed (-k)"
     assert controller.invokeai_versions == {"http://h0:9090": "6.14.2", "http://h1:9090": "6.14.2"}
+
+
+def test_what_update_modes_wrote_travels_from_xdist_workers_and_is_listed_by_test_id(tmp_path):
+    settings = resolve({}, lambda name: None, rootdir=tmp_path, environ={})
+    store = tmp_path / "baselines" / "test_a.py"
+    worker = RunResults(servers={"http://gpu-box:9090"})
+    worker.note_written(
+        "test_a.py::test_new", store / "test_new.json", [store / "test_new.save.0.preview.png"], tmp_path
+    )
+    worker.note_written("test_a.py::test_kept", None, [store / "test_kept.save.0.preview.jpg"], tmp_path)
+    worker.note_written("test_a.py::test_untouched", None, [], tmp_path)  # matched, had its preview: nothing
+    controller = RunResults()
+    controller.merge(worker.export())
+
+    assert controller.baselines_written == {
+        "test_a.py::test_new": ["baselines/test_a.py/test_new.json", "baselines/test_a.py/test_new.save.0.preview.png"]
+    }
+    assert controller.previews_added == {"test_a.py::test_kept": ["baselines/test_a.py/test_kept.save.0.preview.jpg"]}
+    lines = summary_lines(controller, settings=settings)
+    start = lines.index("baselines written: 1 (with 1 preview(s))")
+    assert lines[start : start + 7] == [
+        "baselines written: 1 (with 1 preview(s))",
+        "  test_a.py::test_new",
+        "      baselines/test_a.py/test_new.json",
+        "      baselines/test_a.py/test_new.save.0.preview.png",
+        "previews added: 1, to 1 baseline(s) that matched (records unchanged)",
+        "  test_a.py::test_kept",
+        "      baselines/test_a.py/test_kept.save.0.preview.jpg",
+    ]
