@@ -432,7 +432,7 @@ def test_a_match_copies_the_baseline_image_beside_the_actual_one_and_makes_no_di
 def write_preview(store: BaselineStore, image: Image.Image, fmt: str = "PNG") -> bytes:
     """A preview where the store looks for one (the store's own naming), as the record's writer leaves it."""
     suffix = ".preview.jpg" if fmt == "JPEG" else ".preview.png"
-    (path,) = [p for p in BaselineStore._previews_in(store.record_path(TEST_ID), "save", 0) if p.name.endswith(suffix)]
+    path = BaselineStore.preview_file(store.record_path(TEST_ID), "save", 0, suffix)
     buffer = io.BytesIO()
     image.save(buffer, format=fmt)
     path.write_bytes(buffer.getvalue())
@@ -455,7 +455,7 @@ def test_a_baseline_with_no_picture_gives_the_report_none_and_a_later_run_drops_
     write_preview(store, noise(1))
     (first,) = run_judge(runs, store, tmp_path, NONE).outputs
     assert first.baseline_kind == "preview" and first.baseline.name == "save-0.baseline-preview.png"
-    next(iter(BaselineStore._previews_in(store.record_path(TEST_ID), "save", 0))).unlink()
+    BaselineStore.preview_file(store.record_path(TEST_ID), "save", 0, ".preview.png").unlink()
     (again,) = run_judge(runs, store, tmp_path, NONE).outputs
     assert (again.baseline, again.baseline_kind) == (None, "")
     assert not first.baseline.exists(), "no picture of an earlier run is left to be mistaken for this one's"
