@@ -25,6 +25,7 @@ from pytest_invokeai.cases.spec import (
     unique_ids,
 )
 from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.local.node_packs import NodePackError, find_packs
 from pytest_invokeai.local.shared_server import new_run_dir, release_run
 from pytest_invokeai.plugin import xdist
 from pytest_invokeai.plugin.bridge import (
@@ -64,7 +65,8 @@ class InvokeAISession:
         """Settings (command line > ``PYTEST_INVOKEAI_*`` > ini) and the run's state; nothing connects yet."""
         try:
             settings = resolve(vars(config.option), config.getini, rootdir=config.rootpath)
-        except (OptionError, ValueError) as exc:
+            node_packs = find_packs(settings.nodes)
+        except (OptionError, NodePackError, ValueError) as exc:
             raise pytest.UsageError(str(exc)) from None
         shared = xdist.shared_run_dir(config)
         is_owner = shared is None
@@ -77,6 +79,7 @@ class InvokeAISession:
             worker=xdist.worker_of(config),
             on_waiting=progress,
             on_silence=progress.server_silent if progress is not None else None,
+            node_packs=node_packs,
         )
         outcome = owner = None
         if is_owner:  # the xdist controller sees the workers' reports: it counts for the whole run

@@ -34,6 +34,7 @@ from pytest_invokeai.baseline.store import (
 )
 from pytest_invokeai.baseline.update import UpdateMode
 from pytest_invokeai.cases.spec import CaseError, CaseSpec
+from pytest_invokeai.local.node_packs import PACKS_CHANGED, describe_pack_changes
 from pytest_invokeai.report.artifacts import Artifacts, write_artifacts
 from pytest_invokeai.report.results import OutputResult, Verdict
 from pytest_invokeai.run.decision import (
@@ -60,6 +61,7 @@ class JudgeSettings:
     thresholds: Thresholds = field(default_factory=Thresholds)
     save_images: bool = False
     invokeai_version: str | None = None
+    node_packs: dict[str, str] = field(default_factory=dict)  # the run's node packs -> content hash
 
 
 @dataclass
@@ -196,6 +198,10 @@ def judge(
         results += [output for output, _ in judged]
         failures += [text for _, text in judged if text is not None]
         failures += output_failures(plan)
+    changed_packs = describe_pack_changes(record.node_packs, settings.node_packs) if record is not None else ""
+    if changed_packs:
+        for each in results:
+            each.extra[PACKS_CHANGED] = changed_packs
 
     written = replaced = None
     if record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None):
@@ -290,6 +296,7 @@ def baseline_record(
         workflow_content_hash=content_hash(workflow),
         inputs=inputs,
         models=dict(models or {}),
+        node_packs=dict(settings.node_packs),
     )
 
 

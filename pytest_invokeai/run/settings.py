@@ -182,6 +182,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FILE",
     ),
     Option(
+        "invokeai_nodes",
+        "custom node packs the managed InvokeAI loads, relative to the rootdir: a pack (a folder with __init__.py) "
+        "or a folder of packs; give it several times. With --invokeai-url the packs are only hashed (recorded "
+        "with the baselines) and the server must have them",
+        default=[],
+        kind="list",
+        metavar="DIR",
+    ),
+    Option(
         "invokeai_look_ahead",
         "how many cases to keep queued on the server ahead of the running test",
         default=32,
@@ -278,6 +287,7 @@ class Settings:
     look_ahead: int
     hang_timeout: float = DEFAULT_HANG_TIMEOUT
     schema: Path | None = None  # a node schema snapshot (None: the bundled one)
+    nodes: list[Path] = field(default_factory=list)  # node pack folders (each a pack, or a folder of packs)
     tolerance: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # option name -> "command line" | env var | "ini"
 
@@ -333,6 +343,7 @@ def resolve(
         look_ahead=values["invokeai_look_ahead"],
         hang_timeout=values["invokeai_hang_timeout"],
         schema=schema,
+        nodes=[(rootdir / Path(each).expanduser()).resolve() for each in values["invokeai_nodes"]],
         tolerance=parse_tolerance(values["invokeai_tolerance"], sources["invokeai_tolerance"]),
         sources=sources,
     )

@@ -1,0 +1,59 @@
+"""The node schema of the server a run generates on, read from it (its custom nodes included).
+
+Precedence, decided by the run: a schema file the user names wins, then the live schema of the
+server, then the snapshot shipped with the plugin (for commands that have no server). The live
+schema is read once per server and run: the first process of a run that connects writes it into the
+run's folder, and the others (xdist workers) read it from there. It is never read while pytest
+collects: collection must not wait for, or need, a server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pytest_invokeai._util.atomic import write_atomic
+from pytest_invokeai._util.locks import file_lock
+from pytest_invokeai.server import api
+from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.workflow.load import Workflow
+from pytest_invokeai.workflow.schema import InvocationSchema, SchemaError
+
+SCHEMAS_DIR = "schemas"
+#: Node types that are not invocations a server must know (the web UI's own).
+NON_INVOCATION_NODES = ("notes", "connector", "current_image")
+
+
+def fetch_live_schema(client: InvokeAIClient, version: str) -> InvocationSchema:
+    """The schema of the server ``client`` talks to; ``version`` is what it told (``probe_version``)."""
+    openapi = client.send(api.openapi())
+    try:
+        return InvocationSchema.from_openapi(openapi, invokeai_version=version)
+    except SchemaError as exc:
+        raise SchemaError(f"{client.base_url}/openapi.json: {exc}") from None
+
+
+def run_live_schema(client: InvokeAIClient, version: str, run_dir: Path) -> InvocationSchema:
+    """The live schema of this server for this run: read from the server by the first process, then shared."""
+    key = hashlib.sha256(client.base_url.encode()).hexdigest()[:16]
+    cached = run_dir / SCHEMAS_DIR / f"{key}.json"
+    with file_lock(run_dir / SCHEMAS_DIR / f".{key}.lock"):
+        if cached.exists():
+            return InvocationSchema.load(cached)
+        schema = fetch_live_schema(client, version)
+        write_atomic(cached, json.dumps(schema.to_json()).encode())
+        return schema
+
+
+def missing_node_types(workflow: Workflow, schema: InvocationSchema) -> list[str]:
+    """The node types of the workflow that the server does not have, sorted (each once)."""
+    return sorted(
+        {
+            node.data.type
+            for node in workflow.nodes
+            if node.type == "invocation"
+            and node.data.type not in NON_INVOCATION_NODES
+            and schema.node(node.data.type) is None
+        }
+    )
