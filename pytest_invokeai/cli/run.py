@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import warnings
 from pathlib import Path
 
 from pytest_invokeai._util.names import safe_stem
@@ -23,8 +24,10 @@ from pytest_invokeai.local.node_packs import find_packs
 from pytest_invokeai.run.progress import WaitProgress
 from pytest_invokeai.run.settings import DEFAULT_HANG_TIMEOUT
 from pytest_invokeai.server.client import InvokeAIClient
+from pytest_invokeai.server.live_schema import fetch_live_schema
 from pytest_invokeai.server.session import GenerationSession
-from pytest_invokeai.workflow.form import form_inputs, resolve_input
+from pytest_invokeai.workflow.form import FormWarning, form_inputs, resolve_input
+from pytest_invokeai.workflow.load import Workflow, load_workflow
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,14 +87,24 @@ def model_lock_dir() -> Path:
     return models_dir()
 
 
-def run(args: argparse.Namespace) -> int:
-    workflow = load_workflow_arg(args.workflow, args.schema)
+def form_values(workflow: Workflow, sets: list[tuple[str, str]]) -> dict[int | str, object]:
+    """The --set values by their key (an index or a label); an image input given as an existing file is uploaded."""
     inputs = form_inputs(workflow)
-    values: dict[int | str, object] = {}  # keyed by the --set key (an index or a label)
-    for key, text in assignments_by_key(args.sets).items():
-        # An image input given as an existing file is uploaded; other text is read by the input's kind.
+    values: dict[int | str, object] = {}
+    for key, text in assignments_by_key(sets).items():
         is_file = resolve_input(inputs, key, source=workflow.source).kind == "image" and Path(text).is_file()
         values[key] = Path(text) if is_file else text
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.schema:
+        workflow = load_workflow_arg(args.workflow, args.schema)
+        form_values(workflow, args.sets)  # a bad --set fails now, before a server starts
+    else:
+        with warnings.catch_warnings():  # kinds guessed for custom nodes: the server's schema will know them
+            warnings.simplefilter("ignore", FormWarning)
+            form_values(load_workflow_arg(args.workflow, None), args.sets)
     if args.url and args.nodes:
         raise UsageError(
             "--nodes loads packs into the local InvokeAI this command starts; with --url the server has its own"
@@ -107,7 +120,12 @@ def run(args: argparse.Namespace) -> int:
         client = stack.enter_context(
             InvokeAIClient(url, token=args.token, hang_timeout=DEFAULT_HANG_TIMEOUT, on_silence=silent)
         )
-        client.probe_version()  # a clear error in seconds if this is not an InvokeAI 6.x, or it does not answer
+        version = (
+            client.probe_version()
+        )  # a clear error in seconds if this is not an InvokeAI 6.x, or it does not answer
+        if not args.schema:  # the server's own schema: its custom nodes' fields get their kinds, bounds and choices
+            workflow = load_workflow(args.workflow, schema=fetch_live_schema(client, version))
+        values = form_values(workflow, args.sets)
         if args.models:
             print(f"installing {', '.join(args.models)}...", file=sys.stderr)
             install_declared_models(client, args.models, lock_dir=model_lock_dir())

@@ -180,6 +180,7 @@ def start(
                 models=list(models),
             )
             write_atomic(record_path(port), (json.dumps(asdict(record), indent=2) + "\n").encode())
+            server.detach()
         except BaseException:  # a half-set-up server is not kept: nothing would know to stop it
             server.stop()
             raise

@@ -187,6 +187,14 @@ class ManagedServer:
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def detach(self) -> None:
+        """Leave the server running past this object (a kept server, stopped later by its process group id)."""
+        import warnings
+
+        with warnings.catch_warnings():  # Popen warns when it is dropped while its process runs: that is the point
+            warnings.simplefilter("ignore", ResourceWarning)
+            self._process = None
+
     def __enter__(self) -> ManagedServer:
         return self.start()
 

@@ -68,6 +68,10 @@ class InvokeAISession:
             node_packs = find_packs(settings.nodes)
         except (OptionError, NodePackError, ValueError) as exc:
             raise pytest.UsageError(str(exc)) from None
+        if settings.schema is None:
+            # Collection reads workflows with the shipped schema, and guesses the kinds of custom nodes' fields;
+            # cases run with the server's live schema, which knows them: the guess is not worth a warning.
+            config.addinivalue_line("filterwarnings", "ignore::pytest_invokeai.workflow.form.FormWarning")
         shared = xdist.shared_run_dir(config)
         is_owner = shared is None
         progress = WaitProgress(_live_line(config)) if is_owner else None  # workers have no terminal
@@ -141,6 +145,7 @@ class InvokeAISession:
         used_workflows: set[Path] = set()
         cases = self.declared_cases(session.items, used_workflows)
         self.state.use_workflows(used_workflows)
+        self._add_node_packs(cases)
         if not xdist.is_worker(self.config) and not self.config.option.collectonly:
             self.state.plan(cases)  # xdist workers plan what they are handed, as they are handed it
         # A file that failed to collect hides its tests: their baselines must not look orphaned.
@@ -160,6 +165,20 @@ class InvokeAISession:
             self.pruned = Pruned(
                 dry_run, prune(state.store, state.results.orphans, rootdir=state.rootdir, dry_run=dry_run)
             )
+
+    def _add_node_packs(self, cases: list[tuple[str, CaseSpec]]) -> None:
+        """The node packs the collected cases name join the run's (every process: the managed server starts with
+        all of them, whichever process starts it). A folder that is no pack fails its own tests only."""
+        folders: dict[tuple[Path, ...], list[str]] = {}
+        for test_id, spec in cases:
+            if spec.nodes:
+                folders.setdefault(spec.nodes, []).append(test_id)
+        for nodes, test_ids in folders.items():
+            try:
+                self.state.add_node_packs(find_packs(nodes))
+            except NodePackError as exc:
+                for test_id in test_ids:
+                    self.case_errors.setdefault(test_id, str(exc))
 
     def _unlisted(self, items: list[pytest.Item]) -> list[str]:
         """Test id prefixes of tests whose cases could not be listed: their baselines stay in use."""

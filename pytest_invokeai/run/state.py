@@ -18,7 +18,7 @@ from pytest_invokeai._util.keys import rootdir_key
 from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.cases.spec import CaseSpec
 from pytest_invokeai.errors import InvokeAITestError
-from pytest_invokeai.local.node_packs import NodePack
+from pytest_invokeai.local.node_packs import NodePack, NodePackError
 from pytest_invokeai.report.results import OutputResult, TestProblem
 from pytest_invokeai.run.settings import Settings
 from pytest_invokeai.workflow.cache import WorkflowCache
@@ -165,6 +165,21 @@ class RunState:
         if self.settings.schema is None and self._live_schema is not None:
             return load_workflow(path, schema=self._live_schema)
         return load_workflow(path, schema=load_schema(self.settings.schema))
+
+    def add_node_packs(self, packs: Iterable[NodePack]) -> None:
+        """Packs that collected cases name (``nodes=``), before the managed server starts. Raises NodePackError
+        when one has the name of another pack from another folder (InvokeAI would load only one)."""
+        known = {pack.name: pack for pack in self.node_packs}
+        for pack in packs:
+            other = known.get(pack.name)
+            if other is None:
+                self.node_packs.append(pack)
+                known[pack.name] = pack
+            elif other.path != pack.path:
+                raise NodePackError(
+                    f"two node packs are named {pack.name!r}: {other.path} and {pack.path}; InvokeAI loads a pack "
+                    "by its folder's name, so rename one of them"
+                )
 
     def _use_live_schema(self, lanes: list[Lane]) -> None:
         """From now on workflows are read with the server's schema (unless the user named one): custom nodes'
