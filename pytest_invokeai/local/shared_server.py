@@ -48,7 +48,7 @@ def new_run_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="pytest-invokeai-run-"))
 
 
-def acquire_server(run_dir: Path, command: str | None = None, node_packs: Sequence[NodePack] = ()) -> str:
+def acquire_server(run_dir: Path, command: str | None = None, *, node_packs: Sequence[NodePack] = ()) -> str:
     """The URL of the run's managed server, started now (with these node packs) if no process of the run has."""
     with file_lock(run_dir / "server.lock"):
         recorded = run_dir / SERVER_FILE

@@ -217,7 +217,7 @@ class RunState:
             return list(self.settings.urls)
         from pytest_invokeai.local.shared_server import acquire_server
 
-        return [acquire_server(self.run_dir, self.settings.server_cmd, self.node_packs)]
+        return [acquire_server(self.run_dir, self.settings.server_cmd, node_packs=self.node_packs)]
 
     def connect(self) -> list[Lane]:
         """This process's servers, connected and checked to agree; connects once (a failure is kept and raised again)."""
