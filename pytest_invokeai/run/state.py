@@ -102,12 +102,16 @@ def _live_schema(client: InvokeAIClient, version: str, run_dir: Path) -> Invocat
     """The server's node schema, or None when it cannot be read (then the shipped one is used, as before)."""
     import warnings
 
+    from pytest_invokeai.errors import ServerError
+    from pytest_invokeai.server.client import ConnectionBroken
     from pytest_invokeai.server.live_schema import run_live_schema
     from pytest_invokeai.workflow.schema import SchemaError
 
     try:
         return run_live_schema(client, version, run_dir)
-    except SchemaError as exc:
+    except ConnectionBroken:  # the server itself is gone: that is no schema problem
+        raise
+    except (SchemaError, ServerError) as exc:  # a proxy that serves /api only, say: the run goes on as before
         warnings.warn(
             f"the node schema of {client.base_url} cannot be read, so the shipped one is used: {exc}", stacklevel=2
         )

@@ -169,3 +169,53 @@ def test_a_marker_or_suite_file_names_packs_relative_to_itself(tmp_path: Path) -
 def test_the_example_pack_is_one_pack() -> None:
     (pack,) = find_packs([EXAMPLE_NODES])
     assert pack.name == "checkerboard_nodes"
+
+
+# -- the live schema: read once per server and run -------------------------------------------------
+
+OPENAPI = {
+    "components": {
+        "schemas": {
+            "CheckerInvocation": {
+                "class": "invocation",
+                "properties": {
+                    "type": {"const": "checker"},
+                    "size": {"type": "integer", "minimum": 8, "field_kind": "input"},
+                },
+            }
+        }
+    }
+}
+
+
+def openapi_server(answers: list[str], status: int = 200):
+    import httpx
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        answers.append(request.url.path)
+        return httpx.Response(status, json=OPENAPI if status == 200 else {"detail": "Not Found"})
+
+    return httpx.MockTransport(handle)
+
+
+def test_the_live_schema_is_read_once_per_server_and_run(tmp_path: Path) -> None:
+    from pytest_invokeai.server.client import InvokeAIClient
+    from pytest_invokeai.server.live_schema import run_live_schema
+
+    asked: list[str] = []
+    with InvokeAIClient("http://gpu:9090", transport=openapi_server(asked)) as client:
+        first = run_live_schema(client, "6.14.2", tmp_path)
+        again = run_live_schema(client, "6.14.2", tmp_path)  # another xdist worker of the run reads the copy
+    assert asked == ["/openapi.json"]
+    assert first.field("checker", "size") == again.field("checker", "size")
+    assert again.field("checker", "size").constraints == {"minimum": 8}
+    assert again.invokeai_version == "6.14.2"
+
+
+def test_a_server_whose_schema_cannot_be_read_falls_back_to_the_shipped_one_with_a_warning(tmp_path: Path) -> None:
+    from pytest_invokeai.run.state import _live_schema
+    from pytest_invokeai.server.client import InvokeAIClient
+
+    warned = pytest.warns(UserWarning, match=r"the node schema of http://proxy:80 cannot be read, so the shipped one")
+    with InvokeAIClient("http://proxy:80", transport=openapi_server([], status=404), retries=0) as client, warned:
+        assert _live_schema(client, "6.14.2", tmp_path) is None
