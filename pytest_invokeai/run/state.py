@@ -185,6 +185,21 @@ class RunState:
                     "by its folder's name, so rename one of them"
                 )
 
+    def _needs_live_schema(self, server_version: str) -> bool:
+        """Whether the server's schema can differ from the shipped one for this run's workflows.
+
+        It cannot when the server runs the shipped snapshot's release, the run loads no node pack and no
+        workflow uses a node type the snapshot lacks: then reading it (seconds, the first time a server
+        builds its /openapi.json) would change nothing, and the run does not pay for it.
+        """
+        from pytest_invokeai.server.live_schema import missing_node_types
+        from pytest_invokeai.workflow.schema import bundled_schema
+
+        shipped = bundled_schema()
+        if server_version != shipped.invokeai_version or self.node_packs:
+            return True
+        return any(missing_node_types(workflow, shipped) for workflow in self._loaded_used_workflows())
+
     def _use_live_schema(self, lanes: list[Lane]) -> None:
         """From now on workflows are read with the server's schema (unless the user named one): custom nodes'
         fields get their real kinds, bounds and choices. What collection read with the shipped one is read again."""
@@ -283,7 +298,7 @@ class RunState:
         try:
             # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
             version = client.probe_version()
-            live_schema = _live_schema(client, version, self.run_dir)
+            live_schema = _live_schema(client, version, self.run_dir) if self._needs_live_schema(version) else None
             session = GenerationSession(
                 client,
                 board=self.settings.board,

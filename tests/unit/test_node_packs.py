@@ -219,3 +219,20 @@ def test_a_server_whose_schema_cannot_be_read_falls_back_to_the_shipped_one_with
     warned = pytest.warns(UserWarning, match=r"the node schema of http://proxy:80 cannot be read, so the shipped one")
     with InvokeAIClient("http://proxy:80", transport=openapi_server([], status=404), retries=0) as client, warned:
         assert _live_schema(client, "6.14.2", tmp_path) is None
+
+
+def test_the_live_schema_is_read_only_where_it_can_differ_from_the_shipped_one(tmp_path: Path) -> None:
+    from pytest_invokeai.run.state import RunState
+
+    settings = resolve({"invokeai_url": ["http://gpu:9090"]}, lambda name: None, rootdir=tmp_path, environ={})
+
+    def state(workflows: list[str], packs: tuple[Path, ...] = ()) -> RunState:
+        made = RunState(settings, rootdir=tmp_path, run_dir=tmp_path / "run", owner=True, node_packs=find_packs(packs))
+        made.use_workflows(EXAMPLE_NODES.parent / "workflows" / f"{name}.json" for name in workflows)
+        return made
+
+    core = state(["noise-texture", "color-blocks"])
+    assert not core._needs_live_schema("6.14.2"), "the shipped snapshot is 6.14.2's: nothing to learn"
+    assert core._needs_live_schema("6.13.8"), "another release may type core nodes otherwise"
+    assert state(["noise-texture", "checkerboard"])._needs_live_schema("6.14.2"), "a custom node type"
+    assert state(["noise-texture"], (EXAMPLE_NODES,))._needs_live_schema("6.14.2"), "a pack may change a core node"
