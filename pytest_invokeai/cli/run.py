@@ -24,10 +24,11 @@ from pytest_invokeai.local.node_packs import find_packs
 from pytest_invokeai.run.progress import WaitProgress
 from pytest_invokeai.run.settings import DEFAULT_HANG_TIMEOUT
 from pytest_invokeai.server.client import InvokeAIClient
-from pytest_invokeai.server.live_schema import fetch_live_schema
+from pytest_invokeai.server.live_schema import fetch_live_schema, live_schema_needed
 from pytest_invokeai.server.session import GenerationSession
 from pytest_invokeai.workflow.form import FormWarning, form_inputs, resolve_input
 from pytest_invokeai.workflow.load import Workflow, load_workflow
+from pytest_invokeai.workflow.schema import bundled_schema
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -120,11 +121,12 @@ def run(args: argparse.Namespace) -> int:
         client = stack.enter_context(
             InvokeAIClient(url, token=args.token, hang_timeout=DEFAULT_HANG_TIMEOUT, on_silence=silent)
         )
-        version = (
-            client.probe_version()
-        )  # a clear error in seconds if this is not an InvokeAI 6.x, or it does not answer
+        # A clear error in seconds if this is not an InvokeAI 6.x, or it does not answer.
+        version = client.probe_version()
         if not args.schema:  # the server's own schema: its custom nodes' fields get their kinds, bounds and choices
-            workflow = load_workflow(args.workflow, schema=fetch_live_schema(client, version))
+            shipped = load_workflow(args.workflow, schema=bundled_schema())
+            needed = live_schema_needed(version, node_packs=bool(packs), workflows=[shipped])
+            workflow = load_workflow(args.workflow, schema=fetch_live_schema(client, version)) if needed else shipped
         values = form_values(workflow, args.sets)
         if args.models:
             print(f"installing {', '.join(args.models)}...", file=sys.stderr)

@@ -186,19 +186,11 @@ class RunState:
                 )
 
     def _needs_live_schema(self, server_version: str) -> bool:
-        """Whether the server's schema can differ from the shipped one for this run's workflows.
+        from pytest_invokeai.server.live_schema import live_schema_needed
 
-        It cannot when the server runs the shipped snapshot's release, the run loads no node pack and no
-        workflow uses a node type the snapshot lacks: then reading it (seconds, the first time a server
-        builds its /openapi.json) would change nothing, and the run does not pay for it.
-        """
-        from pytest_invokeai.server.live_schema import missing_node_types
-        from pytest_invokeai.workflow.schema import bundled_schema
-
-        shipped = bundled_schema()
-        if server_version != shipped.invokeai_version or self.node_packs:
-            return True
-        return any(missing_node_types(workflow, shipped) for workflow in self._loaded_used_workflows())
+        return live_schema_needed(
+            server_version, node_packs=bool(self.node_packs), workflows=self._loaded_used_workflows()
+        )
 
     def _use_live_schema(self, lanes: list[Lane]) -> None:
         """From now on workflows are read with the server's schema (unless the user named one): custom nodes'

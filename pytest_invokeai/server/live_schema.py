@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from pytest_invokeai._util.atomic import write_atomic
@@ -18,7 +19,7 @@ from pytest_invokeai._util.locks import file_lock
 from pytest_invokeai.server import api
 from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.workflow.load import Workflow
-from pytest_invokeai.workflow.schema import InvocationSchema, SchemaError
+from pytest_invokeai.workflow.schema import InvocationSchema, SchemaError, bundled_schema
 
 SCHEMAS_DIR = "schemas"
 #: Node types that are not invocations a server must know (the web UI's own).
@@ -57,3 +58,16 @@ def missing_node_types(workflow: Workflow, schema: InvocationSchema) -> list[str
             and schema.node(node.data.type) is None
         }
     )
+
+
+def live_schema_needed(server_version: str, *, node_packs: bool, workflows: Iterable[Workflow]) -> bool:
+    """Whether a server's schema can differ from the shipped one for these workflows.
+
+    It cannot when the server runs the shipped snapshot's release, loads no node pack of ours and no
+    workflow uses a node type the snapshot lacks: then reading it (seconds, the first time a server
+    builds its /openapi.json) would change nothing, and the run does not pay for it.
+    """
+    shipped = bundled_schema()
+    if server_version != shipped.invokeai_version or node_packs:
+        return True
+    return any(missing_node_types(workflow, shipped) for workflow in workflows)
