@@ -46,6 +46,7 @@ from pytest_invokeai.run.decision import (
     record_must_be_saved,
     rewrites_unreadable,
 )
+from pytest_invokeai.server.live_schema import packs_used_by
 from pytest_invokeai.server.session import GenerationResult, OutputImage
 from pytest_invokeai.workflow.content_hash import content_hash
 from pytest_invokeai.workflow.form import form_inputs, resolve_input
@@ -61,7 +62,7 @@ class JudgeSettings:
     thresholds: Thresholds = field(default_factory=Thresholds)
     save_images: bool = False
     invokeai_version: str | None = None
-    node_packs: dict[str, str] = field(default_factory=dict)  # the run's node packs -> content hash
+    node_packs: dict[str, str] = field(default_factory=dict)  # the run's node packs -> content hash (all of them)
 
 
 @dataclass
@@ -198,10 +199,8 @@ def judge(
         results += [output for output, _ in judged]
         failures += [text for _, text in judged if text is not None]
         failures += output_failures(plan)
-    changed_packs = describe_pack_changes(record.node_packs, settings.node_packs) if record is not None else ""
-    if changed_packs:
-        for each in results:
-            each.extra[PACKS_CHANGED] = changed_packs
+    packs = packs_used_by(workflow, settings.node_packs)
+    _note_pack_changes(results, record, packs)
 
     written = replaced = None
     if record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None):
@@ -210,7 +209,14 @@ def judge(
         }
         replaced = (unreadable, settings.store.set_aside(unreadable)) if unreadable is not None else None
         new = baseline_record(
-            settings, test_id, plans, workflow=workflow, workflow_key=workflow_key, inputs=inputs, models=models
+            settings,
+            test_id,
+            plans,
+            workflow=workflow,
+            workflow_key=workflow_key,
+            inputs=inputs,
+            models=models,
+            node_packs=packs,
         )
         # Copies not passed here are deleted: only those that still show their kept fingerprints stay.
         written = settings.store.save(new, images={node: pngs for node, pngs in copies.items() if pngs is not None})
@@ -219,6 +225,14 @@ def judge(
             for each in results:
                 each.extra["replaced unreadable baseline"] = note
     return Judgement(outputs=results, failures=failures, written=written, replaced=replaced)
+
+
+def _note_pack_changes(results: list[OutputResult], record: BaselineRecord | None, packs: dict[str, str]) -> None:
+    """A node pack the workflow uses changed since its baseline: each output says so (for the report and summary)."""
+    changed = describe_pack_changes(record.node_packs, packs) if record is not None else ""
+    if changed:
+        for each in results:
+            each.extra[PACKS_CHANGED] = changed
 
 
 def _write_image_artifacts(
@@ -282,6 +296,7 @@ def baseline_record(
     workflow_key: str,
     inputs: list[dict[str, Any]],
     models: Mapping[str, str] | None,
+    node_packs: Mapping[str, str] | None = None,
 ) -> BaselineRecord:
     """The record to save: every output the plans keep, with the context the images were made in."""
     return BaselineRecord(
@@ -296,7 +311,7 @@ def baseline_record(
         workflow_content_hash=content_hash(workflow),
         inputs=inputs,
         models=dict(models or {}),
-        node_packs=dict(settings.node_packs),
+        node_packs=dict(node_packs or {}),
     )
 
 

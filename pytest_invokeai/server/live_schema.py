@@ -71,3 +71,17 @@ def live_schema_needed(server_version: str, *, node_packs: bool, workflows: Iter
     if server_version != shipped.invokeai_version or node_packs:
         return True
     return any(missing_node_types(workflow, shipped) for workflow in workflows)
+
+
+def packs_used_by(workflow: Workflow, pack_hashes: dict[str, str]) -> dict[str, str]:
+    """The packs (of ``pack_hashes``: name -> hash) that provide a node type the workflow uses.
+
+    InvokeAI names a custom node's pack in its schema (``node_pack``: the folder it was loaded from); the
+    workflow's schema is the server's live one whenever the run has node packs.
+    """
+    used = {
+        spec.node_pack
+        for node in workflow.nodes
+        if node.type == "invocation" and (spec := workflow.schema.node(node.data.type)) is not None
+    }
+    return {name: content_hash for name, content_hash in pack_hashes.items() if name in used}

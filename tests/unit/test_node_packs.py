@@ -236,3 +236,26 @@ def test_the_live_schema_is_read_only_where_it_can_differ_from_the_shipped_one(t
     assert core._needs_live_schema("6.13.8"), "another release may type core nodes otherwise"
     assert state(["noise-texture", "checkerboard"])._needs_live_schema("6.14.2"), "a custom node type"
     assert state(["noise-texture"], (EXAMPLE_NODES,))._needs_live_schema("6.14.2"), "a pack may change a core node"
+
+
+def test_a_record_holds_the_packs_whose_node_types_its_workflow_uses() -> None:
+    from pytest_invokeai.server.live_schema import packs_used_by
+    from pytest_invokeai.workflow.schema import InvocationSchema
+
+    openapi = {
+        "components": {
+            "schemas": {
+                "CheckerboardImageInvocation": {
+                    "class": "invocation",
+                    "node_pack": "checkerboard_nodes",  # as InvokeAI names a custom node's pack: its folder
+                    "properties": {"type": {"const": "checkerboard_image"}},
+                }
+            }
+        }
+    }
+    schema = InvocationSchema.from_openapi(openapi, invokeai_version="6.14.2")
+    hashes = {"checkerboard_nodes": "sha256:" + "a" * 64, "other_pack": "sha256:" + "b" * 64}
+    checkerboard = load_workflow(EXAMPLE_NODES.parent / "workflows" / "checkerboard.json", schema=schema)
+    assert packs_used_by(checkerboard, hashes) == {"checkerboard_nodes": "sha256:" + "a" * 64}
+    noise = load_workflow(EXAMPLE_NODES.parent / "workflows" / "noise-texture.json")
+    assert packs_used_by(noise, hashes) == {}, "core nodes come from no pack of ours"
