@@ -49,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DIR",
         help="custom node packs to load: a pack (a folder with __init__.py) or a folder of packs",
     )
-    start.add_argument("--version", help=f"the InvokeAI version (default: {INVOKEAI_VERSION})")
+    start.add_argument(
+        "--version", help=f"the InvokeAI version (default, and in this release the only one: {INVOKEAI_VERSION})"
+    )
     start.add_argument("--server-cmd", help="command that starts InvokeAI (default: the project's install)")
     start.set_defaults(handler=run_start)
 
