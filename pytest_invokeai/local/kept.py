@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -29,6 +29,9 @@ from pytest_invokeai._util.locks import file_lock
 from pytest_invokeai.errors import ServerError
 from pytest_invokeai.local.install import INVOKEAI_VERSION, home_dir
 from pytest_invokeai.local.node_packs import NodePack
+
+if TYPE_CHECKING:
+    from pytest_invokeai.local.managed import ManagedServer
 
 DEFAULT_PORT = 9090
 HOST = "127.0.0.1"
@@ -93,6 +96,17 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def is_our_process(record: KeptServer) -> bool:
+    """Whether the record's process is still the server it started: a pid is reused after the server died."""
+    if not process_alive(record.pid):
+        return False
+    cmdline = Path(f"/proc/{record.pid}/cmdline")
+    try:  # Linux: the command line names the root the server was started with
+        return record.root in cmdline.read_bytes().decode(errors="replace").split("\0")
+    except OSError:  # no /proc here: a server that answers on its URL is taken as ours
+        return answers(record.url) is not None
+
+
 def answers(url: str, timeout: float = ANSWER_TIMEOUT) -> str | None:
     """The InvokeAI version the server at ``url`` tells, or None when it does not answer as InvokeAI."""
     try:
@@ -108,7 +122,7 @@ def answers(url: str, timeout: float = ANSWER_TIMEOUT) -> str | None:
 def running(port: int) -> KeptServer | None:
     """The kept server on ``port`` if its process lives and it answers as InvokeAI."""
     record = read_record(port)
-    if record is None or not process_alive(record.pid) or answers(record.url) is None:
+    if record is None or not is_our_process(record) or answers(record.url) is None:
         return None
     return record
 
@@ -189,7 +203,7 @@ def start(
 
 def _start_process(
     port: int, root: Path, node_packs: Sequence[NodePack], command: str | None, log: Callable[[str], None]
-) -> Any:
+) -> ManagedServer:
     from pytest_invokeai.local.install import install_invokeai, installed_python
     from pytest_invokeai.local.managed import ManagedServer
 
@@ -226,7 +240,7 @@ def stop(port: int = DEFAULT_PORT, timeout: float = 20.0) -> KeptServer | None:
         record = read_record(port)
         if record is None:
             return None
-        if process_alive(record.pid):
+        if is_our_process(record):
             stop_process_group(record.pid, timeout)
         with contextlib.suppress(FileNotFoundError):
             record_path(port).unlink()

@@ -73,3 +73,24 @@ def test_a_record_whose_process_is_gone_is_not_a_running_server(
 def test_start_refuses_a_folder_that_is_no_node_pack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["server", "start", "--port", "9", "--nodes", str(tmp_path / "nowhere")]) == 2
     assert f"node pack folder {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
+
+
+def test_a_pid_taken_by_another_process_is_never_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setenv("PYTEST_INVOKEAI_HOME", str(tmp_path))
+    # The record's pid now belongs to this test process (as after a reboot): alive, but not the server.
+    record = kept.KeptServer(
+        url="http://127.0.0.1:9",
+        port=9,
+        pid=os.getpid(),
+        version="6.14.2",
+        root=str(tmp_path / "root"),
+        log=str(tmp_path / "root" / "invokeai.log"),
+        started="2026-12-02T10:00:00Z",
+    )
+    assert kept.process_alive(record.pid) and not kept.is_our_process(record)
+    kept.record_path(9).parent.mkdir(parents=True)
+    kept.record_path(9).write_text(json.dumps(record.__dict__))
+    assert kept.stop(9) == record  # the record goes; this process is still here to say so
+    assert not kept.record_path(9).exists()
