@@ -103,9 +103,12 @@ def run_start(args: argparse.Namespace) -> int:
 
 
 def run_stop(args: argparse.Namespace) -> int:
+    was_running = kept.running(args.port) is not None
     stopped = kept.stop(args.port)
     if stopped is None:
         _stderr(f"no kept server on port {args.port}: nothing to stop")
+    elif not was_running:
+        _stderr(f"the kept server on port {args.port} had already stopped (its log: {stopped.log})")
     else:
         _stderr(f"stopped InvokeAI {stopped.version} on port {stopped.port} (root {stopped.root} is kept)")
     return EXIT_OK
