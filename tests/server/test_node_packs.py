@@ -2,8 +2,8 @@
 hashed into baselines, missing ones skipped by name, broken ones failing the run with InvokeAI's own words.
 
 One managed server with the example suite's pack (example_suite/nodes/checkerboard_nodes) serves this
-module; the broken pack needs a start of its own (it must fail), as does the run where the plugin starts
-the server itself with a suite file's ``nodes``.
+module; the broken pack needs a start of its own (it must fail). The plugin's managed server loading a
+suite file's ``nodes`` is the example suite's checkerboard case (tests/server/test_example_suite.py).
 """
 
 from __future__ import annotations
@@ -111,9 +111,11 @@ def test_with_a_url_packs_are_hashed_into_baselines_and_missing_node_types_skip(
     assert output_result["extra"]["node packs changed since the baseline"].startswith("checkerboard_nodes changed")
 
 
-def test_the_managed_server_loads_a_suite_files_packs_and_a_broken_pack_fails_the_run(
+def test_a_pack_that_fails_to_load_fails_the_run_with_invokeais_own_error(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # (A suite file's pack loaded by the managed server the run starts: the example suite's checkerboard
+    # cases, in tests/server/test_example_suite.py.)
     monkeypatch.setenv("PYTEST_INVOKEAI_HOME", str(INVOKEAI_HOME))
     require(installed_python() is not None, "the managed server needs the project's InvokeAI install")
     copy_example(pytester.path)
@@ -121,11 +123,6 @@ def test_the_managed_server_loads_a_suite_files_packs_and_a_broken_pack_fails_th
     broken = pytester.path / "nodes" / "broken_pack"
     broken.mkdir()
     (broken / "__init__.py").write_text('raise RuntimeError("this pack is broken on purpose")\n')
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--invokeai-update-baselines=missing", "-k", "stripes"
-    )
-    result.assert_outcomes(passed=1)  # the suite file's pack, loaded by the server the run started
-
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--invokeai-nodes={broken}", "-k", "stripes")
     output = result.stdout.str()
     result.assert_outcomes(failed=1)
