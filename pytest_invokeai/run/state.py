@@ -278,6 +278,7 @@ class RunState:
         """A session on the server at ``url``, and the server's InvokeAI version."""
         from pytest_invokeai.local.shared_server import register_queue
         from pytest_invokeai.server.client import InvokeAIClient
+        from pytest_invokeai.server.live_schema import first_contact
         from pytest_invokeai.server.session import GenerationSession
 
         client = InvokeAIClient(
@@ -288,9 +289,10 @@ class RunState:
             on_silence=self._on_silence,
         )
         try:
-            # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
-            version = client.probe_version()
-            live_schema = _live_schema(client, version, self.run_dir) if self._needs_live_schema(version) else None
+            with first_contact(self.run_dir, client.base_url):  # one process of the run at a time
+                # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
+                version = client.probe_version()
+                live_schema = _live_schema(client, version, self.run_dir) if self._needs_live_schema(version) else None
             session = GenerationSession(
                 client,
                 board=self.settings.board,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from pytest_invokeai._util.atomic import write_atomic
@@ -35,16 +36,30 @@ def fetch_live_schema(client: InvokeAIClient, version: str) -> InvocationSchema:
         raise SchemaError(f"{client.base_url}/openapi.json: {exc}") from None
 
 
+def first_contact(run_dir: Path, base_url: str) -> AbstractContextManager[None]:
+    """Held by a process of the run while it first talks to a server (its version probe, its schema).
+
+    A server that builds its /openapi.json (seconds, the first time) answers nothing else meanwhile: the
+    version probe of another process of the run (an xdist worker) would take that for a server that hangs.
+    """
+    return file_lock(run_dir / SCHEMAS_DIR / f".{_key(base_url)}.lock")
+
+
 def run_live_schema(client: InvokeAIClient, version: str, run_dir: Path) -> InvocationSchema:
-    """The live schema of this server for this run: read from the server by the first process, then shared."""
-    key = hashlib.sha256(client.base_url.encode()).hexdigest()[:16]
-    cached = run_dir / SCHEMAS_DIR / f"{key}.json"
-    with file_lock(run_dir / SCHEMAS_DIR / f".{key}.lock"):
-        if cached.exists():
-            return InvocationSchema.load(cached)
-        schema = fetch_live_schema(client, version)
-        write_atomic(cached, json.dumps(schema.to_json()).encode())
-        return schema
+    """The live schema of this server for this run: read from the server by the first process, then shared.
+
+    The caller holds :func:`first_contact` for the server.
+    """
+    cached = run_dir / SCHEMAS_DIR / f"{_key(client.base_url)}.json"
+    if cached.exists():
+        return InvocationSchema.load(cached)
+    schema = fetch_live_schema(client, version)
+    write_atomic(cached, json.dumps(schema.to_json()).encode())
+    return schema
+
+
+def _key(base_url: str) -> str:
+    return hashlib.sha256(base_url.encode()).hexdigest()[:16]
 
 
 def missing_node_types(workflow: Workflow, schema: InvocationSchema) -> list[str]:
