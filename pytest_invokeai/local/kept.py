@@ -128,7 +128,10 @@ def running(port: int) -> KeptServer | None:
 
 
 def port_in_use(port: int) -> bool:
+    """Whether a program holds the port. Connections of a server that just stopped (TIME_WAIT) do not count:
+    InvokeAI's web server binds with SO_REUSEADDR, and so does this check."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:

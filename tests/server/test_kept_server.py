@@ -101,7 +101,7 @@ def test_a_port_held_by_another_program_is_an_error(tmp_path: Path) -> None:
     assert not (tmp_path / "root").exists()
 
 
-def test_stop_stops_it_and_status_then_says_none_runs(kept) -> None:
+def test_stop_stops_it_and_it_starts_again_with_its_models(kept) -> None:
     port, root, _ = kept
     stopped = cli("server", "stop", "--port", port, timeout=60)
     assert stopped.returncode == 0, stopped.stderr
@@ -110,6 +110,14 @@ def test_stop_stops_it_and_status_then_says_none_runs(kept) -> None:
     status = cli("server", "status", "--port", port)
     assert status.returncode == 1 and status.stdout == f"no kept server runs on port {port}\n"
     assert (root / "invokeai.yaml").exists(), "the root is kept"
+
+    # Started again at once on its port (the stopped server's connections linger in TIME_WAIT): the model
+    # that `run --models` installed is still there.
+    again = cli("server", "start", "--port", port, "--root", root)
+    assert again.returncode == 0, again.stderr
+    models = httpx.get(f"http://127.0.0.1:{port}/api/v2/models/", timeout=10).json()["models"]
+    assert "tiny-sd15-1" in [model["name"] for model in models]
+    assert cli("server", "stop", "--port", port, timeout=60).returncode == 0
 
 
 def test_run_starts_a_local_server_with_node_packs(tmp_path: Path) -> None:
