@@ -21,6 +21,8 @@ from PIL import Image
 
 from pytest_invokeai.local.install import installed_python
 from pytest_invokeai.local.managed import free_port
+from pytest_invokeai.local.model_install import ensure_tiny_sd15, install_model
+from pytest_invokeai.server.client import InvokeAIClient
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "example_suite"
@@ -103,6 +105,8 @@ def test_a_port_held_by_another_program_is_an_error(tmp_path: Path) -> None:
 
 def test_stop_stops_it_and_it_starts_again_with_its_models(kept) -> None:
     port, root, _ = kept
+    with InvokeAIClient(f"http://127.0.0.1:{port}") as client:  # done by `run --models` above; again here (idempotent)
+        install_model(client, ensure_tiny_sd15())
     stopped = cli("server", "stop", "--port", port, timeout=60)
     assert stopped.returncode == 0, stopped.stderr
     with pytest.raises(httpx.HTTPError):
@@ -112,7 +116,7 @@ def test_stop_stops_it_and_it_starts_again_with_its_models(kept) -> None:
     assert (root / "invokeai.yaml").exists(), "the root is kept"
 
     # Started again at once on its port (the stopped server's connections linger in TIME_WAIT): the model
-    # that `run --models` installed is still there.
+    # installed before is still there.
     again = cli("server", "start", "--port", port, "--root", root)
     assert again.returncode == 0, again.stderr
     models = httpx.get(f"http://127.0.0.1:{port}/api/v2/models/", timeout=10).json()["models"]
