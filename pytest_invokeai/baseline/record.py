@@ -44,7 +44,7 @@ FORMAT = "pytest-invokeai-baseline"
 FORMAT_VERSION = 1
 
 _REQUIRED_KEYS = ("format", "version", "test_id", "outputs")
-_OPTIONAL_KEYS = ("invokeai_version", "workflow", "workflow_content_hash", "inputs", "models")
+_OPTIONAL_KEYS = ("invokeai_version", "workflow", "workflow_content_hash", "inputs", "models", "node_packs")
 _OUTPUT_KEYS = ("images", "label")
 # An image entry's optional key beside the fingerprint's own: the standard pHash (see the module's docstring).
 IMAGEHASH_PHASH_KEY = "imagehash_phash"
@@ -82,13 +82,17 @@ class BaselineRecord:
     workflow_content_hash: str | None = None  # informational
     inputs: list[dict[str, Any]] = field(default_factory=list)  # [{"index": 0, "name": "Width", "value": 64}, ...]
     models: dict[str, str] = field(default_factory=dict)  # model name -> hash (environment info)
+    node_packs: dict[str, str] = field(default_factory=dict)  # custom node pack loaded from a folder -> content hash
 
     @property
     def image_count(self) -> int:
         return sum(len(output.images) for output in self.outputs.values())
 
     def to_dict(self) -> dict[str, Any]:
+        # ``node_packs`` only when there are some: records of runs without packs keep their bytes.
+        packs = {"node_packs": dict(self.node_packs)} if self.node_packs else {}
         return {
+            **packs,
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "test_id": self.test_id,
@@ -122,6 +126,7 @@ class BaselineRecord:
             workflow_content_hash=data.get("workflow_content_hash"),
             inputs=_inputs_from_json(data.get("inputs", []), source),
             models=_models_from_json(data.get("models", {}), source),
+            node_packs=_node_packs_from_json(data.get("node_packs", {}), source),
         )
 
 
@@ -245,4 +250,10 @@ def _inputs_from_json(raw: Any, source: str) -> list[dict[str, Any]]:
 def _models_from_json(raw: Any, source: str) -> dict[str, str]:
     if not isinstance(raw, dict) or not all(isinstance(value, str) for value in raw.values()):
         raise _error(source, "$.models", "must be an object mapping model names to hash strings")
+    return dict(raw)
+
+
+def _node_packs_from_json(raw: Any, source: str) -> dict[str, str]:
+    if not isinstance(raw, dict) or not all(isinstance(value, str) for value in raw.values()):
+        raise _error(source, "$.node_packs", "must be an object mapping node pack names to hash strings")
     return dict(raw)

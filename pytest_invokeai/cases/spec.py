@@ -43,6 +43,7 @@ class CaseSpec:
     tolerance: Mapping[str, Any] = field(default_factory=dict)  # {signal: max} and {output: {signal: max}}
     timeout: float | None = None
     models: tuple[str, ...] = ()  # models the managed server must have (installed for the run)
+    nodes: tuple[Path, ...] = ()  # node pack folders the managed server loads (absolute)
     case_id: str = ""  # the id suffix ("" for an unparametrized test)
 
 
@@ -159,6 +160,7 @@ def matrix_cases(
             tolerance=base.tolerance,
             timeout=base.timeout,
             models=base.models,
+            nodes=base.nodes,
             case_id="-".join(f"{name}={value_for_id(value)}" for name, value in zip(names, row.values(), strict=True)),
         )
         for row in rows
@@ -236,7 +238,22 @@ def check_models(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-MARKER_KEYS = ("workflow", "inputs", "matrix", "combine", "outputs", "tolerance", "timeout", "models")
+def check_nodes(value: Any, where: str, base_dir: Path) -> tuple[Path, ...]:
+    """Node pack folders (a pack, or a folder of packs), relative to the file that names them."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, Path)):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, (str, Path)) and str(v) for v in value):
+        raise CaseError(f"{where}: a list of node pack folders (relative to this file), got {value!r}")
+    folders = tuple((base_dir / Path(v).expanduser()).resolve() for v in value)
+    for folder in folders:
+        if not folder.is_dir():
+            raise CaseError(f"{where}: node pack folder {folder} does not exist")
+    return folders
+
+
+MARKER_KEYS = ("workflow", "inputs", "matrix", "combine", "outputs", "tolerance", "timeout", "models", "nodes")
 
 
 def merge_marker_kwargs(markers: Sequence[tuple[tuple[Any, ...], Mapping[str, Any]]], *, where: str) -> dict[str, Any]:
@@ -281,4 +298,5 @@ def spec_from_marker(kwargs: Mapping[str, Any], *, base_dir: Path, where: str) -
         tolerance=dict(tolerance),
         timeout=check_timeout(kwargs.get("timeout"), f"{where}: timeout"),
         models=check_models(kwargs.get("models"), f"{where}: models"),
+        nodes=check_nodes(kwargs.get("nodes"), f"{where}: nodes", base_dir),
     )

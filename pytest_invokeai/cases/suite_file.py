@@ -6,6 +6,7 @@ A file named ``*.invokeai.toml`` beside the workflows::
     outputs = ["Output"]                       # optional: node ids or labels to compare
     timeout = 120                              # optional: seconds per generation
     models = ["tiny-sd15"]                     # optional: models the managed server installs
+    nodes = ["nodes"]                          # optional: node pack folders the managed server loads
 
     [tolerance]                                # optional: {signal = max} or {output = {signal = max}}
     phash = 0.15
@@ -38,6 +39,7 @@ from pytest_invokeai.cases.spec import (
     CaseError,
     CaseSpec,
     check_models,
+    check_nodes,
     check_outputs,
     check_timeout,
     matrix_cases,
@@ -50,7 +52,7 @@ from pytest_invokeai.workflow.form import FormInput, form_inputs
 from pytest_invokeai.workflow.load import Workflow, load_workflow
 
 SUFFIX = ".invokeai.toml"
-TOP_KEYS = {"workflow", "outputs", "timeout", "models", "tolerance", "inputs", "case", "matrix"}
+TOP_KEYS = {"workflow", "outputs", "timeout", "models", "nodes", "tolerance", "inputs", "case", "matrix"}
 CASE_KEYS = {"id", "inputs", "outputs", "timeout", "tolerance"}
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.,=+@-]*$")
 
@@ -100,6 +102,7 @@ def load_suite_file(path: Path, *, load: Callable[[Path], Workflow] = load_workf
         tolerance=_table(data, "tolerance", where),
         timeout=check_timeout(data.get("timeout"), f"{where}: timeout"),
         models=check_models(data.get("models"), f"{where}: models"),
+        nodes=check_nodes(data.get("nodes"), f"{where}: nodes", path.parent),
     )
     cases = [_case(entry, n, base, inputs, where, path.parent) for n, entry in enumerate(_cases_list(data, where))]
     if "matrix" in data:
@@ -160,5 +163,6 @@ def _case(
         tolerance={**base.tolerance, **tolerance},
         timeout=check_timeout(entry["timeout"], f"{here}: timeout") if "timeout" in entry else base.timeout,
         models=base.models,
+        nodes=base.nodes,
         case_id=case_id,
     )

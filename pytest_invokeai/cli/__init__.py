@@ -30,6 +30,7 @@ from pytest_invokeai.cli import (
     review,
     run,
     schema,
+    server,
 )
 from pytest_invokeai.cli.common import (
     EXIT_INTERNAL_ERROR,
@@ -44,7 +45,7 @@ from pytest_invokeai.run.settings import BY_NAME
 
 SCHEMA_ENV = BY_NAME["invokeai_schema"].env  # the plugin's variable: the command reads it too
 
-COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines, recall, accept, review, report)
+COMMAND_MODULES = (inputs, graph, drift, run, schema, hash, compare, baselines, recall, accept, review, report, server)
 
 DESCRIPTION = """\
 Inspect InvokeAI workflows and baselines the way pytest-invokeai's tests see them.
@@ -66,13 +67,15 @@ examples:
   pytest-invokeai hash out/save_image.png
   pytest-invokeai compare baselines/suite/test_x.py/test_x.json out/save_image.png
   pytest-invokeai baselines list --dir baselines
+  pytest-invokeai server start --models tiny-sd15 --nodes my-nodes/   (prints http://127.0.0.1:9090)
+  pytest-invokeai server status
   pytest-invokeai recall 'example_suite/test_sd15.py::test_text_to_image[Prompt=a red fox in fresh snow-Seed=2]'
   pytest-invokeai accept --failed                 (the last run's failed cases become the baselines)
   pytest-invokeai review                          (the last run's report, with Accept buttons)
   pytest-invokeai report merge shard-1 shard-2 -o invokeai-results --job-summary
 
 exit codes: 0 success, 1 drift found (drift check), images differ (compare), nothing to recall (recall)
-            or nothing to accept (accept),
+            nothing to accept (accept) or no server runs (server status),
             2 bad input or usage (message on stderr),
             3 internal error (a bug in pytest-invokeai)"""
 

@@ -16,16 +16,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 
 from pytest_invokeai.errors import ServerError
 from pytest_invokeai.local.install import installed_python
+from pytest_invokeai.local.node_packs import NodePack, install_packs, pack_load_errors
 
 LAUNCHER = Path(__file__).parent / "invokeai_side" / "launcher.py"
 START_TIMEOUT = 180.0  # about 20 s on 2 cores; generous for a loaded CI machine
 LOG_TAIL_LINES = 40
+#: The custom-nodes folder of a managed server with node packs, under its root. Not InvokeAI's default
+#: ``nodes/``: a kept server may run in a root of the user's own, whose packs we must not replace.
+NODES_DIR_NAME = "pytest-invokeai-nodes"
 
 
 def resolve_server_command(explicit: str | list[str] | None = None) -> list[str]:
@@ -74,6 +79,7 @@ class ManagedServer:
         port: int | None = None,
         settings: dict[str, str] | None = None,
         log_path: Path | None = None,
+        node_packs: Sequence[NodePack] = (),
     ) -> None:
         self.command = resolve_server_command(command)
         self._own_root = root is None
@@ -81,6 +87,7 @@ class ManagedServer:
         self.port = port or free_port()
         self.settings = settings or {}
         self.log_path = log_path or self.root / "invokeai.log"
+        self.node_packs = tuple(node_packs)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -95,13 +102,18 @@ class ManagedServer:
         return self._process.pid
 
     def start(self, timeout: float = START_TIMEOUT) -> ManagedServer:
+        settings = dict(self.settings)
+        if self.node_packs:  # copied before the start: InvokeAI loads its custom nodes once, while starting
+            nodes_dir = self.root / NODES_DIR_NAME
+            install_packs(self.node_packs, nodes_dir)
+            settings["custom_nodes_dir"] = str(nodes_dir)
         env = clean_environment(
             {
                 "INVOKEAI_HOST": "127.0.0.1",
                 "INVOKEAI_PORT": str(self.port),
                 "INVOKEAI_USE_MEMORY_DB": "true",
                 "INVOKEAI_DEVICE": "cpu",
-                **{f"INVOKEAI_{k.upper()}": v for k, v in self.settings.items()},
+                **{f"INVOKEAI_{k.upper()}": v for k, v in settings.items()},
             }
         )
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +132,23 @@ class ManagedServer:
         finally:
             log.close()
         self._wait_ready(timeout)
+        self._check_node_packs()
         return self
+
+    def _check_node_packs(self) -> None:
+        """InvokeAI starts without a pack that failed to import: a test run must not, so stop with its own words."""
+        if not self.node_packs:
+            return
+        try:
+            errors = pack_load_errors(self.log_path.read_text(errors="replace"))
+        except OSError:
+            return
+        if errors:
+            sources = ", ".join(f"{pack.name} ({pack.path})" for pack in self.node_packs)
+            self.stop()
+            raise ServerError(
+                f"InvokeAI could not load a node pack (packs given: {sources}). InvokeAI said:\n" + "\n".join(errors)
+            )
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -158,6 +186,14 @@ class ManagedServer:
                 process.wait()
         if self._own_root:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def detach(self) -> None:
+        """Leave the server running past this object (a kept server, stopped later by its process group id)."""
+        import warnings
+
+        with warnings.catch_warnings():  # Popen warns when it is dropped while its process runs: that is the point
+            warnings.simplefilter("ignore", ResourceWarning)
+            self._process = None
 
     def __enter__(self) -> ManagedServer:
         return self.start()

@@ -26,10 +26,15 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_invokeai._util.locks import file_lock
 from pytest_invokeai.errors import ServerError
+
+if TYPE_CHECKING:
+    from pytest_invokeai.local.node_packs import NodePack
 
 SERVER_FILE = "server.json"
 ERROR_FILE = "server-error.txt"
@@ -43,8 +48,8 @@ def new_run_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="pytest-invokeai-run-"))
 
 
-def acquire_server(run_dir: Path, command: str | None = None) -> str:
-    """The URL of the run's managed server, started now if no process of the run has started it."""
+def acquire_server(run_dir: Path, command: str | None = None, *, node_packs: Sequence[NodePack] = ()) -> str:
+    """The URL of the run's managed server, started now (with these node packs) if no process of the run has."""
     with file_lock(run_dir / "server.lock"):
         recorded = run_dir / SERVER_FILE
         if recorded.exists():
@@ -56,7 +61,7 @@ def acquire_server(run_dir: Path, command: str | None = None) -> str:
         from pytest_invokeai.local.managed import ManagedServer
 
         try:
-            server = ManagedServer(command, log_path=run_dir / "invokeai.log").start()
+            server = ManagedServer(command, log_path=run_dir / "invokeai.log", node_packs=node_packs).start()
         except ServerError as exc:
             failed.write_text(str(exc))
             raise
@@ -70,7 +75,7 @@ def release_run(run_dir: Path, timeout: float = 20.0) -> None:
     recorded = run_dir / SERVER_FILE
     if recorded.exists():
         info = json.loads(recorded.read_text())
-        _stop_process_group(int(info["pid"]), timeout)
+        stop_process_group(int(info["pid"]), timeout)
         shutil.rmtree(info["root"], ignore_errors=True)
     shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -147,7 +152,7 @@ def _cancel_queue(record: dict[str, str], token: str | None) -> str:
     return ""
 
 
-def _stop_process_group(pid: int, timeout: float) -> None:
+def stop_process_group(pid: int, timeout: float) -> None:
     if os.name == "nt":  # pragma: no cover - the managed server runs on POSIX
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)

@@ -78,7 +78,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(workflow, inputs={{index: value}}, matrix={{index: [values]}}, combine='product'|'zip', "
-        "outputs=[node id or label], tolerance={signal: max}, timeout=seconds, models=[name]): "
+        "outputs=[node id or label], tolerance={signal: max}, timeout=seconds, models=[name], "
+        "nodes=[node pack folder]): "
         "run an InvokeAI workflow (path relative to the test file) and compare its images with baselines",
     )
     InvokeAISession.configure(config)

@@ -25,6 +25,7 @@ from pytest_invokeai.cases.spec import (
     unique_ids,
 )
 from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.local.node_packs import NodePackError, find_packs
 from pytest_invokeai.local.shared_server import new_run_dir, release_run
 from pytest_invokeai.plugin import xdist
 from pytest_invokeai.plugin.bridge import (
@@ -64,8 +65,13 @@ class InvokeAISession:
         """Settings (command line > ``PYTEST_INVOKEAI_*`` > ini) and the run's state; nothing connects yet."""
         try:
             settings = resolve(vars(config.option), config.getini, rootdir=config.rootpath)
-        except (OptionError, ValueError) as exc:
+            node_packs = find_packs(settings.nodes)
+        except (OptionError, NodePackError, ValueError) as exc:
             raise pytest.UsageError(str(exc)) from None
+        if settings.schema is None:
+            # Collection reads workflows with the shipped schema, and guesses the kinds of custom nodes' fields;
+            # cases run with the server's live schema, which knows them: the guess is not worth a warning.
+            config.addinivalue_line("filterwarnings", "ignore::pytest_invokeai.workflow.form.FormWarning")
         shared = xdist.shared_run_dir(config)
         is_owner = shared is None
         progress = WaitProgress(_live_line(config)) if is_owner else None  # workers have no terminal
@@ -77,6 +83,7 @@ class InvokeAISession:
             worker=xdist.worker_of(config),
             on_waiting=progress,
             on_silence=progress.server_silent if progress is not None else None,
+            node_packs=node_packs,
         )
         outcome = owner = None
         if is_owner:  # the xdist controller sees the workers' reports: it counts for the whole run
@@ -139,6 +146,7 @@ class InvokeAISession:
         cases = self.declared_cases(session.items, used_workflows)
         self.state.use_workflows(used_workflows)
         self._note_collection(session.items, used_workflows, unlisted)
+        self._add_node_packs(cases)
         if not xdist.is_worker(self.config) and not self.config.option.collectonly:
             self.state.plan(cases)  # xdist workers plan what they are handed, as they are handed it
         # A file that failed to collect hides its tests: their baselines must not look orphaned.
@@ -168,6 +176,20 @@ class InvokeAISession:
         results.collected = [item.nodeid for item in items]
         results.used_workflows = sorted(rootdir_key(path, rootdir) for path in used_workflows)
         results.unlisted = sorted(unlisted)
+
+    def _add_node_packs(self, cases: list[tuple[str, CaseSpec]]) -> None:
+        """The node packs the collected cases name join the run's (every process: the managed server starts with
+        all of them, whichever process starts it). A folder that is no pack fails its own tests only."""
+        folders: dict[tuple[Path, ...], list[str]] = {}
+        for test_id, spec in cases:
+            if spec.nodes:
+                folders.setdefault(spec.nodes, []).append(test_id)
+        for nodes, test_ids in folders.items():
+            try:
+                self.state.add_node_packs(find_packs(nodes))
+            except NodePackError as exc:
+                for test_id in test_ids:
+                    self.case_errors.setdefault(test_id, str(exc))
 
     def _unlisted(self, items: list[pytest.Item]) -> list[str]:
         """Test id prefixes of tests whose cases could not be listed: their baselines stay in use."""

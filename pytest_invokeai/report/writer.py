@@ -186,13 +186,26 @@ def summary_lines(
     lines = _count_lines(results)
     lines += written_lines(results)
     lines += accepted_drift_lines(results)
+    lines += pack_change_lines(results)
     if results.skipped:
-        lines.append(f"skipped for a missing model: {len(results.skipped)}")
+        lines.append(f"skipped for a missing model or node type: {len(results.skipped)}")
     lines += _baseline_file_lines(results, orphan_note)
     lines += server_lines(results, managed=not settings.urls)
     for path in report_paths:
         lines.append(f"report: {path}")
     return lines
+
+
+def pack_change_lines(results: RunResults) -> list[str]:
+    """One line per different change of node packs since the baselines, with how many tests it concerns."""
+    from pytest_invokeai.local.node_packs import PACKS_CHANGED
+
+    tests: dict[str, set[str]] = {}
+    for output in results.outputs:
+        change = output.extra.get(PACKS_CHANGED)
+        if change:
+            tests.setdefault(change, set()).add(output.test_id)
+    return [f"{PACKS_CHANGED} of {len(ids)} test(s): {change}" for change, ids in sorted(tests.items())]
 
 
 def _prune_lines(results: RunResults, pruned: Pruned) -> list[str]:

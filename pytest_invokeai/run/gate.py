@@ -10,8 +10,9 @@ with the command that writes it. An unreadable map (empty, cut short, binary) fa
 workflow, naming the file; writing a new one is accepting the form as it is now, so only the modes
 that accept drift do it, keeping the old bytes as ``<name>.broken`` beside it.
 
-Models: the models a case declares are installed first (on a managed server only); then a model
-the workflow needs but the server lacks blocks the case as *skipped*, naming the model.
+Node types and models: a node type the workflow uses but the server lacks (a custom node pack it did not
+load) blocks the case as *skipped*, naming the types. The models a case declares are installed first (on
+a managed server only); then a model the workflow needs but the server lacks skips the case, naming it.
 """
 
 from __future__ import annotations
@@ -142,7 +143,19 @@ class WorkflowGate:
         }
 
     def check_models(self, spec: CaseSpec, workflow: Workflow, session: GenerationSession) -> None:
-        """Install the case's declared models (managed server only); a model still missing skips the case."""
+        """Install the case's declared models (managed server only); a node type or model still missing skips it."""
+        live_schema = getattr(session, "live_schema", None)  # a session that never read its server's has none
+        if live_schema is not None:
+            from pytest_invokeai.server.live_schema import missing_node_types
+
+            lacking = missing_node_types(workflow, live_schema)
+            if lacking:
+                raise Blocked(
+                    Verdict.SKIPPED,
+                    f"{workflow_key(spec.workflow, self.rootdir)}: InvokeAI at {session.client.base_url} has no node "
+                    f"type {', '.join(repr(each) for each in lacking)} (a custom node pack it has not loaded; give the "
+                    "managed server its folder with --invokeai-nodes, or install the pack on that server)",
+                )
         if spec.models and self.install_models is not None:
             with self._lock:
                 if spec.models not in self._models_ready:

@@ -35,6 +35,7 @@ from pytest_invokeai.baseline.store import (
 from pytest_invokeai.baseline.update import UpdateMode
 from pytest_invokeai.baseline.write import add_missing_previews, write_baseline
 from pytest_invokeai.cases.spec import CaseError, CaseSpec
+from pytest_invokeai.local.node_packs import PACKS_CHANGED, describe_pack_changes
 from pytest_invokeai.report.artifacts import Artifacts, write_artifacts
 from pytest_invokeai.report.context import ContextNote, RunContext, compare_context
 from pytest_invokeai.report.results import OutputResult, Verdict
@@ -56,6 +57,7 @@ from pytest_invokeai.run.decision import (
     record_must_be_saved,
     rewrites_unreadable,
 )
+from pytest_invokeai.server.live_schema import packs_used_by
 from pytest_invokeai.server.session import GenerationResult, OutputImage
 from pytest_invokeai.workflow.content_hash import content_hash
 from pytest_invokeai.workflow.form import form_inputs, resolve_input
@@ -72,6 +74,7 @@ class JudgeSettings:
     save_images: bool = False
     invokeai_version: str | None = None
     preview_size: int = DEFAULT_PREVIEW_SIZE  # longest side of the previews written with baselines; 0: none
+    node_packs: dict[str, str] = field(default_factory=dict)  # the run's node packs -> content hash (all of them)
 
 
 @dataclass
@@ -214,8 +217,16 @@ def judge(
         results += [output for output, _ in judged]
         failures += [text for _, text in judged if text is not None]
         failures += output_failures(plan)
+    packs = packs_used_by(workflow, settings.node_packs)
+    _note_pack_changes(results, record, packs)
 
-    facts = {"workflow": workflow, "workflow_key": workflow_key, "inputs": inputs, "models": models}
+    facts = {
+        "workflow": workflow,
+        "workflow_key": workflow_key,
+        "inputs": inputs,
+        "models": models,
+        "node_packs": packs,
+    }
     _keep_candidate(settings, test_id, plans, actuals, stored_outputs, results, facts)
     must_save = record_must_be_saved(mode, plans, had_record=record is not None, unreadable=unreadable is not None)
     if must_save or _gains_standard_phash(mode, plans, record):
@@ -319,6 +330,14 @@ def _preview_sources(
     return sources
 
 
+def _note_pack_changes(results: list[OutputResult], record: BaselineRecord | None, packs: dict[str, str]) -> None:
+    """A node pack the workflow uses changed since its baseline: each output says so (for the report and summary)."""
+    changed = describe_pack_changes(record.node_packs, packs) if record is not None else ""
+    if changed:
+        for each in results:
+            each.extra[PACKS_CHANGED] = changed
+
+
 def _write_image_artifacts(
     settings: JudgeSettings,
     test_id: str,
@@ -402,6 +421,7 @@ def baseline_record(
     inputs: list[dict[str, Any]],
     models: Mapping[str, str] | None,
     stored: BaselineRecord | None = None,
+    node_packs: Mapping[str, str] | None = None,
 ) -> BaselineRecord:
     """The record to save: every output the plans keep, with the context the images were made in.
 
@@ -422,6 +442,7 @@ def baseline_record(
         workflow_content_hash=content_hash(workflow),
         inputs=inputs,
         models=dict(models or {}),
+        node_packs=dict(node_packs or {}),
     )
 
 

@@ -208,6 +208,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="FILE",
     ),
     Option(
+        "invokeai_nodes",
+        "custom node packs the managed InvokeAI loads, relative to the rootdir: a pack (a folder with __init__.py) "
+        "or a folder of packs; give it several times. With --invokeai-url the packs are only hashed (recorded "
+        "with the baselines) and the server must have them",
+        default=[],
+        kind="list",
+        metavar="DIR",
+    ),
+    Option(
         "invokeai_look_ahead",
         "how many cases to keep queued on the server ahead of the running test",
         default=32,
@@ -307,6 +316,7 @@ class Settings:
     preview_size: int = 256  # px; 0: no previews (the option's default, baseline.preview.DEFAULT_PREVIEW_SIZE)
     schema: Path | None = None  # a node schema snapshot (None: the bundled one)
     report_embed: bool = False  # images inside report.html rather than beside it
+    nodes: list[Path] = field(default_factory=list)  # node pack folders (each a pack, or a folder of packs)
     tolerance: dict[str, float] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # option name -> "command line" | env var | "ini"
 
@@ -366,6 +376,7 @@ def resolve(
         preview_size=values["invokeai_preview_size"],
         schema=schema,
         report_embed=values["invokeai_report_embed"],
+        nodes=[(rootdir / Path(each).expanduser()).resolve() for each in values["invokeai_nodes"]],
         tolerance=parse_tolerance(values["invokeai_tolerance"], sources["invokeai_tolerance"]),
         sources=sources,
     )

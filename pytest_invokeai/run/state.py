@@ -9,7 +9,7 @@ process; results made in xdist workers travel to the controller as JSON (:meth:`
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,11 +18,12 @@ from pytest_invokeai._util.keys import rootdir_key
 from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.cases.spec import CaseSpec
 from pytest_invokeai.errors import InvokeAITestError
+from pytest_invokeai.local.node_packs import NodePack, NodePackError
 from pytest_invokeai.report.results import OutputResult, TestProblem
 from pytest_invokeai.run.settings import Settings
 from pytest_invokeai.workflow.cache import WorkflowCache
 from pytest_invokeai.workflow.load import Workflow, load_workflow
-from pytest_invokeai.workflow.schema import load_schema
+from pytest_invokeai.workflow.schema import InvocationSchema, load_schema
 
 # The server side, the scheduler and the judge (httpx, Socket.IO, numpy, PIL) are imported when the
 # first case runs: collecting a suite of thousands of cases must not pay for them.
@@ -131,6 +132,26 @@ class RunResults:
         self.accepted_drift.update(accepted)
 
 
+def _live_schema(client: InvokeAIClient, version: str, run_dir: Path) -> InvocationSchema | None:
+    """The server's node schema, or None when it cannot be read (then the shipped one is used, as before)."""
+    import warnings
+
+    from pytest_invokeai.errors import ServerError
+    from pytest_invokeai.server.client import ConnectionBroken
+    from pytest_invokeai.server.live_schema import run_live_schema
+    from pytest_invokeai.workflow.schema import SchemaError
+
+    try:
+        return run_live_schema(client, version, run_dir)
+    except ConnectionBroken:  # the server itself is gone: that is no schema problem
+        raise
+    except (SchemaError, ServerError) as exc:  # a proxy that serves /api only, say: the run goes on as before
+        warnings.warn(
+            f"the node schema of {client.base_url} cannot be read, so the shipped one is used: {exc}", stacklevel=2
+        )
+        return None
+
+
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
 
@@ -153,6 +174,7 @@ class RunState:
         worker: tuple[int, int] | None = None,
         on_waiting: Callable[[str, int, str], None] | None = None,
         on_silence: Callable[[str, float, float], None] | None = None,
+        node_packs: Sequence[NodePack] = (),
     ) -> None:
         self.settings = settings
         self.rootdir = rootdir
@@ -162,6 +184,9 @@ class RunState:
         self.managed = not settings.urls
         self.store = BaselineStore(settings.baseline_dir, profile=settings.baseline_profile)
         self.workflows = WorkflowCache(self._load_workflow)
+        self._live_schema: InvocationSchema | None = None  # the server's, once connected (see _use_live_schema)
+        # The node packs of the run (--invokeai-nodes), found and hashed by the caller: a bad folder is a usage error.
+        self.node_packs = list(node_packs)
         self.results = RunResults()
         self._on_waiting = on_waiting
         self._on_silence = on_silence
@@ -174,8 +199,41 @@ class RunState:
         self._planned_keys: set[str] = set()
 
     def _load_workflow(self, path: Path) -> Workflow:
-        # Read with the run's node schema (--invokeai-schema); the schema file is read once, when first needed.
+        # Read with the run's node schema: --invokeai-schema, else the server's once connected, else the shipped one.
+        if self.settings.schema is None and self._live_schema is not None:
+            return load_workflow(path, schema=self._live_schema)
         return load_workflow(path, schema=load_schema(self.settings.schema))
+
+    def add_node_packs(self, packs: Iterable[NodePack]) -> None:
+        """Packs that collected cases name (``nodes=``), before the managed server starts. Raises NodePackError
+        when one has the name of another pack from another folder (InvokeAI would load only one)."""
+        known = {pack.name: pack for pack in self.node_packs}
+        for pack in packs:
+            other = known.get(pack.name)
+            if other is None:
+                self.node_packs.append(pack)
+                known[pack.name] = pack
+            elif other.path != pack.path:
+                raise NodePackError(
+                    f"two node packs are named {pack.name!r}: {other.path} and {pack.path}; InvokeAI loads a pack "
+                    "by its folder's name, so rename one of them"
+                )
+
+    def _needs_live_schema(self, server_version: str) -> bool:
+        from pytest_invokeai.server.live_schema import live_schema_needed
+
+        return live_schema_needed(
+            server_version, node_packs=bool(self.node_packs), workflows=self._loaded_used_workflows()
+        )
+
+    def _use_live_schema(self, lanes: list[Lane]) -> None:
+        """From now on workflows are read with the server's schema (unless the user named one): custom nodes'
+        fields get their real kinds, bounds and choices. What collection read with the shipped one is read again."""
+        live = next((lane.session.live_schema for lane in lanes if lane.session.live_schema is not None), None)
+        if live is None or self.settings.schema is not None:
+            return
+        self._live_schema = live
+        self.workflows = WorkflowCache(self._load_workflow)
 
     def plan(self, cases: list[tuple[str, CaseSpec]]) -> None:
         """The declared cases this process will run, in order (more may come, from xdist)."""
@@ -204,7 +262,7 @@ class RunState:
             return list(self.settings.urls)
         from pytest_invokeai.local.shared_server import acquire_server
 
-        return [acquire_server(self.run_dir, self.settings.server_cmd)]
+        return [acquire_server(self.run_dir, self.settings.server_cmd, node_packs=self.node_packs)]
 
     def connect(self) -> list[Lane]:
         """This process's servers, connected and checked to agree; connects once (a failure is kept and raised again)."""
@@ -242,6 +300,7 @@ class RunState:
                 self.results.servers_down.update(
                     {url: f"not reachable at the start: {why}" for url, why in unreachable.items()}
                 )
+            self._use_live_schema(lanes)
             check_agreement(lanes, self._loaded_used_workflows())
         except Exception:
             for lane in lanes:
@@ -253,6 +312,7 @@ class RunState:
         """A session on the server at ``url``, and the server's InvokeAI version."""
         from pytest_invokeai.local.shared_server import register_queue
         from pytest_invokeai.server.client import InvokeAIClient
+        from pytest_invokeai.server.live_schema import first_contact
         from pytest_invokeai.server.session import GenerationSession
 
         client = InvokeAIClient(
@@ -263,9 +323,11 @@ class RunState:
             on_silence=self._on_silence,
         )
         try:
-            # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
-            version = client.probe_version()
-            self.results.invokeai_versions[url] = version
+            with first_contact(self.run_dir, client.base_url):  # one process of the run at a time
+                # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
+                version = client.probe_version()
+                live_schema = _live_schema(client, version, self.run_dir) if self._needs_live_schema(version) else None
+                self.results.invokeai_versions[url] = version
             session = GenerationSession(
                 client,
                 board=self.settings.board,
@@ -278,6 +340,7 @@ class RunState:
             client.close()
             raise
         session.runner.on_waiting = self._on_waiting
+        session.live_schema = live_schema
         return session, version
 
     def _loaded_used_workflows(self) -> list[Workflow]:
@@ -334,6 +397,7 @@ class RunState:
             preview_size=self.settings.preview_size,
             thresholds=Thresholds().with_overrides(self.settings.tolerance),
             invokeai_version=self.connect()[0].version,
+            node_packs={pack.name: pack.hash for pack in self.node_packs},
         )
 
     def note_replaced(self, broken: Path, kept: Path) -> None:

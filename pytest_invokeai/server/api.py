@@ -115,6 +115,11 @@ def version() -> Call:
     return Call("GET", "/api/v1/app/version", "tell its version", parse=_check_version, probe=True)
 
 
+def openapi() -> Call:
+    """The server's OpenAPI document: its node types, with the custom nodes it loaded (about 2 MB)."""
+    return Call("GET", "/openapi.json", "describe its API (/openapi.json)")
+
+
 def enqueue_batch(queue_id: str, body: dict[str, Any]) -> Call:
     # Never retried blindly: a broken connection may have enqueued it already (see client.enqueue).
     return Call(

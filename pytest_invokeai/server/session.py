@@ -35,6 +35,7 @@ from pytest_invokeai.workflow.form import (
 )
 from pytest_invokeai.workflow.graph import build_enqueue_body
 from pytest_invokeai.workflow.load import Workflow
+from pytest_invokeai.workflow.schema import InvocationSchema
 
 FormValues = Mapping[int | str, Any]
 
@@ -112,6 +113,7 @@ class GenerationSession:
         self.board_id = ensure_board(client, board) if board else None
         self.uploads = UploadCache(client)
         self._models: InstalledModels | None = None
+        self.live_schema: InvocationSchema | None = None  # the server's node schema, when the run read it
 
     @property
     def installed_models(self) -> InstalledModels:

@@ -293,9 +293,9 @@ def _guessed_kind_warning(
     )
     return (
         f"{source}: form input #{index} ({node_type}.{field_name}): {what}, so its kind was guessed "
-        f"from its value {value!r} as {kind!r}, with no bounds or choices. To fix it, refresh the schema "
-        "from your own server (pytest_invokeai.workflow.schema.fetch_schema(URL), or "
-        "scripts/snapshot_schema.py --url URL --output FILE) and use that schema."
+        f"from its value {value!r} as {kind!r}, with no bounds or choices. A test run reads the schema of the "
+        "server it runs on; with no server at hand, save your server's once (pytest-invokeai schema fetch --url URL "
+        "-o FILE) and use that schema (--schema FILE, --invokeai-schema FILE)."
     )
 
 

@@ -87,7 +87,7 @@ def test_a_click_on_accept_writes_the_baseline_and_accept_all_shown_the_rest(bro
     # the record and the previews beside it, which accepting writes as a run does; nothing of another case
     assert first.relative_to(failed_project).as_posix() in changed
     assert {owner_record(name, records) for name in changed} == {first.relative_to(failed_project).as_posix()}
-    assert any(name.endswith(".preview.png") or name.endswith(".preview.jpg") for name in changed)
+    assert any(name.endswith((".preview.png", ".preview.jpg")) for name in changed)
 
     page.get_by_role("button", name="Accept all shown", exact=True).click()
     expect(page.locator("#review-status")).to_have_text("accepted 4 case(s)")

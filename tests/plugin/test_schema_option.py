@@ -1,8 +1,9 @@
 """The plugin's node schema setting: --invokeai-schema, PYTEST_INVOKEAI_SCHEMA and ini invokeai_schema.
 
-A suite file uses a workflow with a custom node: with the bundled schema its fields' kinds are guessed,
-with a warning for each at collection; with the schema file named by any of the three the node is
-known and collection warns of nothing. Collection alone shows it: no server.
+A suite file uses a workflow with a custom node: with the schema file named by any of the three the node
+is known and collection warns of nothing. Without one, collection guesses its fields' kinds without a
+warning: the cases run with the server's live schema, which knows them (tests/server/test_node_packs.py).
+Collection alone shows it: no server.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ def collected(project: pytest.Pytester, *args: str) -> str:
     return result.stdout.str()
 
 
-def test_without_a_schema_file_the_custom_field_is_guessed(project: pytest.Pytester) -> None:
+def test_without_a_schema_file_collection_does_not_warn_of_a_guess_the_live_schema_replaces(
+    project: pytest.Pytester,
+) -> None:
     out = collected(project)
-    assert "so its kind was guessed from its value 0.5 as 'float'" in out
+    assert "kind was guessed" not in out and "warning" not in out, out
     assert "sharpen.invokeai.toml::strong" in out
 
 

@@ -65,11 +65,11 @@ def test_example_suite_passes_on_the_managed_server_with_the_committed_baselines
     result = run_pytest(ROOT, "example_suite", f"--invokeai-results-dir={tmp_path}", f"--invokeai-report={report}")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "18 passed, 1 skipped" in outcomes(output), output[-3000:]
+    assert "20 passed, 1 skipped" in outcomes(output), output[-3000:]
     assert "sd_xl_base_1.0" in output and "is not installed" in output  # the skip names the model
     document = json.loads(report.with_suffix(".json").read_text())
     summary = document["summary"]
-    assert summary["compared"] == 18 and summary["matched"] == 18, summary
+    assert summary["compared"] == 20 and summary["matched"] == 20, summary
     assert "orphaned baselines: 0" in output
     assert_pytests_outcome_in_report(document)
     # The 14 model-free images always have the recorded pixels; the tiny SD-1.5 model's depend on the
@@ -78,10 +78,10 @@ def test_example_suite_passes_on_the_managed_server_with_the_committed_baselines
 
 
 def assert_pytests_outcome_in_report(document: dict) -> None:
-    """The report says what pytest said: passed, 18 passed and 1 skipped, and which test skipped and why."""
+    """The report says what pytest said: passed, 20 passed and 1 skipped, and which test skipped and why."""
     assert (document["status"], document["exit_status"]) == ("passed", 0)
     assert document["summary"]["tests"] == {
-        "passed": 18,
+        "passed": 20,
         "failed": 0,
         "skipped": 1,
         "errors": 0,
@@ -170,10 +170,10 @@ def test_xdist_workers_share_one_managed_server(tmp_path):
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert "18 passed, 1 skipped" in outcomes(output), output[-3000:]
+    assert "20 passed, 1 skipped" in outcomes(output), output[-3000:]
     # Both workers' results reach the controller's report, and both generated on one server.
     document = json.loads(report.with_suffix(".json").read_text())
-    assert document["summary"]["matched"] == 18, document["summary"]
+    assert document["summary"]["matched"] == 20, document["summary"]
     assert_pytests_outcome_in_report(document)  # counted by the controller, from both workers' reports
     servers = [line for line in output.splitlines() if line.startswith("managed local InvokeAI: ")]
     assert len(servers) == 1 and "," not in servers[0], servers

@@ -334,7 +334,7 @@ def test_unknown_marker_arguments_are_listed_with_the_valid_ones() -> None:
         merge_marker_kwargs([(("a.json",), {"seeds": [1], "inptus": {}})], where=WHERE)
     assert str(caught.value) == (
         f"{WHERE}: @pytest.mark.invokeai got unknown argument(s) inptus, seeds; "
-        "valid: workflow, inputs, matrix, combine, outputs, tolerance, timeout, models"
+        "valid: workflow, inputs, matrix, combine, outputs, tolerance, timeout, models, nodes"
     )
 
 

@@ -198,9 +198,9 @@ def test_custom_node_kinds_are_guessed_with_a_warning(nested: Workflow) -> None:
     assert strength.warning == (
         f"{NESTED}: form input #3 (my_custom_sharpen.strength): node type 'my_custom_sharpen' is not in the "
         "InvokeAI 6.14.2 schema (a custom node?), so its kind was guessed from its value 0.5 as 'float', with no "
-        "bounds or choices. To fix it, refresh the schema from your own server "
-        "(pytest_invokeai.workflow.schema.fetch_schema(URL), or scripts/snapshot_schema.py --url URL --output FILE) "
-        "and use that schema."
+        "bounds or choices. A test run reads the schema of the server it runs on; with no server at hand, save your "
+        "server's once (pytest-invokeai schema fetch --url URL -o FILE) and use that schema (--schema FILE, "
+        "--invokeai-schema FILE)."
     )
     assert [i.warning for i in inputs if i.warning] == [strength.warning, tags.warning]
 

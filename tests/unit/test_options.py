@@ -35,6 +35,7 @@ NAMES = {
     "invokeai_look_ahead": ("--invokeai-look-ahead", "PYTEST_INVOKEAI_LOOK_AHEAD"),
     "invokeai_tolerance": ("--invokeai-tolerance", "PYTEST_INVOKEAI_TOLERANCE"),
     "invokeai_schema": ("--invokeai-schema", "PYTEST_INVOKEAI_SCHEMA"),
+    "invokeai_nodes": ("--invokeai-nodes", "PYTEST_INVOKEAI_NODES"),
 }
 
 

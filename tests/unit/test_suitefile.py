@@ -199,7 +199,9 @@ ERRORS = {
     "bad-toml": ('workflow = "workflows/form-layout.json\n', ["not valid TOML", "line 1"]),
     "unknown-top-key": (
         WORKFLOW_LINE + 'output = ["Output"]\n[[case]]\nid = "a"\n',
-        ["unknown key(s) output; valid keys: case, inputs, matrix, models, outputs, timeout, tolerance, workflow"],
+        [
+            "unknown key(s) output; valid keys: case, inputs, matrix, models, nodes, outputs, timeout, tolerance, workflow"
+        ],
     ),
     "no-workflow": ('[[case]]\nid = "a"\n', ['needs `workflow = "path/to/workflow.json"` (relative to this file)']),
     "workflow-not-text": ('workflow = 3\n[[case]]\nid = "a"\n', ["needs `workflow = "]),
