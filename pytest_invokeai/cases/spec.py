@@ -13,13 +13,15 @@ import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_invokeai.errors import InputValueError, WorkflowError
 from pytest_invokeai.workflow.form import FormInput, form_inputs, resolve_input
-from pytest_invokeai.workflow.load import Workflow
+
+if TYPE_CHECKING:  # loading a workflow imports pydantic: only the callers that load one pay for it
+    from pytest_invokeai.workflow.load import Workflow
 
 COMBINE_MODES = ("product", "zip")
 ID_VALUE_MAX = 40  # longer values are shortened in ids (the full value is in the report)
@@ -151,18 +153,21 @@ def matrix_cases(
     keys = list(rows[0])
     kept = inputs_not_overridden(inputs, base.inputs, keys, source=f"{where} ({workflow.source})")
     names = [resolve_input(inputs, key, source=workflow.source).display_name if inputs else str(key) for key in keys]
-    return [
-        CaseSpec(
-            workflow=base.workflow,
-            inputs={**kept, **row},
-            outputs=base.outputs,
-            tolerance=base.tolerance,
-            timeout=base.timeout,
-            models=base.models,
-            case_id="-".join(f"{name}={value_for_id(value)}" for name, value in zip(names, row.values(), strict=True)),
-        )
-        for row in rows
-    ]
+    # Collection makes one case per row, and a suite may have tens of thousands: each is a copy of
+    # one template with its own inputs and id, made without the frozen dataclass's per-field
+    # __init__ (what this costs per case is what the plugin adds to pytest's own parametrize).
+    template = vars(replace(base, inputs={}, case_id=""))
+    if len(names) == 1:  # the common matrix, over one input: no join
+        (prefix,) = (f"{name}=" for name in names)
+        ids = [prefix + value_for_id(value) for row in rows for value in row.values()]
+    else:
+        ids = ["-".join(f"{n}={value_for_id(v)}" for n, v in zip(names, row.values(), strict=True)) for row in rows]
+    cases = []
+    for row, row_id in zip(rows, ids, strict=True):
+        case = object.__new__(CaseSpec)
+        vars(case).update(template, inputs={**kept, **row} if kept else row, case_id=row_id)
+        cases.append(case)
+    return cases
 
 
 def override_inputs(
@@ -200,6 +205,8 @@ def inputs_not_overridden(
 def unique_ids(cases: Sequence[CaseSpec]) -> list[str]:
     """Case ids, with ``#2``, ``#3`` added where shortened values made two ids equal."""
     taken = {case.case_id for case in cases}
+    if len(taken) == len(cases):  # no two alike (the usual case): nothing to number
+        return [case.case_id for case in cases]
     seen: set[str] = set()
     ids = []
     for case in cases:

@@ -15,10 +15,8 @@ import pytest
 from pytest_invokeai._util.keys import workflow_key
 from pytest_invokeai.cases.spec import CaseSpec, merge_marker_kwargs, spec_from_marker
 from pytest_invokeai.errors import InvokeAITestError
-from pytest_invokeai.report.results import TestProblem, Verdict
-from pytest_invokeai.run.gate import Blocked
 
-if TYPE_CHECKING:  # imported when a case runs (see runstate.py: collection stays light)
+if TYPE_CHECKING:  # imported when a case runs (see run/state.py: collection stays light)
     from pytest_invokeai.run.case_run import CaseRun
     from pytest_invokeai.run.judge import Judgement
     from pytest_invokeai.run.state import RunState
@@ -66,7 +64,9 @@ def marked_workflow(item: pytest.Item) -> Path | None:
 
 def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | None = None) -> CaseRun:
     """Run (or collect the pre-enqueued result of) a case for ``item``; blocked cases end the test."""
+    from pytest_invokeai.report.results import TestProblem, Verdict
     from pytest_invokeai.run.case_run import CaseRun
+    from pytest_invokeai.run.gate import Blocked
 
     state = run_state(item.config)
     test_id = item.nodeid if name is None else f"{item.nodeid}::{name}"

@@ -18,20 +18,21 @@ from pytest_invokeai._util.keys import rootdir_key
 from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.cases.spec import CaseSpec
 from pytest_invokeai.errors import InvokeAITestError
-from pytest_invokeai.report.results import OutputResult, TestProblem
 from pytest_invokeai.run.settings import Settings
 from pytest_invokeai.workflow.cache import WorkflowCache
-from pytest_invokeai.workflow.load import Workflow, load_workflow
-from pytest_invokeai.workflow.schema import load_schema
 
 # The server side, the scheduler and the judge (httpx, Socket.IO, numpy, PIL) are imported when the
 # first case runs: collecting a suite of thousands of cases must not pay for them.
+# Loading a workflow (pydantic) and the results' types are imported when first used too: a run that
+# collects no InvokeAI test never needs them.
 if TYPE_CHECKING:
+    from pytest_invokeai.report.results import OutputResult, TestProblem
     from pytest_invokeai.run.judge import JudgeSettings
     from pytest_invokeai.run.scheduler import CaseScheduler
     from pytest_invokeai.server.client import InvokeAIClient
     from pytest_invokeai.server.pool import Lane
     from pytest_invokeai.server.session import GenerationSession
+    from pytest_invokeai.workflow.load import Workflow
 
 
 @dataclass
@@ -66,6 +67,8 @@ class RunResults:
         }
 
     def merge(self, data: dict[str, Any]) -> None:
+        from pytest_invokeai.report.results import OutputResult, TestProblem
+
         for raw in data.get("outputs", []):
             paths = {k: Path(raw[k]) if raw.get(k) else None for k in ("actual", "baseline", "diff", "side_by_side")}
             self.outputs.append(OutputResult(**{**raw, **paths}))
@@ -141,6 +144,9 @@ class RunState:
 
     def _load_workflow(self, path: Path) -> Workflow:
         # Read with the run's node schema (--invokeai-schema); the schema file is read once, when first needed.
+        from pytest_invokeai.workflow.load import load_workflow
+        from pytest_invokeai.workflow.schema import load_schema
+
         return load_workflow(path, schema=load_schema(self.settings.schema))
 
     def plan(self, cases: list[tuple[str, CaseSpec]]) -> None:
