@@ -152,10 +152,8 @@ class _Open:
         ``json``: in JSON mode, as pydantic's ``model_dump(mode="json")``: tuples become lists and
         floats that are not finite become None.
         """
-        out: dict[str, Any] = {}
-        for spec in self.SPECS:
-            if spec.name in self._fields_set:
-                out[spec.name] = _dumped(self.__dict__[spec.name], json)
+        given, state = self._fields_set, self.__dict__
+        out = {spec.name: _dumped(state[spec.name], json) for spec in self.SPECS if spec.name in given}
         for key, value in self._extra.items():
             out[key] = _dumped(value, json)
         return out
@@ -201,6 +199,14 @@ def _built(model: type[_Open], data: Any, trusted: bool) -> _Open:
 
 
 def _dumped(value: Any, json: bool) -> Any:
+    kind = type(value)
+    # The JSON a workflow holds first, by exact type: every case's graph is built from a fresh dump.
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {key: _dumped(item, json) for key, item in value.items()}
+    if kind is list:
+        return [_dumped(item, json) for item in value]
     if isinstance(value, _Open):
         return value.dump(json=json)
     if isinstance(value, dict):
