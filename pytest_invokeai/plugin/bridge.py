@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -46,8 +46,9 @@ def declared_case(item: pytest.Item) -> CaseSpec | None:
     if "invokeai_run" not in getattr(item, "fixturenames", ()):
         return None
     callspec = getattr(item, "callspec", None)
-    if callspec is not None and CASE_PARAM in callspec.params:
-        return cast(CaseSpec, callspec.params[CASE_PARAM])  # the plugin's parametrization puts a CaseSpec there
+    param = callspec.params.get(CASE_PARAM) if callspec is not None else None
+    if isinstance(param, CaseSpec):  # the plugin's parametrization puts one there (asked for every case: no cast call)
+        return param
     kwargs = marker_kwargs(item)
     if kwargs is None or "matrix" in kwargs:
         return None
