@@ -89,6 +89,14 @@ def expand_matrix(
     matrix: Mapping[Any, Sequence[Any]], combine: str = "product", *, where: str
 ) -> list[dict[InputKey, Any]]:
     """Every combination (``product``) or the n-th values together (``zip``) of ``{index: [values]}``."""
+    keys, rows = matrix_rows(matrix, combine, where=where)
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def matrix_rows(
+    matrix: Mapping[Any, Sequence[Any]], combine: str = "product", *, where: str
+) -> tuple[list[InputKey], list[tuple[Any, ...]]]:
+    """The matrix's input keys, and its rows as tuples of values in the keys' order (see :func:`expand_matrix`)."""
     if combine not in COMBINE_MODES:
         raise InputValueError(f"{where}: combine must be one of {', '.join(COMBINE_MODES)}, got {combine!r}")
     if not isinstance(matrix, Mapping) or not matrix:
@@ -110,7 +118,7 @@ def expand_matrix(
         rows = list(zip(*columns, strict=True))
     else:
         rows = list(itertools.product(*columns))
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    return keys, rows
 
 
 def value_for_id(value: Any) -> str:
@@ -147,25 +155,30 @@ def matrix_cases(
 ) -> list[CaseSpec]:
     """Cases of ``base`` for each row of the matrix, with ids from the workflow's display names."""
     inputs = form_inputs(workflow)
-    rows = expand_matrix(matrix, combine, where=where)
+    keys, rows = matrix_rows(matrix, combine, where=where)
     # Every row names the same inputs in the same order: they are resolved against the form (and
     # checked against the base inputs) once, not once per row, with the same errors.
-    keys = list(rows[0])
     kept = inputs_not_overridden(inputs, base.inputs, keys, source=f"{where} ({workflow.source})")
     names = [resolve_input(inputs, key, source=workflow.source).display_name if inputs else str(key) for key in keys]
     # Collection makes one case per row, and a suite may have tens of thousands: each is a copy of
     # one template with its own inputs and id, made without the frozen dataclass's per-field
     # __init__ (what this costs per case is what the plugin adds to pytest's own parametrize).
     template = vars(replace(base, inputs={}, case_id=""))
-    if len(names) == 1:  # the common matrix, over one input: no join
-        (prefix,) = (f"{name}=" for name in names)
-        ids = [prefix + value_for_id(value) for row in rows for value in row.values()]
+    if len(keys) == 1:  # the common matrix, over one input: no row dict, no join
+        (key,), prefix = keys, f"{names[0]}="
+        made = [({**kept, key: value}, prefix + value_for_id(value)) for (value,) in rows]
     else:
-        ids = ["-".join(f"{n}={value_for_id(v)}" for n, v in zip(names, row.values(), strict=True)) for row in rows]
+        made = [
+            (
+                {**kept, **dict(zip(keys, row, strict=True))},
+                "-".join(f"{n}={value_for_id(v)}" for n, v in zip(names, row, strict=True)),
+            )
+            for row in rows
+        ]
     cases = []
-    for row, row_id in zip(rows, ids, strict=True):
+    for row_inputs, row_id in made:
         case = object.__new__(CaseSpec)
-        vars(case).update(template, inputs={**kept, **row} if kept else row, case_id=row_id)
+        vars(case).update(template, inputs=row_inputs, case_id=row_id)
         cases.append(case)
     return cases
 
