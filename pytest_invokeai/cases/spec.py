@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_invokeai.errors import InputValueError, WorkflowError
 from pytest_invokeai.workflow.form import FormInput, form_inputs, resolve_input
 
-if TYPE_CHECKING:  # loading a workflow imports pydantic: only the callers that load one pay for it
+if TYPE_CHECKING:  # the loader is imported by the callers that load a workflow, not with the plugin
     from pytest_invokeai.workflow.load import Workflow
 
 COMBINE_MODES = ("product", "zip")

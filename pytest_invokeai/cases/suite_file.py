@@ -47,7 +47,7 @@ from pytest_invokeai.cases.spec import (
 from pytest_invokeai.errors import WorkflowError
 from pytest_invokeai.workflow.form import FormInput, form_inputs
 
-if TYPE_CHECKING:  # the plugin imports this module in every pytest run; loading a workflow imports pydantic
+if TYPE_CHECKING:  # the plugin imports this module in every pytest run; the loader waits for a suite file
     from pytest_invokeai.workflow.load import Workflow
 
 SUFFIX = ".invokeai.toml"

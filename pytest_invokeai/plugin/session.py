@@ -12,10 +12,11 @@ import contextlib
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
+from pytest_invokeai.baseline.orphans import Pruned, prune, scan_run
 from pytest_invokeai.cases.spec import (
     CaseError,
     CaseSpec,
@@ -40,9 +41,6 @@ from pytest_invokeai.report.outcomes import RunOutcome
 from pytest_invokeai.run.progress import WaitProgress
 from pytest_invokeai.run.settings import OptionError, resolve
 from pytest_invokeai.run.state import RunState
-
-if TYPE_CHECKING:  # the orphan scan is imported at the end of collection, when a run has InvokeAI tests
-    from pytest_invokeai.baseline.orphans import Pruned
 
 SESSION_KEY = pytest.StashKey["InvokeAISession"]()
 
@@ -154,8 +152,6 @@ class InvokeAISession:
                 raise pytest.UsageError(
                     f"--invokeai-prune refuses a narrowed run ({narrowed}): it would delete baselines in use"
                 )
-            from pytest_invokeai.baseline.orphans import Pruned, prune
-
             dry_run = prune_mode == "dry-run"
             state = self.state
             self.pruned = Pruned(
@@ -174,8 +170,6 @@ class InvokeAISession:
         return unlisted
 
     def _scan_baselines(self, items: list[pytest.Item], unlisted: list[str]) -> None:
-        from pytest_invokeai.baseline.orphans import scan_run
-
         state = self.state
         scan = scan_run(
             state.store,

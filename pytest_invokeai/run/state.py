@@ -23,7 +23,7 @@ from pytest_invokeai.workflow.cache import WorkflowCache
 
 # The server side, the scheduler and the judge (httpx, Socket.IO, numpy, PIL) are imported when the
 # first case runs: collecting a suite of thousands of cases must not pay for them.
-# Loading a workflow (pydantic) and the results' types are imported when first used too: a run that
+# The workflow loader and the results' types are imported when first used too: a run that
 # collects no InvokeAI test never needs them.
 if TYPE_CHECKING:
     from pytest_invokeai.report.results import OutputResult, TestProblem

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the loader (pydantic) is imported when the first workflow is read
+if TYPE_CHECKING:  # the loader is imported when the first workflow is read
     from pytest_invokeai.workflow.load import Workflow
 
 

@@ -33,7 +33,7 @@ from pytest_invokeai.errors import WorkflowError
 from pytest_invokeai.workflow.content_hash import content_hash
 from pytest_invokeai.workflow.form import FormInput, form_inputs
 
-if TYPE_CHECKING:  # the store imports this module for its index maps; loading workflows imports pydantic
+if TYPE_CHECKING:  # the store imports this module for its index maps, in every run: the loader waits
     from pytest_invokeai.workflow.load import Workflow
     from pytest_invokeai.workflow.schema import InvocationSchema
 
@@ -394,7 +394,7 @@ def check_drift(
     schema: InvocationSchema | None = None,
 ) -> DriftReport:
     """Compare a workflow (or its inputs, or a map made from it) with a saved index map."""
-    # Workflow is known here by elimination: this module does not import the loader (pydantic) at import time.
+    # Workflow is known here by elimination: this module does not import the loader when it is imported.
     if isinstance(current, IndexMap):
         now = current
         existing_node_ids = {e.node_id for e in now.inputs}

@@ -25,7 +25,7 @@ from pytest_invokeai.errors import InputValueError, WorkflowError
 from pytest_invokeai.workflow.terms import AUTO_BOARD, NODE_FIELD
 from pytest_invokeai.workflow.values import parse_value
 
-# Only types: reading a form must not import pydantic (the document models) or the graph builder.
+# Only types: reading a form imports neither the document's classes nor the graph builder.
 if TYPE_CHECKING:
     from pytest_invokeai.workflow.document import Form, FormElement
     from pytest_invokeai.workflow.load import Workflow

@@ -1,8 +1,8 @@
 """Names from InvokeAI's workflow format that the form reader and the graph builder share.
 
-They live apart from :mod:`.document` (the pydantic models of a workflow file) so that reading
-them does not import pydantic: the pytest plugin is imported by every pytest run, most of which
-never load a workflow.
+They live apart from :mod:`.document` (the classes of a workflow file) and :mod:`.graph` so that
+the modules the pytest plugin imports in every pytest run, most of which never load a workflow,
+need neither.
 """
 
 from __future__ import annotations
