@@ -25,7 +25,7 @@ from .paired import Sample, alternate, ratios, spread, timed_subprocess
 from .plugin_suite import clean_env
 from .workload import SEED, Workload
 
-WARM_UP = 1  # pairs run first and not counted: the file cache, compiled bytecode
+WARM_UP = 1  # pairs run first and not counted: the file cache, compiled bytecode (see collection_env)
 
 PLUGIN_TEST = """\
 import pytest
@@ -48,6 +48,15 @@ def test_case(seed):
 """
 
 COLLECTED = re.compile(r"(\d+) tests? collected in ([0-9.]+)s")
+
+
+def collection_env() -> dict[str, str]:
+    """The environment of a measured process: ours, less what changes pytest or the plugin, and with
+    Python's compiled bytecode written and read as in a user's installation (an environment that sets
+    PYTHONDONTWRITEBYTECODE would have the plugin's modules compiled from source in every run)."""
+    env = clean_env()
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 class ConnectionCounter:
@@ -108,7 +117,7 @@ def collect_once(directory: Path, extra: list[str], k: int, phases: list[float])
                 cwd=directory,
                 capture_output=True,
                 text=True,
-                env=clean_env(),
+                env=collection_env(),
             )
         )
     )
@@ -158,3 +167,68 @@ def measure_collection(
         )
         rows.append(row)
     return rows
+
+
+CALLGRIND_TOTAL = re.compile(r"Collected : (\d+)")
+
+
+def instructions_once(directory: Path, extra: list[str], k: int) -> int:
+    """Instructions one ``pytest --collect-only`` process executes, counted by valgrind's callgrind.
+
+    Unlike time, the count hardly moves with the load of other processes on the machine: it is the
+    figure to compare on a busy machine (it counts work, not waiting for the CPU or the disk).
+    """
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m", "pytest"]
+    command += ["--collect-only", "-q", "-p", "no:cacheprovider", *extra]
+    run = subprocess.run(command, cwd=directory, capture_output=True, text=True, env=collection_env())
+    found, counted = COLLECTED.search(run.stdout), CALLGRIND_TOTAL.search(run.stderr)
+    if run.returncode != 0 or found is None or int(found.group(1)) != k or counted is None:
+        raise RuntimeError(f"callgrind over {directory} failed (exit {run.returncode}): {run.stderr[-800:]}")
+    return int(counted.group(1))
+
+
+def measure_instructions(directory: Path, workload: Workload, ks: list[int], log: Any = print) -> list[dict[str, Any]]:
+    """Per K: the instructions of the plugin's collection and of plain pytest's, and their ratio."""
+    rows = []
+    for k in ks:
+        plugin_dir, plain_dir = write_collection_suites(directory, workload, k)
+        plugin_args, plain_args = ["--invokeai-url", "http://127.0.0.1:9"], ["-p", "no:invokeai"]  # never contacted
+        collect_once(plugin_dir, plugin_args, k, [])  # not counted: writes the compiled bytecode
+        collect_once(plain_dir, plain_args, k, [])
+        plugin = instructions_once(plugin_dir, plugin_args, k)
+        plain = instructions_once(plain_dir, plain_args, k)
+        row = {"k": k, "plugin_instructions": plugin, "plain_instructions": plain, "ratio": round(plugin / plain, 3)}
+        log(f"  instructions K={k}: plugin {plugin / 1e9:.3f} G, plain {plain / 1e9:.3f} G, ratio {row['ratio']:.3f}")
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The collection benchmark alone (no server needed): paired times and, with --callgrind, instruction counts."""
+    import argparse
+    import json
+    import tempfile
+
+    from .workload import write_uncached_workflow
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.collection", description=main.__doc__)
+    parser.add_argument("--collect", default="1000,10000", help="K values (default 1000,10000)")
+    parser.add_argument("--repeats", type=int, default=5, help="paired timed runs per K (default 5)")
+    parser.add_argument("--callgrind", action="store_true", help="also count instructions with valgrind (slow)")
+    parser.add_argument("--output", type=Path, help="write the measurements to this JSON file")
+    args = parser.parse_args(argv)
+    ks = [int(k) for k in args.collect.split(",")]
+    results: dict[str, Any] = {"command": " ".join(["python -m benchmarks.collection", *(argv or sys.argv[1:])])}
+    with tempfile.TemporaryDirectory(prefix="pytest-invokeai-collect-") as tmp:
+        workload = Workload(write_uncached_workflow(Path(tmp) / "workflow"), 64)
+        if args.repeats > 0:
+            results["timed"] = measure_collection(Path(tmp) / "timed", workload, ks, args.repeats)
+        if args.callgrind:
+            results["instructions"] = measure_instructions(Path(tmp) / "counted", workload, ks)
+    if args.output:
+        args.output.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -15,11 +15,13 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_invokeai.errors import InputValueError, WorkflowError
 from pytest_invokeai.workflow.form import FormInput, form_inputs, resolve_input
-from pytest_invokeai.workflow.load import Workflow
+
+if TYPE_CHECKING:  # the loader is imported by the callers that load a workflow, not with the plugin
+    from pytest_invokeai.workflow.load import Workflow
 
 COMBINE_MODES = ("product", "zip")
 ID_VALUE_MAX = 40  # longer values are shortened in ids (the full value is in the report)
@@ -88,6 +90,14 @@ def expand_matrix(
     matrix: Mapping[Any, Sequence[Any]], combine: str = "product", *, where: str
 ) -> list[dict[InputKey, Any]]:
     """Every combination (``product``) or the n-th values together (``zip``) of ``{index: [values]}``."""
+    keys, rows = matrix_rows(matrix, combine, where=where)
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def matrix_rows(
+    matrix: Mapping[Any, Sequence[Any]], combine: str = "product", *, where: str
+) -> tuple[list[InputKey], list[tuple[Any, ...]]]:
+    """The matrix's input keys, and its rows as tuples of values in the keys' order (see :func:`expand_matrix`)."""
     if combine not in COMBINE_MODES:
         raise InputValueError(f"{where}: combine must be one of {', '.join(COMBINE_MODES)}, got {combine!r}")
     if not isinstance(matrix, Mapping) or not matrix:
@@ -109,7 +119,7 @@ def expand_matrix(
         rows = list(zip(*columns, strict=True))
     else:
         rows = list(itertools.product(*columns))
-    return [dict(zip(keys, row, strict=True)) for row in rows]
+    return keys, rows
 
 
 def value_for_id(value: Any) -> str:
@@ -146,25 +156,43 @@ def matrix_cases(
 ) -> list[CaseSpec]:
     """Cases of ``base`` for each row of the matrix, with ids from the workflow's display names."""
     inputs = form_inputs(workflow)
-    rows = expand_matrix(matrix, combine, where=where)
+    keys, rows = matrix_rows(matrix, combine, where=where)
     # Every row names the same inputs in the same order: they are resolved against the form (and
     # checked against the base inputs) once, not once per row, with the same errors.
-    keys = list(rows[0])
     kept = inputs_not_overridden(inputs, base.inputs, keys, source=f"{where} ({workflow.source})")
     names = [resolve_input(inputs, key, source=workflow.source).display_name if inputs else str(key) for key in keys]
-    return [
-        CaseSpec(
-            workflow=base.workflow,
-            inputs={**kept, **row},
-            outputs=base.outputs,
-            tolerance=base.tolerance,
-            timeout=base.timeout,
-            models=base.models,
-            nodes=base.nodes,
-            case_id="-".join(f"{name}={value_for_id(value)}" for name, value in zip(names, row.values(), strict=True)),
-        )
-        for row in rows
-    ]
+    if len(keys) == 1:  # the common matrix, over one input: no row dict, no join
+        (key,), prefix = keys, f"{names[0]}="
+        made = [({**kept, key: value}, prefix + value_for_id(value)) for (value,) in rows]
+    else:
+        made = [
+            (
+                {**kept, **dict(zip(keys, row, strict=True))},
+                "-".join(f"{n}={value_for_id(v)}" for n, v in zip(names, row, strict=True)),
+            )
+            for row in rows
+        ]
+    return [_row_case(base, row_inputs, row_id) for row_inputs, row_id in made]
+
+
+def _row_case(base: CaseSpec, inputs: dict[InputKey, Any], case_id: str, _set: Any = object.__setattr__) -> CaseSpec:
+    """``replace(base, inputs=inputs, case_id=case_id)`` at a fraction of its cost.
+
+    Collection makes one case per matrix row, and a suite may have tens of thousands: what each costs
+    is what the plugin adds to pytest's own parametrize. Every field is set, in the class's order (so
+    the instance keeps its compact attribute layout: as little memory as one made by ``__init__``);
+    a field added to :class:`CaseSpec` must be added here (test_cases compares the two ways).
+    """
+    case = object.__new__(CaseSpec)
+    _set(case, "workflow", base.workflow)
+    _set(case, "inputs", inputs)
+    _set(case, "outputs", base.outputs)
+    _set(case, "tolerance", base.tolerance)
+    _set(case, "timeout", base.timeout)
+    _set(case, "models", base.models)
+    _set(case, "nodes", base.nodes)
+    _set(case, "case_id", case_id)
+    return case
 
 
 def override_inputs(
@@ -202,6 +230,8 @@ def inputs_not_overridden(
 def unique_ids(cases: Sequence[CaseSpec]) -> list[str]:
     """Case ids, with ``#2``, ``#3`` added where shortened values made two ids equal."""
     taken = {case.case_id for case in cases}
+    if len(taken) == len(cases):  # no two alike (the usual case): nothing to number
+        return [case.case_id for case in cases]
     seen: set[str] = set()
     ids = []
     for case in cases:

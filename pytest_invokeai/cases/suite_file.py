@@ -28,11 +28,10 @@ Every case becomes a test item, ``colors.invokeai.toml::small`` or ``colors.invo
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_invokeai.cases.spec import (
     COMBINE_MODES,
@@ -49,7 +48,9 @@ from pytest_invokeai.cases.spec import (
 )
 from pytest_invokeai.errors import WorkflowError
 from pytest_invokeai.workflow.form import FormInput, form_inputs
-from pytest_invokeai.workflow.load import Workflow, load_workflow
+
+if TYPE_CHECKING:  # the plugin imports this module in every pytest run; the loader waits for a suite file
+    from pytest_invokeai.workflow.load import Workflow
 
 SUFFIX = ".invokeai.toml"
 TOP_KEYS = {"workflow", "outputs", "timeout", "models", "nodes", "tolerance", "inputs", "case", "matrix"}
@@ -72,8 +73,15 @@ def is_suite_file(path: Path) -> bool:
     return path.name.endswith(SUFFIX) and len(path.name) > len(SUFFIX)
 
 
-def load_suite_file(path: Path, *, load: Callable[[Path], Workflow] = load_workflow) -> SuiteFile:
-    """The suite file at ``path``; ``load`` reads its workflow (the run's, with the run's node schema)."""
+def load_suite_file(path: Path, *, load: Callable[[Path], Workflow] | None = None) -> SuiteFile:
+    """The suite file at ``path``; ``load`` reads its workflow (the run's, with the run's node schema;
+    by default :func:`~pytest_invokeai.workflow.load.load_workflow`)."""
+    import tomllib
+
+    if load is None:
+        from pytest_invokeai.workflow.load import load_workflow
+
+        load = load_workflow
     where = str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_invokeai._util.keys import workflow_key
 from pytest_invokeai.cases.spec import CaseSpec, merge_marker_kwargs, spec_from_marker
 from pytest_invokeai.errors import InvokeAITestError
-from pytest_invokeai.report.results import TestProblem, Verdict
-from pytest_invokeai.run.gate import Blocked
 
-if TYPE_CHECKING:  # imported when a case runs (see runstate.py: collection stays light)
+if TYPE_CHECKING:  # imported when a case runs (see run/state.py: collection stays light)
     from pytest_invokeai.run.case_run import CaseRun
     from pytest_invokeai.run.judge import Judgement
     from pytest_invokeai.run.state import RunState
@@ -48,8 +46,9 @@ def declared_case(item: pytest.Item) -> CaseSpec | None:
     if "invokeai_run" not in getattr(item, "fixturenames", ()):
         return None
     callspec = getattr(item, "callspec", None)
-    if callspec is not None and CASE_PARAM in callspec.params:
-        return cast(CaseSpec, callspec.params[CASE_PARAM])  # the plugin's parametrization puts a CaseSpec there
+    param = callspec.params.get(CASE_PARAM) if callspec is not None else None
+    if isinstance(param, CaseSpec):  # the plugin's parametrization puts one there (asked for every case: no cast call)
+        return param
     kwargs = marker_kwargs(item)
     if kwargs is None or "matrix" in kwargs:
         return None
@@ -66,7 +65,9 @@ def marked_workflow(item: pytest.Item) -> Path | None:
 
 def run_case(item: pytest.Item, spec: CaseSpec, *, planned: bool, name: str | None = None) -> CaseRun:
     """Run (or collect the pre-enqueued result of) a case for ``item``; blocked cases end the test."""
+    from pytest_invokeai.report.results import TestProblem, Verdict
     from pytest_invokeai.run.case_run import CaseRun
+    from pytest_invokeai.run.gate import Blocked
 
     state = run_state(item.config)
     test_id = item.nodeid if name is None else f"{item.nodeid}::{name}"

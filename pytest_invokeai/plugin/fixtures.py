@@ -26,11 +26,11 @@ from pytest_invokeai.plugin.bridge import (
     run_state,
 )
 from pytest_invokeai.workflow.form import form_inputs
-from pytest_invokeai.workflow.load import Workflow
 
-if TYPE_CHECKING:  # imported when a case runs (see runstate.py: collection stays light)
+if TYPE_CHECKING:  # imported when a case runs (see run/state.py: collection stays light)
     from pytest_invokeai.run.case_run import CaseRun
     from pytest_invokeai.server.client import InvokeAIClient
+    from pytest_invokeai.workflow.load import Workflow
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,6 @@ from typing import Any
 
 from pytest_invokeai.errors import InputValueError
 from pytest_invokeai.recall.graphview import FieldRef, Found, GraphView, NotFound
-from pytest_invokeai.workflow.document import BATCH_NODE_TYPES, GENERATOR_NODE_TYPES
 from pytest_invokeai.workflow.form import (
     FormInput,
     collect_values,
@@ -42,6 +41,7 @@ from pytest_invokeai.workflow.form import (
 from pytest_invokeai.workflow.graph import with_values
 from pytest_invokeai.workflow.load import Workflow
 from pytest_invokeai.workflow.schema import InvocationSchema
+from pytest_invokeai.workflow.terms import BATCH_NODE_TYPES, GENERATOR_NODE_TYPES
 
 POSITIVE_INPUTS = ("positive_conditioning", "positive_text_conditioning")
 NEGATIVE_INPUTS = ("negative_conditioning", "negative_text_conditioning")

@@ -19,20 +19,22 @@ from pytest_invokeai.baseline.store import BaselineStore
 from pytest_invokeai.cases.spec import CaseSpec
 from pytest_invokeai.errors import InvokeAITestError
 from pytest_invokeai.local.node_packs import NodePack, NodePackError
-from pytest_invokeai.report.results import OutputResult, TestProblem
 from pytest_invokeai.run.settings import Settings
 from pytest_invokeai.workflow.cache import WorkflowCache
-from pytest_invokeai.workflow.load import Workflow, load_workflow
-from pytest_invokeai.workflow.schema import InvocationSchema, load_schema
 
 # The server side, the scheduler and the judge (httpx, Socket.IO, numpy, PIL) are imported when the
 # first case runs: collecting a suite of thousands of cases must not pay for them.
+# The workflow loader and the results' types are imported when first used too: a run that
+# collects no InvokeAI test never needs them.
 if TYPE_CHECKING:
+    from pytest_invokeai.report.results import OutputResult, TestProblem
     from pytest_invokeai.run.judge import JudgeSettings
     from pytest_invokeai.run.scheduler import CaseScheduler
     from pytest_invokeai.server.client import InvokeAIClient
     from pytest_invokeai.server.pool import Lane
     from pytest_invokeai.server.session import GenerationSession
+    from pytest_invokeai.workflow.load import Workflow
+    from pytest_invokeai.workflow.schema import InvocationSchema
 
 
 @dataclass
@@ -85,6 +87,8 @@ class RunResults:
         }
 
     def merge(self, data: dict[str, Any]) -> None:
+        from pytest_invokeai.report.results import OutputResult, TestProblem
+
         for raw in data.get("outputs", []):
             paths = {k: Path(raw[k]) if raw.get(k) else None for k in ("actual", "baseline", "diff", "side_by_side")}
             self.outputs.append(OutputResult(**{**raw, **paths}))
@@ -199,7 +203,11 @@ class RunState:
         self._planned_keys: set[str] = set()
 
     def _load_workflow(self, path: Path) -> Workflow:
-        # Read with the run's node schema: --invokeai-schema, else the server's once connected, else the shipped one.
+        # Read with the run's node schema: --invokeai-schema, else the server's once connected, else the shipped
+        # one. The loader and the schema file are imported and read when first needed, not at collection start.
+        from pytest_invokeai.workflow.load import load_workflow
+        from pytest_invokeai.workflow.schema import load_schema
+
         if self.settings.schema is None and self._live_schema is not None:
             return load_workflow(path, schema=self._live_schema)
         return load_workflow(path, schema=load_schema(self.settings.schema))

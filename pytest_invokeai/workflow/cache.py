@@ -5,15 +5,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pytest_invokeai.workflow.load import Workflow, load_workflow
+if TYPE_CHECKING:  # the loader is imported when the first workflow is read
+    from pytest_invokeai.workflow.load import Workflow
 
 
 class WorkflowCache:
     """Each workflow file is parsed once per process."""
 
-    def __init__(self, loader: Callable[[Path], Workflow] = load_workflow) -> None:
-        self._loader = loader
+    def __init__(self, loader: Callable[[Path], Workflow] | None = None) -> None:
+        """``loader`` reads one workflow file; by default :func:`~pytest_invokeai.workflow.load.load_workflow`."""
+        if loader is None:
+            from pytest_invokeai.workflow.load import load_workflow
+
+            loader = load_workflow
+        self._loader: Callable[[Path], Workflow] = loader
         self._loaded: dict[Path, Workflow] = {}
         self._lock = threading.Lock()
 

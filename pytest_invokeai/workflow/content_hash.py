@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_invokeai.workflow.form import form_inputs
-from pytest_invokeai.workflow.load import Workflow
+
+if TYPE_CHECKING:
+    from pytest_invokeai.workflow.load import Workflow
 
 #: Bump when the hashed content changes meaning; stored hashes of another version never compare equal.
 HASH_VERSION = 1

@@ -26,14 +26,16 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pytest_invokeai._util.atomic import write_atomic
 from pytest_invokeai.errors import WorkflowError
 from pytest_invokeai.workflow.content_hash import content_hash
 from pytest_invokeai.workflow.form import FormInput, form_inputs
-from pytest_invokeai.workflow.load import Workflow
-from pytest_invokeai.workflow.schema import InvocationSchema
+
+if TYPE_CHECKING:  # the store imports this module for its index maps, in every run: the loader waits
+    from pytest_invokeai.workflow.load import Workflow
+    from pytest_invokeai.workflow.schema import InvocationSchema
 
 MAP_FORMAT = "pytest-invokeai index map"
 MAP_FORMAT_VERSION = 1
@@ -392,15 +394,16 @@ def check_drift(
     schema: InvocationSchema | None = None,
 ) -> DriftReport:
     """Compare a workflow (or its inputs, or a map made from it) with a saved index map."""
-    if isinstance(current, Workflow):
-        now = IndexMap.from_workflow(current, schema=schema)
-        existing_node_ids = {n.id for n in current.nodes}
-    elif isinstance(current, IndexMap):
+    # Workflow is known here by elimination: this module does not import the loader when it is imported.
+    if isinstance(current, IndexMap):
         now = current
         existing_node_ids = {e.node_id for e in now.inputs}
-    else:
+    elif isinstance(current, Sequence):
         now = IndexMap.from_inputs(current)
         existing_node_ids = {e.node_id for e in now.inputs}
+    else:
+        now = IndexMap.from_workflow(current, schema=schema)
+        existing_node_ids = {n.id for n in current.nodes}
 
     pairs = _match_inputs(saved_map.inputs, now.inputs, existing_node_ids)
     matched_saved = {id(s) for s, _ in pairs}

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_invokeai.errors import InputValueError, WorkflowError
-from pytest_invokeai.workflow.document import NODE_FIELD, Form, FormElement
-from pytest_invokeai.workflow.graph import AUTO_BOARD
-from pytest_invokeai.workflow.schema import InvocationSchema
+from pytest_invokeai.workflow.terms import AUTO_BOARD, NODE_FIELD
 from pytest_invokeai.workflow.values import parse_value
 
+# Only types: reading a form imports neither the document's classes nor the graph builder.
 if TYPE_CHECKING:
+    from pytest_invokeai.workflow.document import Form, FormElement
     from pytest_invokeai.workflow.load import Workflow
+    from pytest_invokeai.workflow.schema import InvocationSchema
 
 #: The kind names are frozen: index maps and baselines store them. Never rename one.
 KINDS = (

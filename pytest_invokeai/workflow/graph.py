@@ -17,11 +17,11 @@ from typing import Any
 from pytest_invokeai.errors import InputValueError, WorkflowError
 from pytest_invokeai.workflow.batch import batch_data as compute_batch_data
 from pytest_invokeai.workflow.connectors import resolve_connector_source
-from pytest_invokeai.workflow.document import BATCH_NODE_TYPES, GENERATOR_NODE_TYPES
 from pytest_invokeai.workflow.embedded import embedded_workflow, input_value
 from pytest_invokeai.workflow.jsonpath import json_path
 from pytest_invokeai.workflow.load import Workflow
 from pytest_invokeai.workflow.schema import InvocationSchema
+from pytest_invokeai.workflow.terms import AUTO_BOARD, BATCH_NODE_TYPES, GENERATOR_NODE_TYPES
 
 #: Node types whose inputs the UI passes on even when the schema does not list them (pydantic ``extra="allow"``).
 NODES_ACCEPTING_EXTRA_INPUTS = frozenset({"core_metadata"})
@@ -29,7 +29,6 @@ NODES_ACCEPTING_EXTRA_INPUTS = frozenset({"core_metadata"})
 UNSUPPORTED_NODE_TYPES = {
     "call_saved_workflow": "its inputs come from another saved workflow, which the web UI fetches from the server",
 }
-AUTO_BOARD = "auto"
 NO_BOARD = "none"
 
 NodeField = tuple[str, str]

@@ -20,17 +20,10 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from pytest_invokeai.errors import WorkflowError
 from pytest_invokeai.workflow.document import (
-    CONTAINER,
-    CURRENT_VERSION,
-    FORM_ELEMENT_TYPES,
-    NODE_FIELD,
-    SUPPORTED_VERSIONS,
     FieldInstance,
     Form,
     FormElement,
@@ -39,6 +32,16 @@ from pytest_invokeai.workflow.document import (
 )
 from pytest_invokeai.workflow.jsonpath import json_path
 from pytest_invokeai.workflow.schema import InvocationSchema, bundled_schema
+from pytest_invokeai.workflow.terms import (
+    CONTAINER,
+    CURRENT_VERSION,
+    FORM_ELEMENT_TYPES,
+    NODE_FIELD,
+    SUPPORTED_VERSIONS,
+)
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_WORKFLOW_KEY = "invokeai_workflow"
@@ -110,8 +113,13 @@ def parse_workflow(raw: Any, *, source: str, schema: InvocationSchema | None = N
     version = _read_version(raw, source)
     data = copy.deepcopy(raw)  # the caller's dict is never touched
     try:
-        doc = WorkflowDocument.model_validate(data)
-    except ValidationError as exc:
+        doc = WorkflowDocument.from_json(data)
+    except ValueError as exc:
+        # pydantic is imported only when a document did not fit the plain reader (see document.py)
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
         raise _validation_error(exc, source) from None
 
     found: list[str] = []

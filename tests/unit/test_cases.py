@@ -10,6 +10,7 @@ Expected values are written by hand from the workflows' forms:
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -239,6 +240,24 @@ def test_integer_values_in_ids_are_shortened_like_any_other(form_layout: Workflo
     assert case_id(inputs, {2: 10**39}) == "Value=1" + "0" * 39  # 40 characters: kept
     assert case_id(inputs, {2: -(10**39)}) == "Value=-" + "1" + "0" * 35 + "..."  # 41: shortened
     assert case_id(inputs, {2: True}) == "Value=True"
+
+
+def test_a_matrix_case_equals_the_base_case_with_its_row_in_every_field(form_layout: Workflow) -> None:
+    """Matrix cases are built field by field for speed; every field must be the base case's or the row's."""
+    base = CaseSpec(
+        workflow=FORM_LAYOUT,
+        inputs={0: 64},
+        outputs=("Output",),
+        tolerance={"phash": 12},
+        timeout=30.0,
+        models=("tiny",),
+    )
+    for matrix in ({2: [7]}, {2: [7], "4": [0.5]}):
+        (case,) = matrix_cases(form_layout, base, matrix, where=WHERE)
+        row = {2: 7} if len(matrix) == 1 else {2: 7, 4: 0.5}  # "4" names input 4
+        expected_id = "Value=7" if len(matrix) == 1 else "Value=7-Radius=0.5"
+        assert case == replace(base, inputs={0: 64, **row}, case_id=expected_id)
+        assert vars(case) == vars(replace(base, inputs={0: 64, **row}, case_id=expected_id))
 
 
 def test_matrix_cases_zipped(form_layout: Workflow) -> None:

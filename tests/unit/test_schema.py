@@ -305,3 +305,14 @@ def test_snapshot_script_reports_errors(capsys: pytest.CaptureFixture[str], tmp_
     assert main(["--url", "http://127.0.0.1:9", "--output", str(tmp_path / "s.json")]) == 1
     assert capsys.readouterr().err.startswith("error: cannot read the schema from http://127.0.0.1:9: ")
     assert not (tmp_path / "s.json").exists()
+
+
+def test_the_bundled_snapshot_built_on_demand_equals_it_built_at_once() -> None:
+    from pytest_invokeai.workflow.schema import BUNDLED_SNAPSHOT, InvocationSchema, bundled_schema
+
+    on_demand, at_once = bundled_schema(), InvocationSchema.load(BUNDLED_SNAPSHOT)
+    assert type(at_once.nodes) is dict and type(on_demand.nodes) is not dict
+    assert len(on_demand.nodes) == len(at_once.nodes) > 300
+    assert on_demand.field("integer", "value") == at_once.field("integer", "value")
+    assert on_demand.node("no_such_node") is None
+    assert on_demand == at_once  # every node type, built
