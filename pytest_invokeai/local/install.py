@@ -190,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_VERSION,
         help=f"the InvokeAI release (default: {DEFAULT_VERSION}; --list shows the supported ones)",
     )
-    parser.add_argument("--env", type=Path, default=None, help="environment folder (default: $PYTEST_INVOKEAI_HOME/invokeai-VERSION)")
+    parser.add_argument(
+        "--env", type=Path, default=None, help="environment folder (default: $PYTEST_INVOKEAI_HOME/invokeai-VERSION)"
+    )
     parser.add_argument("--force", action="store_true", help="reinstall even when a complete install is there")
     parser.add_argument("--list", action="store_true", help="list the supported versions, marking the installed ones")
     args = parser.parse_args(argv)

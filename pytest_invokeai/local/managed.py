@@ -21,21 +21,28 @@ from pathlib import Path
 import httpx
 
 from pytest_invokeai.errors import ServerError
-from pytest_invokeai.local.install import installed_python
+from pytest_invokeai.local.install import install_invokeai, installed_python
 
 LAUNCHER = Path(__file__).parent / "invokeai_side" / "launcher.py"
 START_TIMEOUT = 180.0  # about 20 s on 2 cores; generous for a loaded CI machine
 LOG_TAIL_LINES = 40
 
 
-def resolve_server_command(explicit: str | list[str] | None = None) -> list[str]:
+def resolve_server_command(explicit: str | list[str] | None = None, *, version: str | None = None) -> list[str]:
     """The command that starts InvokeAI's web server, without ``--root``.
 
     In order: an explicit command, the project's own InvokeAI environment (through the
     launcher, which repairs a CPU-only torchvision only when it needs to), ``invokeai-web`` on PATH.
+    ``version``: that InvokeAI release, from its own environment, installed now when it is not yet
+    (minutes, once per machine); never ``invokeai-web`` on PATH, whose version is whatever it is.
     """
     if explicit:
         return shlex.split(explicit) if isinstance(explicit, str) else list(explicit)
+    if version is not None:
+        versioned = installed_python(version=version) or install_invokeai(
+            version, log=lambda line: print(f"pytest-invokeai: {line}", file=sys.stderr, flush=True)
+        )
+        return [str(versioned), str(LAUNCHER)]
     python = installed_python()
     if python is not None:
         return [str(python), str(LAUNCHER)]
@@ -74,8 +81,9 @@ class ManagedServer:
         port: int | None = None,
         settings: dict[str, str] | None = None,
         log_path: Path | None = None,
+        version: str | None = None,
     ) -> None:
-        self.command = resolve_server_command(command)
+        self.command = resolve_server_command(command, version=version)
         self._own_root = root is None
         self.root = root or Path(tempfile.mkdtemp(prefix="pytest-invokeai-server-"))
         self.port = port or free_port()

@@ -6,13 +6,14 @@ never the run's state: the end of a run reads what happened, it connects to noth
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_invokeai.baseline.orphans import Pruned, unreadable_messages
 from pytest_invokeai.report.outcomes import RunOutcome
-from pytest_invokeai.report.results import AcceptedDrift, TestProblem, Verdict, summarize
+from pytest_invokeai.report.results import VERSION_NOTE_KEY, AcceptedDrift, TestProblem, Verdict, summarize
 from pytest_invokeai.run.settings import Settings
 from pytest_invokeai.run.state import RunResults
 
@@ -115,6 +116,7 @@ def summary_lines(
     ):
         return []
     lines = _count_lines(results)
+    lines += version_lines(results)
     lines += accepted_drift_lines(results)
     if results.skipped:
         lines.append(f"skipped for a missing model: {len(results.skipped)}")
@@ -123,6 +125,15 @@ def summary_lines(
     for path in report_paths:
         lines.append(f"report: {path}")
     return lines
+
+
+def version_lines(results: RunResults) -> list[str]:
+    """Outputs compared with baselines recorded on another InvokeAI version: the upgrade story, said once per pair."""
+    counts = Counter(o.extra[VERSION_NOTE_KEY] for o in results.outputs if VERSION_NOTE_KEY in o.extra)
+    return [
+        f"compared with baselines of another InvokeAI version: {note} ({count} output image(s))"
+        for note, count in sorted(counts.items())
+    ]
 
 
 def _prune_lines(results: RunResults, pruned: Pruned) -> list[str]:

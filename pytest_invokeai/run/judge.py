@@ -35,7 +35,7 @@ from pytest_invokeai.baseline.store import (
 from pytest_invokeai.baseline.update import UpdateMode
 from pytest_invokeai.cases.spec import CaseError, CaseSpec
 from pytest_invokeai.report.artifacts import Artifacts, write_artifacts
-from pytest_invokeai.report.results import OutputResult, Verdict
+from pytest_invokeai.report.results import VERSION_NOTE_KEY, OutputResult, Verdict
 from pytest_invokeai.run.decision import (
     CopyFrom,
     ImageJudgement,
@@ -60,6 +60,17 @@ class JudgeSettings:
     thresholds: Thresholds = field(default_factory=Thresholds)
     save_images: bool = False
     invokeai_version: str | None = None
+
+
+def version_note(recorded: str | None, running: str | None) -> str | None:
+    """``"recorded on 6.13.8, ran on 6.14.2"`` when a baseline comes from another InvokeAI than this run's, else None.
+
+    An upgrade is the usual reason pictures change: the reports and the failure say so beside the images.
+    A record without a version (written before versions were kept) says nothing either way.
+    """
+    if not recorded or not running or recorded == running:
+        return None
+    return f"recorded on {recorded}, ran on {running}"
 
 
 @dataclass
@@ -186,12 +197,14 @@ def judge(
 
     inputs = recorded_inputs(workflow, spec.inputs, settings.rootdir)
     case = {"workflow": workflow_key, "inputs": inputs, "server": result.server}
+    versions = version_note(record.invokeai_version if record else None, settings.invokeai_version)
     results: list[OutputResult] = []
     failures: list[str] = []
     for plan in plans:
         pixels = decoded.get(plan.node_id, [])
         judged = [
-            _write_image_artifacts(settings, test_id, plan, each, pixels[each.index], case) for each in plan.images
+            _write_image_artifacts(settings, test_id, plan, each, pixels[each.index], case, versions)
+            for each in plan.images
         ]
         results += [output for output, _ in judged]
         failures += [text for _, text in judged if text is not None]
@@ -222,8 +235,12 @@ def _write_image_artifacts(
     judged: ImageJudgement,
     image: DecodedImage,
     case: dict[str, Any],
+    versions: str | None = None,
 ) -> tuple[OutputResult, str | None]:
-    """Write one compared image's artifacts; its result for the reports, and its failure text (None: it passed)."""
+    """Write one compared image's artifacts; its result for the reports, and its failure text (None: it passed).
+
+    ``versions``: the :func:`version_note` of the record this image was compared with (None: same version).
+    """
     verdict, comparison = judged.verdict, judged.comparison
     shows_baseline = verdict in (Verdict.MISMATCHED, Verdict.UPDATED)
     artifacts = write_artifacts(
@@ -236,9 +253,11 @@ def _write_image_artifacts(
         comparison=comparison if comparison is not None and not comparison.match else None,
     )
     output = output_result(test_id, plan, judged, artifacts, case)
+    if versions is not None and judged.comparison is not None:  # compared with a record of another version
+        output.extra[VERSION_NOTE_KEY] = versions
     name = image_name(plan.node_id, plan.label, judged.index)
     if verdict is Verdict.MISMATCHED:
-        return output, mismatch_message(name, output.explanation, artifacts, test_id)
+        return output, mismatch_message(name, output.explanation, artifacts, test_id, versions)
     if verdict is Verdict.MISSING:
         return output, missing_message(name, settings.store.record_path(test_id), artifacts.actual, test_id)
     return output, None
@@ -300,12 +319,15 @@ def image_name(node_id: str, label: str, index: int) -> str:
     return f"output {label or node_id!r} ({node_id}) image {index}"
 
 
-def mismatch_message(name: str, explanation: str, artifacts: Artifacts, test_id: str) -> str:
+def mismatch_message(
+    name: str, explanation: str, artifacts: Artifacts, test_id: str, versions: str | None = None
+) -> str:
     seen = artifacts.side_by_side or artifacts.diff
     shown = f"  diff: {seen}\n" if seen else "  (keep PNG copies with --invokeai-save-images to get diff images)\n"
     indented = explanation.replace("\n", "\n  ")
+    baseline = f"its baseline ({versions})" if versions else "its baseline"
     return (
-        f"{name} does not match its baseline:\n  {indented}\n  actual: {artifacts.actual}\n{shown}"
+        f"{name} does not match {baseline}:\n  {indented}\n  actual: {artifacts.actual}\n{shown}"
         f"  accept it with: pytest --invokeai-update-baselines=changed {shlex.quote(test_id)}"
     )
 
