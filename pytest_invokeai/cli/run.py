@@ -11,6 +11,8 @@ from pytest_invokeai._util.names import safe_stem
 from pytest_invokeai.cli.common import (
     EXIT_OK,
     WORKFLOW_HELP,
+    add_user_option,
+    auth_from_args,
     load_workflow_arg,
     print_json,
 )
@@ -36,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("workflow", metavar="WORKFLOW", help=WORKFLOW_HELP)
     parser.add_argument("--url", help="a running InvokeAI, e.g. http://127.0.0.1:9090 (default: start a local one)")
     parser.add_argument("--token", help="bearer token for a server that needs one (never printed)")
+    add_user_option(parser)
     add_set_option(parser, "; an image input also takes a file path (uploaded)")
     parser.add_argument(
         "--out", type=Path, default=Path("."), help="folder for the images (default: the current folder)"
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         # An image input given as an existing file is uploaded; other text is read by the input's kind.
         is_file = resolve_input(inputs, key, source=workflow.source).kind == "image" and Path(text).is_file()
         values[key] = Path(text) if is_file else text
+    auth = auth_from_args(args, args.token)
     with contextlib.ExitStack() as stack:
         url = args.url
         if not url:
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             url = stack.enter_context(ManagedServer(args.server_cmd)).url
         silent = WaitProgress(lambda line: print(line, file=sys.stderr)).server_silent
         client = stack.enter_context(
-            InvokeAIClient(url, token=args.token, hang_timeout=DEFAULT_HANG_TIMEOUT, on_silence=silent)
+            InvokeAIClient(url, auth=auth, hang_timeout=DEFAULT_HANG_TIMEOUT, on_silence=silent)
         )
         client.probe_version()  # a clear error in seconds if this is not an InvokeAI 6.x, or it does not answer
         session = stack.enter_context(GenerationSession(client, board=args.board, generation_timeout=args.timeout))

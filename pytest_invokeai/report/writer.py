@@ -63,6 +63,7 @@ def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, r
         server_known=bool(settings.urls),
         summary=data_path,
         authorized=bool(settings.token),
+        login=settings.user,
         load=lambda path: load_workflow(path, schema=load_schema(settings.schema)),
     )
     accepted = _accepted_drift(results)
