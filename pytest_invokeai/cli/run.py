@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             InvokeAIClient(url, auth=auth, hang_timeout=DEFAULT_HANG_TIMEOUT, on_silence=silent)
         )
         client.probe_version()  # a clear error in seconds if this is not an InvokeAI 6.x, or it does not answer
+        client.check_login()
         session = stack.enter_context(GenerationSession(client, board=args.board, generation_timeout=args.timeout))
         result = session.run(workflow, values)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -257,6 +257,7 @@ class RunState:
         try:
             # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
             version = client.probe_version()
+            client.check_login()  # a multi-user server and no (or a refused) login: one clear error, now
             if self.settings.urls and self.settings.version and version != self.settings.version:
                 raise VersionMismatch(
                     f"InvokeAI at {url} runs {version}, but --invokeai-version asks for {self.settings.version} "

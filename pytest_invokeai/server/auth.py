@@ -65,6 +65,11 @@ class Auth:
         return f"Auth({who})"
 
     @property
+    def signs_in(self) -> bool:
+        """A token or a login: the server is a multi-user one (a single-user InvokeAI needs neither)."""
+        return bool(self._token) or self.credentials is not None
+
+    @property
     def can_log_in(self) -> bool:
         return self.credentials is not None
 

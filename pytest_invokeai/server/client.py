@@ -258,6 +258,23 @@ class InvokeAIClient(_ClientBase):
             version: str = api.read_answer(call, response, self.base_url)
             return version
 
+    def check_login(self) -> None:
+        """Fail now, saying what to give, when the server needs a login this client cannot give or is refused.
+
+        A client that logs in does so here, so a wrong password is one error before anything is sent;
+        one with no way to sign in asks the server whether it runs in multi-user mode (older releases
+        have no such endpoint: they need no login).
+        """
+        if self.auth.signs_in:
+            self.token  # noqa: B018 - reading the token logs in, or raises what the server said
+            return
+        try:
+            status = self.send(api.auth_status())
+        except ServerError:
+            return
+        if isinstance(status, dict) and status.get("multiuser_enabled"):
+            raise self.auth.required(self.base_url)
+
     def run(self, operation: Operation[T]) -> T:
         answer: Any = None
         error: Exception | None = None
