@@ -426,3 +426,10 @@ def test_the_version_is_a_release_number(tmp_path: Path) -> None:
         match=r"ini option invokeai_version: bad value 'latest' for --invokeai-version: expected an InvokeAI release number such as 6.14.2",
     ):
         settle(tmp_path, ini={"invokeai_version": "latest"})
+
+
+def test_the_password_flag_is_for_a_quick_local_try_and_wins_over_the_environment(tmp_path: Path) -> None:
+    cli = {**URL, "invokeai_user": "me@x.org", "invokeai_password": "flag-pw"}
+    settings = settle(tmp_path, cli, env={"PYTEST_INVOKEAI_PASSWORD": "env-pw"})
+    assert settings.password == "flag-pw" and settings.sources["invokeai_password"] == "command line"
+    assert "flag-pw" not in repr(settings)
