@@ -117,8 +117,9 @@ def installed_python(env_dir: Path | None = None, *, version: str = DEFAULT_VERS
         stamp = json.loads((env_dir / STAMP_NAME).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(stamp, dict) or stamp != {**stamp, **_stamp(version)}:
-        return None
+    wanted = _stamp(version)
+    if not isinstance(stamp, dict) or any(stamp.get(key) != value for key, value in wanted.items()):
+        return None  # another version, or the same one installed with other pins: redone
     python = env_python(env_dir)
     return python if python.exists() else None
 
