@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from pytest_invokeai.local.install import home_dir
+
 ROOT = Path(__file__).resolve().parents[2]
 NOISE = ROOT / "example_suite" / "workflows" / "noise-texture.json"
 NOISE_TEST = """
@@ -22,6 +24,7 @@ def test_noise(invokeai_run):
     invokeai_run().assert_matches_baseline()
 """
 NOTE = "recorded on 6.13.8, ran on 6.14.2"
+INSTALLS = home_dir()  # read at import: pytester gives each test a HOME of its own
 
 
 def suite(pytester) -> None:
@@ -82,7 +85,10 @@ def test_a_server_of_another_version_fails_the_run_before_anything_is_enqueued(p
     assert after["total"] == before["total"]
 
 
-def test_the_managed_server_runs_the_version_asked_for(pytester):
+def test_the_managed_server_runs_the_version_asked_for(pytester, monkeypatch, invokeai_6_13_url):
+    # pytester gives the run a HOME of its own: point it at this machine's installs (the session fixture made
+    # sure 6.13.8 is one), or it would install 6.13.8 again for the run, minutes and 2.4 GB.
+    monkeypatch.setenv("PYTEST_INVOKEAI_HOME", str(INSTALLS))
     suite(pytester)
     result = pytester.runpytest_subprocess(
         "--invokeai-version=6.13.8", "--invokeai-update-baselines=missing", "-p", "no:cacheprovider"
