@@ -110,6 +110,14 @@ class VersionMismatch(InvokeAITestError):
     """
 
 
+class LoginFailed(InvokeAITestError):
+    """A server of the run needs a login the run did not give, or refused the one it gave.
+
+    Not a :class:`~pytest_invokeai.errors.ServerError`, which would read as "not reachable": the server
+    answers, and the run stops with what to give, before anything is enqueued.
+    """
+
+
 def _where_version(settings: Settings) -> str:
     source = settings.sources.get("invokeai_version", "command line")
     return "ini" if source == "ini" else source
@@ -244,6 +252,7 @@ class RunState:
     def _new_session(self, url: str) -> tuple[GenerationSession, str]:
         """A session on the server at ``url``, and the server's InvokeAI version."""
         from pytest_invokeai.local.shared_server import register_queue
+        from pytest_invokeai.server.auth import LoginRequired
         from pytest_invokeai.server.client import InvokeAIClient
         from pytest_invokeai.server.session import GenerationSession
 
@@ -257,7 +266,10 @@ class RunState:
         try:
             # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
             version = client.probe_version()
-            client.check_login()  # a multi-user server and no (or a refused) login: one clear error, now
+            try:
+                client.check_login()  # a multi-user server and no (or a refused) login: one clear error, now
+            except LoginRequired as exc:
+                raise LoginFailed(str(exc)) from None
             if self.settings.urls and self.settings.version and version != self.settings.version:
                 raise VersionMismatch(
                     f"InvokeAI at {url} runs {version}, but --invokeai-version asks for {self.settings.version} "
