@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pytest_invokeai.cli.common import EXIT_CHECK_FAILED, EXIT_OK, print_json
+from pytest_invokeai.cli.common import EXIT_CHECK_FAILED, EXIT_OK, add_user_option, auth_from_args, print_json
 from pytest_invokeai.errors import ServerError
 from pytest_invokeai.recall.apply import (
     DROPPED,
@@ -66,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--token", help=f"bearer token for a server that needs one (default: ${TOKEN_ENV}; never printed)"
     )
+    add_user_option(parser)
     parser.add_argument(
         "--queue",
         default=DEFAULT_QUEUE,
@@ -121,10 +122,12 @@ def run(args: argparse.Namespace) -> int:
     values, notes = case_values(case, workflow)
     mapping = map_recall(workflow, values)
     url = (args.url or _first_env_url() or DEFAULT_URL).rstrip("/")
-    token = args.token or os.environ.get(TOKEN_ENV) or None
+    token = None if args.user else args.token or os.environ.get(TOKEN_ENV) or None
+    auth = auth_from_args(args, token)
+    login = args.user or None  # the curl line then shows the login that gets a token, never a token
     outcome = None
     if not args.dry_run and not mapping.is_empty:
-        with InvokeAIClient(url, token=token) as client:
+        with InvokeAIClient(url, auth=auth) as client:
             try:
                 outcome = send_recall(client, mapping, queue=args.queue, upload=not args.no_upload)
             except ServerError as exc:
@@ -132,13 +135,29 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(
             _as_json(
-                case, mapping, notes, outcome, url=url, queue=args.queue, dry_run=args.dry_run, authorized=bool(token)
+                case,
+                mapping,
+                notes,
+                outcome,
+                url=url,
+                queue=args.queue,
+                dry_run=args.dry_run,
+                authorized=bool(token),
+                login=login,
             )
         )
     else:
         print(
             format_text(
-                case, mapping, notes, outcome, url=url, queue=args.queue, dry_run=args.dry_run, authorized=bool(token)
+                case,
+                mapping,
+                notes,
+                outcome,
+                url=url,
+                queue=args.queue,
+                dry_run=args.dry_run,
+                authorized=bool(token),
+                login=login,
             )
         )
     return EXIT_CHECK_FAILED if mapping.is_empty else EXIT_OK
@@ -172,6 +191,7 @@ def format_text(
     queue: str,
     dry_run: bool,
     authorized: bool = False,
+    login: str | None = None,
 ) -> str:
     lines = [
         f"case      {case.test_id}",
@@ -213,7 +233,7 @@ def format_text(
         lines += [
             "",
             "the same with curl:",
-            "  " + curl_command(mapping.body(), url=url, queue=queue, authorized=authorized),
+            "  " + curl_command(mapping.body(), url=url, queue=queue, authorized=authorized, login=login),
         ]
     return "\n".join(lines)
 
@@ -286,6 +306,7 @@ def _as_json(
     queue: str,
     dry_run: bool,
     authorized: bool = False,
+    login: str | None = None,
 ) -> dict[str, Any]:
     return {
         "test_id": case.test_id,
@@ -308,5 +329,7 @@ def _as_json(
         "nothing_to_recall": mapping.is_empty,
         "inputs": [item.to_json() for item in mapping.inputs],
         "notes": mapping.notes + notes,
-        "curl": None if mapping.is_empty else curl_command(mapping.body(), url=url, queue=queue, authorized=authorized),
+        "curl": None
+        if mapping.is_empty
+        else curl_command(mapping.body(), url=url, queue=queue, authorized=authorized, login=login),
     }

@@ -12,6 +12,8 @@ from pytest_invokeai._util.names import safe_stem
 from pytest_invokeai.cli.common import (
     EXIT_OK,
     WORKFLOW_HELP,
+    add_user_option,
+    auth_from_args,
     load_workflow_arg,
     print_json,
 )
@@ -44,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("workflow", metavar="WORKFLOW", help=WORKFLOW_HELP)
     parser.add_argument("--url", help="a running InvokeAI, e.g. http://127.0.0.1:9090 (default: start a local one)")
     parser.add_argument("--token", help="bearer token for a server that needs one (never printed)")
+    add_user_option(parser)
     add_set_option(parser, "; an image input also takes a file path (uploaded)")
     parser.add_argument(
         "--out", type=Path, default=Path("."), help="folder for the images (default: the current folder)"
@@ -111,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
             "--nodes loads packs into the local InvokeAI this command starts; with --url the server has its own"
         )
     packs = find_packs(args.nodes)  # a folder that is no pack fails now, not after the server started
+    auth = auth_from_args(args, args.token)
     with contextlib.ExitStack() as stack:
         url = args.url
         if not url:
@@ -119,10 +123,11 @@ def run(args: argparse.Namespace) -> int:
             url = server.url
         silent = WaitProgress(lambda line: print(line, file=sys.stderr)).server_silent
         client = stack.enter_context(
-            InvokeAIClient(url, token=args.token, hang_timeout=DEFAULT_HANG_TIMEOUT, on_silence=silent)
+            InvokeAIClient(url, auth=auth, hang_timeout=DEFAULT_HANG_TIMEOUT, on_silence=silent)
         )
         # A clear error in seconds if this is not an InvokeAI 6.x, or it does not answer.
         version = client.probe_version()
+        client.check_login()  # a multi-user server: logged in (or one clear error) before anything else
         if not args.schema:  # the server's own schema: its custom nodes' fields get their kinds, bounds and choices
             shipped = load_workflow(args.workflow, schema=bundled_schema())
             needed = live_schema_needed(version, node_packs=bool(packs), workflows=[shipped])

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from pytest_invokeai.errors import ServerError
-from pytest_invokeai.local.install import installed_python
+from pytest_invokeai.local.install import install_invokeai, installed_python
 from pytest_invokeai.local.node_packs import NodePack, install_packs, pack_load_errors
 
 LAUNCHER = Path(__file__).parent / "invokeai_side" / "launcher.py"
@@ -33,14 +33,21 @@ LOG_TAIL_LINES = 40
 NODES_DIR_NAME = "pytest-invokeai-nodes"
 
 
-def resolve_server_command(explicit: str | list[str] | None = None) -> list[str]:
+def resolve_server_command(explicit: str | list[str] | None = None, *, version: str | None = None) -> list[str]:
     """The command that starts InvokeAI's web server, without ``--root``.
 
     In order: an explicit command, the project's own InvokeAI environment (through the
     launcher, which repairs a CPU-only torchvision only when it needs to), ``invokeai-web`` on PATH.
+    ``version``: that InvokeAI release, from its own environment, installed now when it is not yet
+    (minutes, once per machine); never ``invokeai-web`` on PATH, whose version is whatever it is.
     """
     if explicit:
         return shlex.split(explicit) if isinstance(explicit, str) else list(explicit)
+    if version is not None:
+        versioned = installed_python(version=version) or install_invokeai(
+            version, log=lambda line: print(f"pytest-invokeai: {line}", file=sys.stderr, flush=True)
+        )
+        return [str(versioned), str(LAUNCHER)]
     python = installed_python()
     if python is not None:
         return [str(python), str(LAUNCHER)]
@@ -80,8 +87,9 @@ class ManagedServer:
         settings: dict[str, str] | None = None,
         log_path: Path | None = None,
         node_packs: Sequence[NodePack] = (),
+        version: str | None = None,
     ) -> None:
-        self.command = resolve_server_command(command)
+        self.command = resolve_server_command(command, version=version)
         self._own_root = root is None
         self.root = root or Path(tempfile.mkdtemp(prefix="pytest-invokeai-server-"))
         self.port = port or free_port()

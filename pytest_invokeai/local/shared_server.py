@@ -35,6 +35,7 @@ from pytest_invokeai.errors import ServerError
 
 if TYPE_CHECKING:
     from pytest_invokeai.local.node_packs import NodePack
+    from pytest_invokeai.server.auth import Auth
 
 SERVER_FILE = "server.json"
 ERROR_FILE = "server-error.txt"
@@ -48,8 +49,13 @@ def new_run_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="pytest-invokeai-run-"))
 
 
-def acquire_server(run_dir: Path, command: str | None = None, *, node_packs: Sequence[NodePack] = ()) -> str:
-    """The URL of the run's managed server, started now (with these node packs) if no process of the run has."""
+def acquire_server(
+    run_dir: Path, command: str | None = None, *, node_packs: Sequence[NodePack] = (), version: str | None = None
+) -> str:
+    """The URL of the run's managed server, started now (with these node packs) if no process of the run has.
+
+    ``version``: the InvokeAI release to run (installed first when it is not yet); None: the default one.
+    """
     with file_lock(run_dir / "server.lock"):
         recorded = run_dir / SERVER_FILE
         if recorded.exists():
@@ -61,7 +67,9 @@ def acquire_server(run_dir: Path, command: str | None = None, *, node_packs: Seq
         from pytest_invokeai.local.managed import ManagedServer
 
         try:
-            server = ManagedServer(command, log_path=run_dir / "invokeai.log", node_packs=node_packs).start()
+            server = ManagedServer(
+                command, log_path=run_dir / "invokeai.log", node_packs=node_packs, version=version
+            ).start()
         except ServerError as exc:
             failed.write_text(str(exc))
             raise
@@ -116,7 +124,7 @@ def is_stopped(run_dir: Path) -> bool:
     return (run_dir / STOPPED_FILE).exists()
 
 
-def cancel_registered_queues(run_dir: Path, token: str | None) -> list[str]:
+def cancel_registered_queues(run_dir: Path, token: str | None, auth: Auth | None = None) -> list[str]:
     """Cancel what is still queued under every tag the run's processes registered; what failed, one line each.
 
     The calls go out together: a server answers a cancel only once its running node has stopped, and
@@ -128,14 +136,14 @@ def cancel_registered_queues(run_dir: Path, token: str | None) -> list[str]:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(len(records), CANCEL_THREADS)) as pool:
-        failures = list(pool.map(lambda record: _cancel_queue(record, token), records))
+        failures = list(pool.map(lambda record: _cancel_queue(record, token, auth), records))
     forget_queues(
         run_dir, [record["destination"] for record, failure in zip(records, failures, strict=True) if not failure]
     )
     return [failure for failure in failures if failure]
 
 
-def _cancel_queue(record: dict[str, str], token: str | None) -> str:
+def _cancel_queue(record: dict[str, str], token: str | None, auth: Auth | None) -> str:
     """Cancel one registered queue's items; "" when done, else why not."""
     from pytest_invokeai.server.api import (
         cancel_by_destination,  # the server side loads only when there is something to cancel
@@ -144,7 +152,12 @@ def _cancel_queue(record: dict[str, str], token: str | None) -> str:
 
     try:
         with InvokeAIClient(
-            record["url"], token=token, queue_id=record["queue_id"], timeout=CANCEL_TIMEOUT, retries=0
+            record["url"],
+            token=None if auth is not None else token,
+            auth=auth,
+            queue_id=record["queue_id"],
+            timeout=CANCEL_TIMEOUT,
+            retries=0,
         ) as client:
             client.send(cancel_by_destination(record["queue_id"], record["destination"]))
     except ServerError as exc:

@@ -62,6 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if option.metavar and option.kind != "bool":
             kwargs["metavar"] = option.metavar
         group.addoption(option.flag, **kwargs)
+        if option.secret:  # a password has no ini key: it would end up in a file kept in git
+            continue
         ini_type: Literal["linelist", "string"] = "linelist" if option.kind == "list" else "string"
         parser.addini(option.ini, help=option.help_text(), type=ini_type)
     group.addoption(

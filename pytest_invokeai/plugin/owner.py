@@ -24,7 +24,7 @@ class RunOwner:
         self.cancel_left()
 
     def cancel_left(self) -> None:
-        failures = cancel_registered_queues(self.state.run_dir, self.state.settings.token)
+        failures = cancel_registered_queues(self.state.run_dir, self.state.settings.token, self.state.auth_for_cancel())
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None:
             return

@@ -20,6 +20,7 @@ from pytest_invokeai.recall.mapping import map_recall
 from pytest_invokeai.report.results import OutputResult
 from pytest_invokeai.run.settings import BY_NAME
 from pytest_invokeai.server import api
+from pytest_invokeai.server.auth import LOGIN_PATH
 from pytest_invokeai.workflow.load import Workflow, load_workflow
 
 DEFAULT_URL = "http://127.0.0.1:9090"  # where InvokeAI listens unless told otherwise
@@ -28,6 +29,7 @@ COMMAND_KEY = "recall in the GUI"
 CURL_KEY = "recall with curl"
 DEFAULT_SUMMARY = "invokeai-results/report.json"  # relative to the rootdir: where the plugin writes it by default
 TOKEN_ENV = BY_NAME["invokeai_token"].env
+PASSWORD_ENV = BY_NAME["invokeai_password"].env
 # The shell fills in the token when the line runs: a report is shared and kept, a token must never be in it.
 AUTH_HEADER = f'-H "Authorization: Bearer ${TOKEN_ENV}"'
 
@@ -45,16 +47,49 @@ def recall_command(
     return shlex.join(parts)
 
 
-def curl_command(body: Mapping[str, Any], *, url: str, queue: str = DEFAULT_QUEUE, authorized: bool = False) -> str:
-    """The recall request as one curl command; ``authorized`` adds the bearer token, read from the environment."""
+def curl_command(
+    body: Mapping[str, Any],
+    *,
+    url: str,
+    queue: str = DEFAULT_QUEUE,
+    authorized: bool = False,
+    login: str | None = None,
+) -> str:
+    """The recall request as one curl command; ``authorized`` adds the bearer token, read from the environment.
+
+    ``login``: the run logged in as this user, so the line first logs in the same way, with the password
+    from ``$PYTEST_INVOKEAI_PASSWORD``, and sends the token that login returns (see :func:`login_command`).
+    """
     call = api.recall(queue, dict(body))  # the same request the recall command sends
     data = json.dumps(call.json, ensure_ascii=False, separators=(",", ":"))
     request = shlex.join(
         ["curl", "-sS", "-X", call.method, url.rstrip("/") + call.path, "-H", "Content-Type: application/json"]
     )
     # Double quotes, not shlex's single ones: the shell must expand the variable.
+    if login:
+        return f'{login_command(login, url)} && {request} -H "Authorization: Bearer $token" {shlex.join(["-d", data])}'
     auth = f" {AUTH_HEADER}" if authorized else ""
     return f"{request}{auth} {shlex.join(['-d', data])}"
+
+
+def login_command(email: str, url: str) -> str:
+    """``token=$(...)``: log in as ``email`` with the password from the environment, keep the token in ``$token``.
+
+    Python writes the login's JSON body (a password may hold quotes or backslashes) and reads the token
+    out of the answer; curl reads the body from stdin, so the password is in no command line either.
+    """
+    # Double quotes inside, so that the shell's single quotes around the code need no escapes.
+    body = (
+        f'import json,os; print(json.dumps({{"email": {json.dumps(email)}, "password": os.environ["{PASSWORD_ENV}"]}}))'
+    )
+    read = 'import json,sys; print(json.load(sys.stdin)["token"])'
+    login = shlex.join(
+        [
+            "curl", "-sS", "--fail-with-body", "-X", "POST", url.rstrip("/") + LOGIN_PATH,
+            "-H", "Content-Type: application/json", "-d", "@-",
+        ]
+    )  # fmt: skip
+    return f"token=$({shlex.join(['python3', '-c', body])} | {login} | {shlex.join(['python3', '-c', read])})"
 
 
 def add_recall_lines(
@@ -64,6 +99,7 @@ def add_recall_lines(
     server_known: bool,
     summary: Path | None = None,
     authorized: bool = False,
+    login: str | None = None,
     load: Callable[[Path], Workflow] = load_workflow,
 ) -> None:
     """Add the recall command and curl line to each output's ``extra`` (cases that map to nothing get none).
@@ -72,7 +108,7 @@ def add_recall_lines(
     started and stopped); without it the lines use InvokeAI's default address. ``summary`` is where
     the run's JSON summary goes: the command names it when it is not where the command looks by default.
     ``authorized``: the run used a token, so the curl line sends one (from ``$PYTEST_INVOKEAI_TOKEN``, as the
-    recall command does). ``load`` reads a workflow (the run's, with the run's node schema).
+    recall command does); ``login``: the run logged in as this user, so the curl line logs in first. ``load`` reads a workflow (the run's, with the run's node schema).
     """
     results = None
     if summary is not None and Path(summary).resolve() != (rootdir / DEFAULT_SUMMARY).resolve():
@@ -84,7 +120,7 @@ def add_recall_lines(
             continue
         if result.test_id not in lines:
             lines[result.test_id] = _lines(
-                result.test_id, result.case, rootdir, load, server_known, results, authorized
+                result.test_id, result.case, rootdir, load, server_known, results, authorized, login
             )
         result.extra.update(lines[result.test_id])
 
@@ -97,6 +133,7 @@ def _lines(
     server_known: bool,
     results: str | None,
     authorized: bool,
+    login: str | None = None,
 ) -> dict[str, str]:
     case = RecallCase(
         test_id=test_id,
@@ -117,5 +154,5 @@ def _lines(
     url = case.server if server_known and case.server else None
     return {
         COMMAND_KEY: recall_command(test_id, url=url, results=results),
-        CURL_KEY: curl_command(mapping.body(), url=url or DEFAULT_URL, authorized=authorized),
+        CURL_KEY: curl_command(mapping.body(), url=url or DEFAULT_URL, authorized=authorized, login=login),
     }

@@ -48,6 +48,11 @@ def _check_verdict(verdict: str, valid: Sequence[Verdict], what: str) -> Verdict
     return Verdict(verdict)
 
 
+#: The key of :attr:`OutputResult.extra` that says its baseline was recorded on another InvokeAI version
+#: (``"recorded on 6.13.8, ran on 6.14.2"``).
+VERSION_NOTE_KEY = "InvokeAI version"
+
+
 @dataclass
 class OutputResult:
     """One compared output image of one test."""

@@ -6,13 +6,14 @@ never the run's state: the end of a run reads what happened, it connects to noth
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_invokeai.baseline.orphans import Pruned, unreadable_messages
 from pytest_invokeai.report.outcomes import RunOutcome
-from pytest_invokeai.report.results import AcceptedDrift, TestProblem, Verdict, summarize
+from pytest_invokeai.report.results import VERSION_NOTE_KEY, AcceptedDrift, TestProblem, Verdict, summarize
 from pytest_invokeai.run.settings import Settings
 from pytest_invokeai.run.state import RunResults
 
@@ -62,6 +63,7 @@ def write_reports(results: RunResults, run: RunOutcome, *, settings: Settings, r
         server_known=bool(settings.urls),
         summary=data_path,
         authorized=bool(settings.token),
+        login=settings.user,
         load=lambda path: load_workflow(path, schema=load_schema(settings.schema)),
     )
     accepted = _accepted_drift(results)
@@ -185,6 +187,7 @@ def summary_lines(
         return []
     lines = _count_lines(results)
     lines += written_lines(results)
+    lines += version_lines(results)
     lines += accepted_drift_lines(results)
     lines += pack_change_lines(results)
     if results.skipped:
@@ -206,6 +209,15 @@ def pack_change_lines(results: RunResults) -> list[str]:
         if change:
             tests.setdefault(change, set()).add(output.test_id)
     return [f"{PACKS_CHANGED} of {len(ids)} test(s): {change}" for change, ids in sorted(tests.items())]
+
+
+def version_lines(results: RunResults) -> list[str]:
+    """Outputs compared with baselines recorded on another InvokeAI version: the upgrade story, said once per pair."""
+    counts = Counter(o.extra[VERSION_NOTE_KEY] for o in results.outputs if VERSION_NOTE_KEY in o.extra)
+    return [
+        f"compared with baselines of another InvokeAI version: {note} ({count} output image(s))"
+        for note, count in sorted(counts.items())
+    ]
 
 
 def _prune_lines(results: RunResults, pruned: Pruned) -> list[str]:

@@ -38,7 +38,7 @@ from pytest_invokeai.cases.spec import CaseError, CaseSpec
 from pytest_invokeai.local.node_packs import PACKS_CHANGED, describe_pack_changes
 from pytest_invokeai.report.artifacts import Artifacts, write_artifacts
 from pytest_invokeai.report.context import ContextNote, RunContext, compare_context
-from pytest_invokeai.report.results import OutputResult, Verdict
+from pytest_invokeai.report.results import VERSION_NOTE_KEY, OutputResult, Verdict
 from pytest_invokeai.run.accept_command import accept_command
 from pytest_invokeai.run.candidate import (
     KIND_BASELINE,
@@ -75,6 +75,17 @@ class JudgeSettings:
     invokeai_version: str | None = None
     preview_size: int = DEFAULT_PREVIEW_SIZE  # longest side of the previews written with baselines; 0: none
     node_packs: dict[str, str] = field(default_factory=dict)  # the run's node packs -> content hash (all of them)
+
+
+def version_note(recorded: str | None, running: str | None) -> str | None:
+    """``"recorded on 6.13.8, ran on 6.14.2"`` when a baseline comes from another InvokeAI than this run's, else None.
+
+    An upgrade is the usual reason pictures change: the reports and the failure say so beside the images.
+    A record without a version (written before versions were kept) says nothing either way.
+    """
+    if not recorded or not running or recorded == running:
+        return None
+    return f"recorded on {recorded}, ran on {running}"
 
 
 @dataclass
@@ -206,12 +217,13 @@ def judge(
     case = {"workflow": workflow_key, "inputs": inputs, "server": result.server}
     ran = RunContext(settings.invokeai_version, content_hash(workflow), dict(models or {}), inputs)
     context = compare_context(record_context(record), ran)
+    versions = version_note(record.invokeai_version if record else None, settings.invokeai_version)
     results: list[OutputResult] = []
     failures: list[str] = []
     for plan in plans:
         pixels = decoded.get(plan.node_id, [])
         judged = [
-            _write_image_artifacts(settings, test_id, plan, each, pixels[each.index], case, context)
+            _write_image_artifacts(settings, test_id, plan, each, pixels[each.index], case, context, versions)
             for each in plan.images
         ]
         results += [output for output, _ in judged]
@@ -346,11 +358,13 @@ def _write_image_artifacts(
     image: DecodedImage,
     case: dict[str, Any],
     context: list[ContextNote],
+    versions: str | None = None,
 ) -> tuple[OutputResult, str | None]:
     """Write one compared image's artifacts; its result for the reports, and its failure text (None: it passed).
 
     Every image compared against a stored one gets a copy of the baseline's picture in the results (so the
     report shows both, and stands alone when the folder is uploaded); only one that differed gets a diff.
+    ``versions``: the :func:`version_note` of the record this image was compared with (None: same version).
     """
     verdict, comparison = judged.verdict, judged.comparison
     had_baseline = verdict in (Verdict.MISMATCHED, Verdict.UPDATED, Verdict.MATCHED)
@@ -368,12 +382,14 @@ def _write_image_artifacts(
     )
     kind = picture[1] if picture else ""
     output = output_result(test_id, plan, judged, artifacts, case, baseline_kind=kind, context=context)
+    if versions is not None and judged.comparison is not None:  # compared with a record of another version
+        output.extra[VERSION_NOTE_KEY] = versions
     name = image_name(plan.node_id, plan.label, judged.index)
     if verdict not in ACCEPTABLE:
         return output, None
     accept_line = accept_command([test_id], results_dir=settings.results_dir, rootdir=settings.rootdir)
     if verdict is Verdict.MISMATCHED:
-        return output, mismatch_message(name, output.explanation, artifacts, accept_line)
+        return output, mismatch_message(name, output.explanation, artifacts, accept_line, versions)
     if verdict is Verdict.MISSING:
         return output, missing_message(name, settings.store.record_path(test_id), artifacts.actual, accept_line)
     return output, None
@@ -461,13 +477,17 @@ def image_name(node_id: str, label: str, index: int) -> str:
     return f"output {label or node_id!r} ({node_id}) image {index}"
 
 
-def mismatch_message(name: str, explanation: str, artifacts: Artifacts, accept_line: str) -> str:
-    """``accept_line``: the shell command that accepts the test's images (:func:`accept_command`)."""
+def mismatch_message(
+    name: str, explanation: str, artifacts: Artifacts, accept_line: str, versions: str | None = None
+) -> str:
+    """``accept_line``: the shell command that accepts the test's images (:func:`accept_command`); ``versions``:
+    the :func:`version_note` when the baseline was recorded on another InvokeAI."""
     seen = artifacts.side_by_side or artifacts.diff
     shown = f"  diff: {seen}\n" if seen else "  (keep PNG copies with --invokeai-save-images to get diff images)\n"
     indented = explanation.replace("\n", "\n  ")
+    baseline = f"its baseline ({versions})" if versions else "its baseline"
     return (
-        f"{name} does not match its baseline:\n  {indented}\n  actual: {artifacts.actual}\n{shown}"
+        f"{name} does not match {baseline}:\n  {indented}\n  actual: {artifacts.actual}\n{shown}"
         f"  accept it with: {accept_line}"
     )
 

@@ -33,6 +33,7 @@ class Option:
     metavar: str | None = None
     check: Callable[[str], None] | None = None  # raises ValueError (saying what is valid) for a bad list item
     minimum: int = 1  # the least whole number an "int" option takes
+    secret: bool = False  # a password: no ini key (a file kept in git is no place for it), never printed
 
     @property
     def flag(self) -> str:
@@ -56,6 +57,8 @@ class Option:
         shown = f"default: {told}" if told not in (None, "") else "default: none"
         if self.kind == "bool":  # the flag takes no value, but env and ini need one: say which
             return f"{self.help} ({shown}; env {self.env}=1|0; ini {self.ini} = true|false)"
+        if self.secret:
+            return f"{self.help} (env {self.env}; no ini key)"
         return f"{self.help} ({shown}; env {self.env}; ini {self.ini})"
 
 
@@ -76,6 +79,12 @@ def check_server_url(text: str) -> None:
         raise ValueError(f"a server URL has no query or fragment; expected a URL {example}")
 
 
+def _check_version_text(text: str) -> None:
+    parts = text.split(".")
+    if len(parts) != 3 or not all(part.isdigit() for part in parts):
+        raise ValueError("expected an InvokeAI release number such as 6.14.2")
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "invokeai_url",
@@ -87,6 +96,26 @@ OPTIONS: tuple[Option, ...] = (
         check=check_server_url,
     ),
     Option("invokeai_token", "bearer token for the server (never printed)", metavar="TOKEN"),
+    Option(
+        "invokeai_user",
+        "email of the user to log in as on a multi-user InvokeAI (the password comes from PYTEST_INVOKEAI_PASSWORD)",
+        metavar="EMAIL",
+    ),
+    Option(
+        "invokeai_password",
+        "password of --invokeai-user; prefer the environment variable (a command line shows in the process list "
+        "and shell history); never printed",
+        metavar="PASSWORD",
+        secret=True,
+    ),
+    Option(
+        "invokeai_version",
+        "InvokeAI release of the managed server (installed on first use in its own environment); with "
+        "--invokeai-url the version every server must run, checked before anything is enqueued. Default for the "
+        "managed server: the newest release pytest-invokeai pins",
+        metavar="X.Y.Z",
+        check=_check_version_text,
+    ),
     Option(
         "invokeai_timeout",
         "seconds one generation may run on the server before it is canceled and the test fails",
@@ -273,11 +302,15 @@ def convert(option: Option, raw: Any, where: str) -> Any:
             if text not in option.choices:
                 raise ValueError(f"expected one of {', '.join(option.choices)}")
             return text
-        return str(raw).strip() or option.default
+        text = str(raw).strip()
+        if text and option.check is not None:
+            option.check(text)
+        return text or option.default
     except ValueError as exc:
         if isinstance(exc, OptionError):
             raise
-        raise OptionError(f"{where}: bad value {raw!r} for {option.flag}: {exc}") from None
+        shown = "(hidden)" if option.secret else repr(raw)
+        raise OptionError(f"{where}: bad value {shown} for {option.flag}: {exc}") from None
 
 
 def _number(raw: Any, kind: type[int] | type[float]) -> Any:
@@ -296,7 +329,7 @@ class Settings:
     """Resolved settings of one run (paths absolute)."""
 
     urls: list[str]
-    token: str | None
+    token: str | None = field(repr=False)
     timeout: float
     queue: str
     board: str | None
@@ -314,6 +347,9 @@ class Settings:
     hang_timeout: float = DEFAULT_HANG_TIMEOUT
     job_summary: Path | None = None  # --invokeai-job-summary: the Markdown summary's file (replaced each run)
     preview_size: int = 256  # px; 0: no previews (the option's default, baseline.preview.DEFAULT_PREVIEW_SIZE)
+    user: str | None = None  # log in as this user (a multi-user InvokeAI)
+    password: str | None = field(default=None, repr=False)
+    version: str | None = None  # the managed server's InvokeAI release; with URLs, the one the servers must run
     schema: Path | None = None  # a node schema snapshot (None: the bundled one)
     report_embed: bool = False  # images inside report.html rather than beside it
     nodes: list[Path] = field(default_factory=list)  # node pack folders (each a pack, or a folder of packs)
@@ -339,6 +375,8 @@ def resolve(
         elif environ.get(option.env, "").strip():  # empty counts as unset, as CI templates often leave it
             values[option.name] = convert(option, environ[option.env], f"environment variable {option.env}")
             sources[option.name] = option.env
+        elif option.secret:  # no ini key to read
+            values[option.name], sources[option.name] = option.default, "default"
         else:
             raw = ini(option.ini)
             if raw not in (None, "", []):
@@ -354,6 +392,7 @@ def resolve(
     schema = path("invokeai_schema") if values["invokeai_schema"] else None
     if schema is not None:
         _check_schema(schema, _where(BY_NAME["invokeai_schema"], sources["invokeai_schema"]))
+    _check_login(values, sources)
     return Settings(
         urls=[u.rstrip("/") for u in values["invokeai_url"]],
         token=values["invokeai_token"],
@@ -374,6 +413,9 @@ def resolve(
         hang_timeout=values["invokeai_hang_timeout"],
         job_summary=path("invokeai_job_summary") if values["invokeai_job_summary"] else None,
         preview_size=values["invokeai_preview_size"],
+        user=values["invokeai_user"],
+        password=values["invokeai_password"],
+        version=values["invokeai_version"],
         schema=schema,
         report_embed=values["invokeai_report_embed"],
         nodes=[(rootdir / Path(each).expanduser()).resolve() for each in values["invokeai_nodes"]],
@@ -387,6 +429,31 @@ def _report_path(report: str, results_dir: Path, path: Callable[[str], Path]) ->
     if str(report).lower() == "none":
         return None
     return results_dir / "report.html" if report == REPORT_IN_RESULTS_DIR else path("invokeai_report")
+
+
+def _check_login(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """A token or a user (with a password): which one signs in must be clear; a password alone means nothing."""
+    user, password, token = values["invokeai_user"], values["invokeai_password"], values["invokeai_token"]
+    if user and token:
+        raise OptionError(
+            f"--invokeai-user ({_where(BY_NAME['invokeai_user'], sources['invokeai_user'])}) and --invokeai-token "
+            f"({_where(BY_NAME['invokeai_token'], sources['invokeai_token'])}) both say how to sign in: give one"
+        )
+    if user and not password:
+        raise OptionError(
+            f"--invokeai-user {user} needs that user's password: set {BY_NAME['invokeai_password'].env} "
+            "(or give --invokeai-password for a quick local try)"
+        )
+    if password and not user:
+        raise OptionError(
+            f"a password is set ({_where(BY_NAME['invokeai_password'], sources['invokeai_password'])}) but no user "
+            "to log in as: give --invokeai-user EMAIL (or unset the password)"
+        )
+    if user and not values["invokeai_url"]:
+        raise OptionError(
+            f"--invokeai-user {user}: the managed server runs in single-user mode and needs no login; give "
+            "--invokeai-url for a multi-user server"
+        )
 
 
 def _where(option: Option, source: str) -> str:

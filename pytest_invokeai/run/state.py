@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pytest_invokeai.report.results import OutputResult, TestProblem
     from pytest_invokeai.run.judge import JudgeSettings
     from pytest_invokeai.run.scheduler import CaseScheduler
+    from pytest_invokeai.server.auth import Auth
     from pytest_invokeai.server.client import InvokeAIClient
     from pytest_invokeai.server.pool import Lane
     from pytest_invokeai.server.session import GenerationSession
@@ -160,6 +161,27 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
 
 
+class VersionMismatch(InvokeAITestError):
+    """A server given with ``--invokeai-url`` runs another InvokeAI than ``--invokeai-version`` asks for.
+
+    Not a :class:`~pytest_invokeai.errors.ServerError`: the pool would set such a server aside and run on the
+    others; a wrong version fails the run instead, before anything is enqueued.
+    """
+
+
+class LoginFailed(InvokeAITestError):
+    """A server of the run needs a login the run did not give, or refused the one it gave.
+
+    Not a :class:`~pytest_invokeai.errors.ServerError`, which would read as "not reachable": the server
+    answers, and the run stops with what to give, before anything is enqueued.
+    """
+
+
+def _where_version(settings: Settings) -> str:
+    source = settings.sources.get("invokeai_version", "command line")
+    return "ini" if source == "ini" else source
+
+
 class RunState:
     """One process's share of a run: built whole by the pytest adapter, connected on first use (:meth:`connect`).
 
@@ -270,7 +292,23 @@ class RunState:
             return list(self.settings.urls)
         from pytest_invokeai.local.shared_server import acquire_server
 
-        return [acquire_server(self.run_dir, self.settings.server_cmd, node_packs=self.node_packs)]
+        return [
+            acquire_server(
+                self.run_dir, self.settings.server_cmd, node_packs=self.node_packs, version=self.settings.version
+            )
+        ]
+
+    def new_auth(self) -> Auth:
+        """How a connection to one of the run's servers signs in: the token given, or a login as the user."""
+        from pytest_invokeai.server.auth import Auth, Credentials
+
+        if self.settings.user and self.settings.password:
+            return Auth(credentials=Credentials(self.settings.user, self.settings.password))
+        return Auth(self.settings.token)
+
+    def auth_for_cancel(self) -> Auth | None:
+        """A login for the end-of-run cancel of what dead processes left (None: the token, if any, does)."""
+        return self.new_auth() if self.settings.user else None
 
     def connect(self) -> list[Lane]:
         """This process's servers, connected and checked to agree; connects once (a failure is kept and raised again)."""
@@ -319,13 +357,14 @@ class RunState:
     def _new_session(self, url: str) -> tuple[GenerationSession, str]:
         """A session on the server at ``url``, and the server's InvokeAI version."""
         from pytest_invokeai.local.shared_server import register_queue
+        from pytest_invokeai.server.auth import LoginRequired
         from pytest_invokeai.server.client import InvokeAIClient
         from pytest_invokeai.server.live_schema import first_contact
         from pytest_invokeai.server.session import GenerationSession
 
         client = InvokeAIClient(
             url,
-            token=self.settings.token,
+            auth=self.new_auth(),
             queue_id=self.settings.queue,
             hang_timeout=self.settings.hang_timeout,
             on_silence=self._on_silence,
@@ -334,6 +373,16 @@ class RunState:
             with first_contact(self.run_dir, client.base_url):  # one process of the run at a time
                 # Not InvokeAI, down or hung: said in seconds, before anything else is opened.
                 version = client.probe_version()
+                try:
+                    client.check_login()  # a multi-user server and no (or a refused) login: one clear error, now
+                except LoginRequired as exc:
+                    raise LoginFailed(str(exc)) from None
+                if self.settings.urls and self.settings.version and version != self.settings.version:
+                    raise VersionMismatch(
+                        f"InvokeAI at {url} runs {version}, but --invokeai-version asks for {self.settings.version} "
+                        f"({_where_version(self.settings)}); nothing was enqueued. Upgrade the server, or run with "
+                        f"--invokeai-version {version}"
+                    )
                 live_schema = _live_schema(client, version, self.run_dir) if self._needs_live_schema(version) else None
                 self.results.invokeai_versions[url] = version
             session = GenerationSession(

@@ -120,6 +120,11 @@ def openapi() -> Call:
     return Call("GET", "/openapi.json", "describe its API (/openapi.json)")
 
 
+def auth_status() -> Call:
+    """Whether the server runs in multi-user mode (InvokeAI 6.12+; answers without a token)."""
+    return Call("GET", "/api/v1/auth/status", "tell whether it needs a login")
+
+
 def enqueue_batch(queue_id: str, body: dict[str, Any]) -> Call:
     # Never retried blindly: a broken connection may have enqueued it already (see client.enqueue).
     return Call(

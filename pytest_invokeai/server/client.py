@@ -23,6 +23,7 @@ import httpx
 from pytest_invokeai.errors import ServerError
 from pytest_invokeai.server import api
 from pytest_invokeai.server.api import Call
+from pytest_invokeai.server.auth import Auth
 from pytest_invokeai.server.liveness import (
     STARTUP_PROBE,
     Liveness,
@@ -109,6 +110,7 @@ class _ClientBase:
         base_url: str,
         *,
         token: str | None = None,
+        auth: Auth | None = None,
         timeout: float = 30.0,
         retries: int = 3,
         backoff: float = 0.5,
@@ -121,21 +123,16 @@ class _ClientBase:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self._token = token
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # How this client signs in: a token given, or a login (server/auth.py); shared by REST and the event socket.
+        self.auth = auth if auth is not None else Auth(token)
         self.liveness: Liveness | None = None  # set by a client that watches for a hung server
-
-    @property
-    def token(self) -> str | None:
-        """The bearer token (for the event connection to the same server); never part of repr or errors."""
-        return self._token
 
     def __repr__(self) -> str:  # never shows the token
         return f"{type(self).__name__}({self.base_url!r}, queue_id={self.queue_id!r})"
 
     def _httpx_options(self) -> dict[str, Any]:
         # A trailing slash keeps a path prefix (http://host/invoke/) when httpx joins paths to it.
-        return {"base_url": self.base_url + "/", "headers": self._headers, "timeout": self.timeout}
+        return {"base_url": self.base_url + "/", "timeout": self.timeout}
 
     def _request(self, call: Call) -> dict[str, Any]:
         return {
@@ -144,6 +141,7 @@ class _ClientBase:
             "params": call.params,
             "json": call.json,
             "files": call.files,
+            "headers": self.auth.headers(),  # read per call: a refreshed or new token replaces the old one
         }
 
     def _hung(self, silent: Silent, call: Call) -> ServerHung:
@@ -181,6 +179,14 @@ class InvokeAIClient(_ClientBase):
         if hang_timeout is not None:
             self.liveness = Liveness(self.base_url, hang_timeout, self._health_probe, on_silence=on_silence)
 
+    @property
+    def token(self) -> str | None:
+        """The current bearer token (for the event connection to the same server), logging in first when the
+        client signs in with a user; never part of repr or errors."""
+        if self.auth.can_log_in and self.auth.current() is None:
+            self.auth.log_in(self._http, self.base_url)
+        return self.auth.current()
+
     def _health_probe(self, timeout: float) -> None:
         """Any answer to a small request (whatever its status) shows that the server is alive."""
         self._http.get(api.version().path.lstrip("/"), timeout=timeout)
@@ -188,13 +194,23 @@ class InvokeAIClient(_ClientBase):
     def send(self, call: Call) -> Any:
         attempt = 0
         since = time.monotonic()  # the silence of a hung server counts across retries
+        logged_in_again = False
         while True:
+            used = self.token
             try:
                 response = self._exchange(call, since)
             except httpx.TransportError as exc:
                 time.sleep(self._retry_delay(call, attempt, exc))
                 attempt += 1
                 continue
+            if response.status_code == 401:
+                # An expired token (a day after the last write) gets one new login; a second refusal is an error.
+                if self.auth.can_log_in and not logged_in_again:
+                    self.auth.log_in(self._http, self.base_url, replacing=used)
+                    logged_in_again = True
+                    continue
+                raise self.auth.required(self.base_url, response)
+            self.auth.take_refreshed(response)
             return api.read_answer(call, response, self.base_url)
 
     def _exchange(self, call: Call, since: float) -> httpx.Response:
@@ -241,6 +257,23 @@ class InvokeAIClient(_ClientBase):
                 self.liveness.heard()
             version: str = api.read_answer(call, response, self.base_url)
             return version
+
+    def check_login(self) -> None:
+        """Fail now, saying what to give, when the server needs a login this client cannot give or is refused.
+
+        A client that logs in does so here, so a wrong password is one error before anything is sent;
+        one with no way to sign in asks the server whether it runs in multi-user mode (older releases
+        have no such endpoint: they need no login).
+        """
+        if self.auth.signs_in:
+            self.token  # noqa: B018 - reading the token logs in, or raises what the server said
+            return
+        try:
+            status = self.send(api.auth_status())
+        except ServerError:
+            return
+        if isinstance(status, dict) and status.get("multiuser_enabled"):
+            raise self.auth.required(self.base_url)
 
     def run(self, operation: Operation[T]) -> T:
         answer: Any = None

@@ -35,7 +35,7 @@ class QueueEvents:
         self,
         base_url: str,
         *,
-        token: str | None = None,
+        token: str | Callable[[], str | None] | None = None,
         queue_id: str = "default",
         connect_timeout: float = 10.0,
         on_heard: Callable[[], None] | None = None,
@@ -62,18 +62,25 @@ class QueueEvents:
     def start(self) -> bool:
         """Connect and subscribe; False (and no exception) when events are not available."""
         path = _prefix_path(self.base_url) + "/ws/socket.io"
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        token = self._current_token()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             self._sio.connect(
                 _origin(self.base_url),
                 socketio_path=path,
                 transports=["websocket"],
                 headers=headers,
+                # Asked again at every (re)connect, and read by InvokeAI before the header: a token refreshed
+                # or renewed since the first connect is the one a reconnect sends.
+                auth=lambda: {"token": self._current_token()} if self._current_token() else None,
                 wait_timeout=self.connect_timeout,  # type: ignore[arg-type]  # a float, see socketio.Client above
             )
         except (socketio.exceptions.ConnectionError, OSError, ValueError):
             return False
         return True
+
+    def _current_token(self) -> str | None:
+        return self._token() if callable(self._token) else self._token
 
     def _on_connect(self) -> None:
         # Also after a reconnect: the subscription does not survive the connection.

@@ -209,7 +209,7 @@ class Runner:
             liveness = client.liveness  # the event socket's heartbeat counts as a sign of life
             events = QueueEvents(
                 client.base_url,
-                token=client.token,
+                token=lambda: client.token,  # the client's current token: refreshed or renewed by a login
                 queue_id=client.queue_id,
                 on_heard=liveness.heard if liveness is not None else None,
             )

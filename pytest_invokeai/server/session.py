@@ -108,7 +108,11 @@ class GenerationSession:
         use_cache: bool = True,
     ) -> None:
         self.client = client
-        self.use_cache = use_cache  # False: every node runs, none is served from the node cache
+        # False: every node runs, none is served from the node cache. A multi-user InvokeAI (a client that
+        # signs in) shares one node cache between its users but refuses a user another's images, so a cached
+        # node of someone else's run fails ours ("Queue user is not authorized to access this image",
+        # InvokeAI 6.14.2): there every node runs.
+        self.use_cache = use_cache and not client.auth.signs_in
         self.runner = Runner(client, generation_timeout=generation_timeout, use_events=use_events)
         self.board_id = ensure_board(client, board) if board else None
         self.uploads = UploadCache(client)

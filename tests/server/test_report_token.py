@@ -1,7 +1,7 @@
 """A run against an InvokeAI that needs a token: the report's curl line works there, and never holds the token.
 
-The server is a real InvokeAI in multi-user mode (started for this module): its queue and recall
-endpoints answer 401 without a bearer token.
+The server is a real InvokeAI in multi-user mode (the session's ``multiuser_server``): its queue and
+recall endpoints answer 401 without a bearer token.
 """
 
 from __future__ import annotations
@@ -10,21 +10,11 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from helpers import require
-
-from pytest_invokeai.errors import ServerError
-from pytest_invokeai.local.install import installed_python
-from pytest_invokeai.local.managed import ManagedServer
-from pytest_invokeai.local.model_install import ensure_tiny_sd15, install_model
-from pytest_invokeai.server.client import InvokeAIClient
 
 SD15 = Path(__file__).resolve().parents[2] / "example_suite" / "workflows" / "sd15-text-to-image.json"
-ADMIN = {"email": "admin@example.com", "display_name": "Admin", "password": "Not-a-real-secret-1"}
 SD15_TEST = """
 import pytest
 
@@ -34,28 +24,10 @@ def test_t2i(invokeai_run):
 """
 
 
-@pytest.fixture(scope="module")
-def server_with_token() -> Iterator[tuple[str, str]]:
-    """(URL, token) of a multi-user InvokeAI with the tiny SD-1.5 model installed."""
-    python = installed_python()
-    require(python is not None, "InvokeAI is not installed (python -m pytest_invokeai.server.install)")
-    try:
-        server = ManagedServer(settings={"multiuser": "true"}).start()
-    except ServerError as exc:
-        require(False, f"cannot start a multi-user InvokeAI for this test: {exc}")
-        return
-    try:
-        httpx.post(f"{server.url}/api/v1/auth/setup", json=ADMIN, timeout=30).raise_for_status()
-        login = httpx.post(
-            f"{server.url}/api/v1/auth/login", json={k: ADMIN[k] for k in ("email", "password")}, timeout=30
-        )
-        login.raise_for_status()
-        token = login.json()["token"]
-        with InvokeAIClient(server.url, token=token) as client:
-            install_model(client, ensure_tiny_sd15(invokeai_python=python))
-        yield server.url, token
-    finally:
-        server.stop()
+@pytest.fixture
+def server_with_token(multiuser_server) -> tuple[str, str]:
+    """(URL, token) of the session's multi-user InvokeAI (tiny SD-1.5 installed): its admin's token."""
+    return multiuser_server.url, multiuser_server.admin_token
 
 
 def run_curl(line: str, token: str | None) -> tuple[int, str]:

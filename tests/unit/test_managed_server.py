@@ -67,3 +67,36 @@ def test_an_install_is_trusted_only_with_a_matching_stamp(tmp_path: Path) -> Non
     assert install.installed_python(env) == python
     stamp.write_text("{half-written")
     assert install.installed_python(env) is None
+
+
+def test_each_version_has_its_own_environment_and_stamp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_INVOKEAI_HOME", str(tmp_path))
+    assert install.env_dir_for("6.13.8") == tmp_path / "invokeai-6.13.8"
+    assert install.env_dir_for() == tmp_path / "invokeai-6.14.2"
+    env = install.env_dir_for("6.13.8")
+    python = install.env_python(env)
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    stamp = {"invokeai": "6.13.8", "requirements": list(install.requirements_for("6.13.8"))}
+    (env / install.STAMP_NAME).write_text(json.dumps(stamp))
+    assert install.installed_python(version="6.13.8") == python
+    assert install.installed_python() is None, "6.14.2 is not installed: 6.13.8's environment does not count"
+    (env / install.STAMP_NAME).write_text(json.dumps({**stamp, "requirements": ["invokeai==6.13.8"]}))
+    assert install.installed_python(version="6.13.8") is None, "installed with other pins: redone"
+
+
+def test_the_pins_of_a_version_start_with_invokeai_itself_and_pin_torch() -> None:
+    for version in install.supported_versions():
+        requirements = install.requirements_for(version)
+        assert requirements[0] == f"invokeai=={version}"
+        assert any(r.startswith("torch==") for r in requirements), version
+        assert any(r.startswith("starlette==") for r in requirements), version
+    # 6.13.0 asks for torch~=2.7.0 (its wheel's metadata): the CPU torch 2.13 would not resolve.
+    assert "torch==2.7.1" in install.requirements_for("6.13.0")
+    assert install.requirements_for("6.14.2") == install.PINNED_REQUIREMENTS
+
+
+def test_an_unsupported_version_names_the_supported_ones(tmp_path: Path) -> None:
+    with pytest.raises(ServerError, match=r"'6\.12\.0' is not a version .*supported: 6\.13\.0, .*6\.14\.2"):
+        install.install_invokeai("6.12.0", env_dir=tmp_path / "env")
+    assert not (tmp_path / "env").exists()

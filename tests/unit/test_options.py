@@ -15,6 +15,9 @@ from pytest_invokeai.run.settings import BY_NAME, OPTIONS, OptionError, convert,
 NAMES = {
     "invokeai_url": ("--invokeai-url", "PYTEST_INVOKEAI_URL"),
     "invokeai_token": ("--invokeai-token", "PYTEST_INVOKEAI_TOKEN"),
+    "invokeai_user": ("--invokeai-user", "PYTEST_INVOKEAI_USER"),
+    "invokeai_password": ("--invokeai-password", "PYTEST_INVOKEAI_PASSWORD"),
+    "invokeai_version": ("--invokeai-version", "PYTEST_INVOKEAI_VERSION"),
     "invokeai_timeout": ("--invokeai-timeout", "PYTEST_INVOKEAI_TIMEOUT"),
     "invokeai_hang_timeout": ("--invokeai-hang-timeout", "PYTEST_INVOKEAI_HANG_TIMEOUT"),
     "invokeai_queue": ("--invokeai-queue", "PYTEST_INVOKEAI_QUEUE"),
@@ -376,6 +379,8 @@ def test_convert_takes_python_values_too() -> None:
 
 def test_help_states_default_env_and_ini() -> None:
     for option in OPTIONS:
+        if option.secret:  # the password: env only (tested with the login options)
+            continue
         text = option.help_text()
         assert option.help in text
         assert f"env {option.env}" in text
@@ -403,3 +408,59 @@ def test_run_wide_tolerance_is_parsed_and_checked_against_the_signals(tmp_path: 
         settle(tmp_path, cli={"invokeai_tolerance": "ssim=0.1"})
     with pytest.raises(OptionError, match="expected NAME=VALUE, got 'color'"):
         settle(tmp_path, cli={"invokeai_tolerance": "color"})
+
+
+URL = {"invokeai_url": ["http://shared-box:9090"]}
+
+
+def test_a_user_logs_in_with_the_password_from_the_environment_and_the_ini_holds_only_the_user(tmp_path: Path) -> None:
+    settings = settle(tmp_path, URL, env={"PYTEST_INVOKEAI_PASSWORD": "s3cret-pw"}, ini={"invokeai_user": "me@x.org"})
+    assert (settings.user, settings.password) == ("me@x.org", "s3cret-pw")
+    assert "s3cret-pw" not in repr(settings)
+    # The ini is never asked for a password: a file kept in git is no place for one.
+    asked: list[str] = []
+
+    def ini(name: str) -> Any:
+        asked.append(name)
+        return ""
+
+    resolve(URL, ini, rootdir=tmp_path, environ={})
+    assert "invokeai_password" not in asked and "invokeai_user" in asked
+    assert "no ini key" in BY_NAME["invokeai_password"].help_text()
+
+
+def test_signing_in_two_ways_or_half_a_login_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(OptionError, match=r"--invokeai-user .* and --invokeai-token .* both say how to sign in"):
+        settle(
+            tmp_path,
+            {**URL, "invokeai_user": "me@x.org", "invokeai_token": "tok"},
+            env={"PYTEST_INVOKEAI_PASSWORD": "pw"},
+        )
+    with pytest.raises(
+        OptionError, match=r"--invokeai-user me@x.org needs that user's password: set PYTEST_INVOKEAI_PASSWORD"
+    ):
+        settle(tmp_path, {**URL, "invokeai_user": "me@x.org"})
+    with pytest.raises(
+        OptionError, match=r"a password is set \(environment variable PYTEST_INVOKEAI_PASSWORD\) but no user"
+    ) as info:
+        settle(tmp_path, URL, env={"PYTEST_INVOKEAI_PASSWORD": "s3cret-pw"})
+    assert "s3cret-pw" not in str(info.value)
+    with pytest.raises(OptionError, match=r"the managed server runs in single-user mode"):
+        settle(tmp_path, {"invokeai_user": "me@x.org"}, env={"PYTEST_INVOKEAI_PASSWORD": "pw"})
+
+
+def test_the_version_is_a_release_number(tmp_path: Path) -> None:
+    assert settle(tmp_path, env={"PYTEST_INVOKEAI_VERSION": "6.13.8"}).version == "6.13.8"
+    assert settle(tmp_path).version is None
+    with pytest.raises(
+        OptionError,
+        match=r"ini option invokeai_version: bad value 'latest' for --invokeai-version: expected an InvokeAI release number such as 6.14.2",
+    ):
+        settle(tmp_path, ini={"invokeai_version": "latest"})
+
+
+def test_the_password_flag_is_for_a_quick_local_try_and_wins_over_the_environment(tmp_path: Path) -> None:
+    cli = {**URL, "invokeai_user": "me@x.org", "invokeai_password": "flag-pw"}
+    settings = settle(tmp_path, cli, env={"PYTEST_INVOKEAI_PASSWORD": "env-pw"})
+    assert settings.password == "flag-pw" and settings.sources["invokeai_password"] == "command line"
+    assert "flag-pw" not in repr(settings)

@@ -18,17 +18,23 @@ import sys
 
 
 def _torchvision_imports() -> bool:
-    import importlib.util
+    """Import torchvision now; False when it fails for the missing operators (then nothing of it stays loaded).
 
-    if importlib.util.find_spec("torchvision") is None:
-        return True
-    import torch
-
+    Asking ``torch.ops`` before the import cannot tell: a working torchvision (one built for the installed
+    torch, as InvokeAI 6.13.0's torch 2.7.1 pair is) registers its operators only when it is imported, and
+    declaring them first would make that import abort.
+    """
     try:
-        torch.ops.torchvision.nms  # noqa: B018 - attribute access is the check
+        import torchvision  # noqa: F401 - importing is the check
+    except ModuleNotFoundError:
         return True
-    except (AttributeError, RuntimeError):
+    except RuntimeError as exc:
+        if "torchvision::nms" not in str(exc):
+            raise
+        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[name]
         return False
+    return True
 
 
 def _declare_missing_torchvision_ops() -> object:
