@@ -50,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="custom node packs to load: a pack (a folder with __init__.py) or a folder of packs",
     )
     start.add_argument(
-        "--version", help=f"the InvokeAI version (default, and in this release the only one: {INVOKEAI_VERSION})"
+        "--version",
+        help=f"the InvokeAI release to run, installed on first use in its own environment (default {INVOKEAI_VERSION}; "
+        "python -m pytest_invokeai.server.install --list shows the supported ones)",
     )
     start.add_argument("--server-cmd", help="command that starts InvokeAI (default: the project's install)")
     start.set_defaults(handler=run_start)

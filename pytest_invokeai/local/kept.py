@@ -27,7 +27,7 @@ import httpx
 from pytest_invokeai._util.atomic import write_atomic
 from pytest_invokeai._util.locks import file_lock
 from pytest_invokeai.errors import ServerError
-from pytest_invokeai.local.install import INVOKEAI_VERSION, home_dir
+from pytest_invokeai.local.install import home_dir
 from pytest_invokeai.local.node_packs import NodePack
 
 if TYPE_CHECKING:
@@ -140,13 +140,11 @@ def port_in_use(port: int) -> bool:
 
 
 def check_version(version: str | None) -> str:
-    """The version to start; this build installs and starts the pinned InvokeAI only."""
-    if version in (None, "", INVOKEAI_VERSION):
-        return INVOKEAI_VERSION
-    raise ServerError(
-        f"InvokeAI {version} cannot be started here: this pytest-invokeai installs and starts InvokeAI "
-        f"{INVOKEAI_VERSION} only (--version {INVOKEAI_VERSION}, or leave --version out)"
-    )
+    """The version to start: the one asked for when this pytest-invokeai can install it, else the default one."""
+    from pytest_invokeai.local.install import DEFAULT_VERSION
+    from pytest_invokeai.local.install import check_version as check_installable
+
+    return check_installable(version) if version else DEFAULT_VERSION
 
 
 @dataclass(frozen=True)
@@ -181,7 +179,7 @@ def start(
                 f"port {port} is in use by another program (InvokeAI would silently move to the next port): "
                 "stop it, or choose another port with --port"
             )
-        server = _start_process(port, root or default_root(version, port), node_packs, command, log)
+        server = _start_process(port, root or default_root(version, port), node_packs, command, version, log)
         try:
             if models:
                 _install_models(server.url, server.root, models, log)
@@ -205,13 +203,18 @@ def start(
 
 
 def _start_process(
-    port: int, root: Path, node_packs: Sequence[NodePack], command: str | None, log: Callable[[str], None]
+    port: int,
+    root: Path,
+    node_packs: Sequence[NodePack],
+    command: str | None,
+    version: str,
+    log: Callable[[str], None],
 ) -> ManagedServer:
     from pytest_invokeai.local.install import install_invokeai, installed_python
     from pytest_invokeai.local.managed import ManagedServer
 
-    if command is None and installed_python() is None:  # installed on first use, like the managed test server
-        install_invokeai(log=log)
+    if command is None and installed_python(version=version) is None:  # installed on first use, like a test run's
+        install_invokeai(version, log=log)
     root.mkdir(parents=True, exist_ok=True)
     server = ManagedServer(
         command,
@@ -221,6 +224,7 @@ def _start_process(
         settings={"use_memory_db": "false"},
         log_path=root / "invokeai.log",
         node_packs=node_packs,
+        version=version,
     )
     log(f"starting InvokeAI on port {port} in {root} (about 20 s)...")
     return server.start()

@@ -13,11 +13,12 @@ from pytest_invokeai.errors import ServerError
 from pytest_invokeai.local import kept
 
 
-def test_only_the_pinned_version_starts_here() -> None:
+def test_a_kept_server_runs_any_supported_release_and_names_them_for_another() -> None:
     assert kept.check_version(None) == "6.14.2"
     assert kept.check_version("6.14.2") == "6.14.2"
-    with pytest.raises(ServerError, match=r"InvokeAI 6\.13\.8 cannot be started here.*--version 6\.14\.2"):
-        kept.check_version("6.13.8")
+    assert kept.check_version("6.13.8") == "6.13.8"
+    with pytest.raises(ServerError, match=r"InvokeAI '6\.12\.0' is not a version .*supported: .*6\.13\.8.*6\.14\.2"):
+        kept.check_version("6.12.0")
 
 
 def test_the_root_is_kept_per_version_and_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
