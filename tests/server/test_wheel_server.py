@@ -64,6 +64,9 @@ def test_the_wheel_runs_the_example_suite_from_a_fresh_environment(tmp_path: Pat
         "pytest_invokeai/workflow/data/invocation-schema.json",
         "pytest_invokeai/local/invokeai_side/launcher.py",
         "pytest_invokeai/local/invokeai_side/tiny_sd15.py",
+        "pytest_invokeai/report/assets/report.js",
+        "pytest_invokeai/report/assets/report.css",
+        "pytest_invokeai/review/review.js",
     ):
         assert packaged in names, f"{packaged} is not in the wheel"
 
@@ -82,5 +85,5 @@ def test_the_wheel_runs_the_example_suite_from_a_fresh_environment(tmp_path: Pat
     assert "is installed in" in installed.stdout + installed.stderr  # the shared install is found, not redone
     result = run(python, "-m", "pytest", "example_suite", "-p", "no:cacheprovider", cwd=project)
     last_line = result.stdout.strip().splitlines()[-1]
-    assert "18 passed, 1 skipped" in last_line, result.stdout[-3000:]
+    assert "20 passed, 1 skipped" in last_line, result.stdout[-3000:]
     assert (project / "invokeai-results" / "report.html").is_file()
