@@ -10,10 +10,8 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 import pytest
-from helpers import require
 from report_html_cases import (
     ACCEPTED,
-    CHROMIUM,
     CURL,
     DRIFT,
     NAMED_RUN,
@@ -39,9 +37,9 @@ from pytest_invokeai.report.results import (
 )
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # the browser fixture then skips locally and fails in CI
-    expect = sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture (conftest) then skips locally and fails in CI
+    expect = None
 
 # How pytest ended the run of build_run's tests: (test id, pytest's category, reason); exit status 1.
 
@@ -55,17 +53,6 @@ def run(tmp_path_factory) -> Run:
 
 
 # -- in a real browser ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(sync_playwright is not None, "the playwright package is not installed (pip install -e .[test])")
-    executable = CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")
-    require(executable is not None, f"Chromium is not installed (looked for {CHROMIUM} and chromium on PATH)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(executable))
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -16,26 +16,14 @@ from pathlib import Path
 
 import pytest
 from example_runs import ROOT, edit_workflow, node_by_type, run_pytest
-from helpers import require
-from report_html_cases import CHROMIUM, open_report
+from report_html_cases import open_report
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # the browser fixture then skips locally and fails in CI
-    expect = sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture (conftest) then skips locally and fails in CI
+    expect = None
 
 SELECT = "noise_texture or color_blocks"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(sync_playwright is not None, "the playwright package is not installed (pip install -e .[test])")
-    executable = CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")
-    require(executable is not None, f"Chromium is not installed (looked for {CHROMIUM} and chromium on PATH)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(executable))
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,35 +7,13 @@ embeds its images or runs per-output work at load.
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
-
-import pytest
-from helpers import require
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # benchmarks/ is a folder of the repo, not part of the installed package
 
 from benchmarks.report_scale import build_report, open_seconds  # noqa: E402
-
-CHROMIUM = Path("/usr/bin/chromium")
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:  # the test then skips locally and fails in CI
-    sync_playwright = None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(sync_playwright is not None, "the playwright package is not installed (pip install -e .[test])")
-    executable = CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")
-    require(executable is not None, f"Chromium is not installed (looked for {CHROMIUM} and chromium on PATH)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(executable))
-        yield browser
-        browser.close()
 
 
 def test_a_report_of_5000_outputs_opens_within_10_seconds_and_stays_under_50_mb(browser, tmp_path):

@@ -7,7 +7,6 @@ shown`` writes the others; a request without the token, or with another Host, ge
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,13 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 from accept_cases import NOISE_IDS, NOISE_TESTS, baseline_files, clean_env, make_failed_project, record_of
-from helpers import require
-from report_html_cases import CHROMIUM
 
 try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # the browser fixture then skips locally and fails in CI
-    expect = sync_playwright = None
+    from playwright.sync_api import expect
+except ImportError:  # the browser fixture (conftest) then skips locally and fails in CI
+    expect = None
 
 
 @pytest.fixture(scope="module")
@@ -31,17 +28,6 @@ def failed_project(tmp_path_factory, invokeai_server_url) -> Path:
     output = make_failed_project(project, invokeai_server_url, NOISE_TESTS)
     assert " 5 failed in " in output.strip().splitlines()[-1], output[-3000:]
     return project
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(sync_playwright is not None, "the playwright package is not installed (pip install -e .[test])")
-    executable = CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")
-    require(executable is not None, f"Chromium is not installed (looked for {CHROMIUM} and chromium on PATH)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(executable))
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

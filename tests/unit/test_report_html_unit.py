@@ -5,13 +5,10 @@ from __future__ import annotations
 import base64
 import html
 import re
-import shutil
 
 import pytest
-from helpers import require
 from report_html_cases import (
     ACCEPTED,
-    CHROMIUM,
     DRIFT,
     NAMED_RUN,
     ODD_ID,
@@ -23,7 +20,6 @@ from report_html_cases import (
     Run,
     build_run,
     compared,
-    open_report,
 )
 from report_images import blurred, noise_image
 
@@ -33,11 +29,6 @@ from pytest_invokeai.report.results import (
     OutputResult,
     summarize,
 )
-
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # the browser fixture then skips locally and fails in CI
-    expect = sync_playwright = None
 
 # How pytest ended the run of build_run's tests: (test id, pytest's category, reason); exit status 1.
 
@@ -147,23 +138,6 @@ def test_report_is_replaced_atomically(tmp_path):
 
 
 # -- in a real browser ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(sync_playwright is not None, "the playwright package is not installed (pip install -e .[test])")
-    executable = CHROMIUM if CHROMIUM.exists() else shutil.which("chromium")
-    require(executable is not None, f"Chromium is not installed (looked for {CHROMIUM} and chromium on PATH)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(executable))
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, run):
-    with open_report(browser, run.report) as loaded:
-        yield loaded
 
 
 RED, GREEN = "rgb(198, 40, 40)", "rgb(46, 125, 50)"  # the stylesheet's --bad and --ok
