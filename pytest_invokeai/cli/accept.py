@@ -51,20 +51,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run, command_parser=parser)
 
 
+def accept_request(args: argparse.Namespace, *, accept_drift: bool = False, dry_run: bool = False) -> AcceptRequest:
+    """What to accept from, as the options of `accept` and `review` (which share them) say."""
+    rootdir = args.rootdir.resolve()
+    return AcceptRequest(
+        results_dir=(args.results or rootdir / DEFAULT_RESULTS).resolve(),
+        rootdir=rootdir,
+        baselines=args.baselines.resolve() if args.baselines else None,
+        profile=args.profile,
+        accept_drift=accept_drift,
+        dry_run=dry_run,
+        schema=args.schema,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     if not args.cases and not args.failed:
         print_error("name the cases to accept (CASE ...), or --failed for every mismatched or missing case")
         return EXIT_USAGE
     rootdir = args.rootdir.resolve()
-    request = AcceptRequest(
-        results_dir=(args.results or rootdir / DEFAULT_RESULTS).resolve(),
-        rootdir=rootdir,
-        baselines=args.baselines.resolve() if args.baselines else None,
-        profile=args.profile,
-        accept_drift=args.accept_drift,
-        dry_run=args.dry_run,
-        schema=args.schema,
-    )
+    request = accept_request(args, accept_drift=args.accept_drift, dry_run=args.dry_run)
     outcome = accept(request, args.cases, failed=args.failed)
     print(format_outcome(outcome, rootdir=rootdir, dry_run=args.dry_run))
     if outcome.exit_code == EXIT_REFUSED:

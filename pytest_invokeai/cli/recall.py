@@ -132,34 +132,11 @@ def run(args: argparse.Namespace) -> int:
                 outcome = send_recall(client, mapping, queue=args.queue, upload=not args.no_upload)
             except ServerError as exc:
                 raise ServerError(str(exc) + _refused_values(str(exc), mapping)) from None
+    shown = {"url": url, "queue": args.queue, "dry_run": args.dry_run, "authorized": bool(token), "login": login}
     if args.json:
-        print_json(
-            _as_json(
-                case,
-                mapping,
-                notes,
-                outcome,
-                url=url,
-                queue=args.queue,
-                dry_run=args.dry_run,
-                authorized=bool(token),
-                login=login,
-            )
-        )
+        print_json(_as_json(case, mapping, notes, outcome, **shown))
     else:
-        print(
-            format_text(
-                case,
-                mapping,
-                notes,
-                outcome,
-                url=url,
-                queue=args.queue,
-                dry_run=args.dry_run,
-                authorized=bool(token),
-                login=login,
-            )
-        )
+        print(format_text(case, mapping, notes, outcome, **shown))
     return EXIT_CHECK_FAILED if mapping.is_empty else EXIT_OK
 
 

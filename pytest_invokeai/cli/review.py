@@ -15,7 +15,8 @@ import sys
 import webbrowser
 from pathlib import Path
 
-from pytest_invokeai.accept.apply import AcceptRequest, read_summary
+from pytest_invokeai.accept.apply import read_summary
+from pytest_invokeai.cli.accept import accept_request
 from pytest_invokeai.cli.common import EXIT_OK, EXIT_USAGE, print_error
 from pytest_invokeai.run.accept_command import DEFAULT_RESULTS
 
@@ -60,14 +61,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print_error(MISSING_EXTRA.format(name=exc.name))
         return EXIT_USAGE
-    rootdir = args.rootdir.resolve()
-    request = AcceptRequest(
-        results_dir=(args.results or rootdir / DEFAULT_RESULTS).resolve(),
-        rootdir=rootdir,
-        baselines=args.baselines.resolve() if args.baselines else None,
-        profile=args.profile,
-        schema=args.schema,
-    )
+    request = accept_request(args)
     if not report_exists(request.results_dir):
         print_error(f"{request.results_dir}: no report.html there; run the tests first, or pass --results DIR")
         return EXIT_USAGE
