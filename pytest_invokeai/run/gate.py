@@ -70,7 +70,9 @@ class WorkflowGate:
         return f"pytest --invokeai-update-baselines={mode}"
 
     def check(self, spec: CaseSpec, workflow: Workflow) -> None:
-        """Raise :class:`Blocked` when the case must not run (drift, then models on the gate's session)."""
+        """Raise :class:`Blocked` when the case must not run (node types, drift, then models on the gate's session)."""
+        if self.session is not None:
+            self.check_node_types(spec, workflow, self.session)
         self.check_drift(spec, workflow)
         if self.session is not None:
             self.check_models(spec, workflow, self.session)
@@ -142,8 +144,9 @@ class WorkflowGate:
             event.workflow: event.report.text() for event in self.events if event.action == "accepted" and event.report
         }
 
-    def check_models(self, spec: CaseSpec, workflow: Workflow, session: GenerationSession) -> None:
-        """Install the case's declared models (managed server only); a node type or model still missing skips it."""
+    def check_node_types(self, spec: CaseSpec, workflow: Workflow, session: GenerationSession) -> None:
+        """A node type the server lacks skips the case, naming the types. Checked before drift too: without the
+        pack, the form's custom fields have only guessed kinds, which must not read as a changed form."""
         live_schema = getattr(session, "live_schema", None)  # a session that never read its server's has none
         if live_schema is not None:
             from pytest_invokeai.server.live_schema import missing_node_types
@@ -156,6 +159,10 @@ class WorkflowGate:
                     f"type {', '.join(repr(each) for each in lacking)} (a custom node pack it has not loaded; give the "
                     "managed server its folder with --invokeai-nodes, or install the pack on that server)",
                 )
+
+    def check_models(self, spec: CaseSpec, workflow: Workflow, session: GenerationSession) -> None:
+        """Install the case's declared models (managed server only); a node type or model still missing skips it."""
+        self.check_node_types(spec, workflow, session)
         if spec.models and self.install_models is not None:
             with self._lock:
                 if spec.models not in self._models_ready:

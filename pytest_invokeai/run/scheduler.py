@@ -327,6 +327,9 @@ class CaseScheduler:
             return
         try:
             workflow = self.workflows.get(spec.workflow)
+            first = lane if lane is not None and lane.usable else self._least_busy()
+            if first is not None:  # a server without the workflow's node types skips it, before any drift talk
+                self.gate.check_node_types(spec, workflow, first.session)
             self.gate.check_drift(spec, workflow)
             inputs = form_inputs(workflow)
         except Exception as exc:  # the gate's verdict (or a broken workflow) is every case's answer
