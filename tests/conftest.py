@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import GUI_EXPORTS, require
+from helpers import GUI_EXPORTS, managed_server_url, require
 from real_servers import MultiUserServer, PathLoggingProxy, start_multiuser_server
 
 from pytest_invokeai.errors import ServerError
@@ -37,15 +37,8 @@ def invokeai_server_url() -> Iterator[str]:
     if url:
         yield url.rstrip("/")
         return
-    try:
-        server = ManagedServer().start()
-    except ServerError as exc:
-        require(False, f"no InvokeAI server for this test: {exc}")
-        return
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with managed_server_url() as started:
+        yield started
 
 
 @pytest.fixture(scope="session")

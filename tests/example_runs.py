@@ -32,3 +32,16 @@ def edit_workflow(path: Path, edit) -> None:
 
 def node_by_type(data: dict, node_type: str) -> dict:
     return next(n for n in data["nodes"] if n["data"]["type"] == node_type)
+
+
+def swap_block_x_and_y(data) -> None:
+    """Edit for color-blocks.json: swap the form places of Block x and Block y (the form drifts, nothing else)."""
+    elements = data["form"]["elements"]
+    for element in elements.values():
+        children = element.get("data", {}).get("children", [])
+        ids = [elements[c]["data"].get("fieldIdentifier", {}).get("fieldName") for c in children]
+        if "x" in ids and "y" in ids:
+            a, b = ids.index("x"), ids.index("y")
+            children[a], children[b] = children[b], children[a]
+            return
+    raise AssertionError("no container holds Block x and Block y")

@@ -7,7 +7,7 @@ import dataclasses
 import io
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,24 @@ def require(condition: bool, reason: str) -> None:
     if in_ci():
         pytest.fail(f"{reason} (this test must run in CI)", pytrace=False)
     pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def managed_server_url(**options: Any) -> Iterator[str]:
+    """A managed InvokeAI started with ``options`` (ManagedServer's), its URL, stopped on leaving.
+    A test that cannot get one skips locally and fails in CI."""
+    from pytest_invokeai.errors import ServerError
+    from pytest_invokeai.local.managed import ManagedServer
+
+    try:
+        server = ManagedServer(**options).start()
+    except ServerError as exc:
+        require(False, f"no InvokeAI server for this test: {exc}")
+        return
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 # -- tiny model-free graphs for tests that run generations ----------------------------------

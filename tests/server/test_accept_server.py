@@ -28,6 +28,7 @@ from accept_cases import (
     record_of,
     run_pytest,
 )
+from example_runs import swap_block_x_and_y
 
 
 @pytest.fixture(scope="module")
@@ -127,17 +128,6 @@ def test_accept_drift_rewrites_the_index_map_and_lists_the_cases_to_run_again(
 ):
     project = tmp_path / "drift"
     shutil.copytree(failed_run[0], project)
-
-    def swap_block_x_and_y(data):
-        elements = data["form"]["elements"]
-        for element in elements.values():
-            children = element.get("data", {}).get("children", [])
-            ids = [elements[c]["data"].get("fieldIdentifier", {}).get("fieldName") for c in children]
-            if "x" in ids and "y" in ids:
-                a, b = ids.index("x"), ids.index("y")
-                children[a], children[b] = children[b], children[a]
-                return
-        raise AssertionError("no container holds Block x and Block y")
 
     edit_json(project / "example_suite/workflows/color-blocks.json", swap_block_x_and_y)
     drifted = run_pytest(project, BLOCKS, f"--invokeai-url={invokeai_server_url}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import imagehash
 import pytest
-from example_runs import ROOT, edit_workflow, node_by_type, run_pytest
+from example_runs import ROOT, edit_workflow, node_by_type, run_pytest, swap_block_x_and_y
 from helpers import require
 from PIL import Image
 
@@ -137,17 +137,6 @@ def test_a_changed_value_fails_exactly_that_workflows_tests(project_copy, invoke
 
 
 def test_a_reordered_form_fails_that_workflows_tests_with_drift(project_copy, invokeai_server_url):
-    def swap_block_x_and_y(data):
-        elements = data["form"]["elements"]
-        for element in elements.values():
-            children = element.get("data", {}).get("children", [])
-            ids = [elements[c]["data"].get("fieldIdentifier", {}).get("fieldName") for c in children]
-            if "x" in ids and "y" in ids:
-                a, b = ids.index("x"), ids.index("y")
-                children[a], children[b] = children[b], children[a]
-                return
-        raise AssertionError("no container holds Block x and Block y")
-
     edit_workflow(project_copy / "example_suite" / "workflows" / "color-blocks.json", swap_block_x_and_y)
     result = run_pytest(
         project_copy, "example_suite", f"--invokeai-url={invokeai_server_url}", "-k", "not sd15 and not sdxl"

@@ -14,11 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import require
+from helpers import managed_server_url, require
 
-from pytest_invokeai.errors import ServerError
 from pytest_invokeai.local.install import home_dir, installed_python
-from pytest_invokeai.local.managed import ManagedServer
 from pytest_invokeai.local.node_packs import find_packs
 from pytest_invokeai.server.client import InvokeAIClient
 from pytest_invokeai.server.live_schema import fetch_live_schema
@@ -36,15 +34,8 @@ CUSTOM_NODE_WORKFLOW = REPO / "tests" / "data" / "workflows" / "form-nested.json
 
 @pytest.fixture(scope="module")
 def pack_server_url() -> Iterator[str]:
-    try:
-        server = ManagedServer(node_packs=find_packs([PACK])).start()
-    except ServerError as exc:
-        require(False, f"no InvokeAI server for this test: {exc}")
-        return
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    with managed_server_url(node_packs=find_packs([PACK])) as url:
+        yield url
 
 
 def test_the_managed_server_loads_the_pack_and_its_live_schema_types_the_form(pack_server_url: str) -> None:
