@@ -229,6 +229,20 @@ def test_the_run_and_recall_commands_log_in_with_user(multiuser_server, tmp_path
     assert 'os.environ["PYTEST_INVOKEAI_PASSWORD"]' in data["curl"] and "Bearer $token" in data["curl"]
 
 
+def test_schema_fetch_logs_in_with_user(multiuser_server, tmp_path):
+    server = multiuser_server
+    env = runner_env(server)
+    saved = tmp_path / "schema.json"
+    done = cli("schema", "fetch", "--url", server.url, "--user", server.runner["email"], "-o", saved, env=env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(saved.read_text())["invokeai_version"] == "6.14.2"
+    assert "node types" in done.stdout
+    refused = cli("schema", "fetch", "--url", server.url, "-o", tmp_path / "not.json", env=env)
+    assert refused.returncode == 2 and "needs a login" in refused.stderr, refused.stderr
+    assert not (tmp_path / "not.json").exists()
+    assert server.runner["password"] not in done.stdout + done.stderr + refused.stdout + refused.stderr
+
+
 def test_the_reports_curl_line_logs_in_with_the_password_from_the_environment(pytester, multiuser_server):
     server = multiuser_server
     shutil.copy(SD15, pytester.path / "sd15.json")
