@@ -184,15 +184,21 @@ def test_unique_ids_never_reuse_an_id_that_exists() -> None:
 # -- matrix cases of a workflow --------------------------------------------------------------
 
 
-def test_matrix_cases_of_form_layout(form_layout: Workflow) -> None:
-    base = CaseSpec(
+def full_base_case() -> CaseSpec:
+    """A base case with every field set, so a matrix case shows which it kept."""
+    return CaseSpec(
         workflow=FORM_LAYOUT,
         inputs={0: 64},
         outputs=("Output",),
         tolerance={"phash": 12},
         timeout=30.0,
         models=("tiny",),
+        nodes=(FORM_LAYOUT.parent / "packs",),
     )
+
+
+def test_matrix_cases_of_form_layout(form_layout: Workflow) -> None:
+    base = full_base_case()
     cases = matrix_cases(form_layout, base, {2: [1, 2], "4": [0.5, 1.5]}, where=WHERE)
     assert [c.case_id for c in cases] == [
         "Value=1-Radius=0.5",
@@ -244,14 +250,7 @@ def test_integer_values_in_ids_are_shortened_like_any_other(form_layout: Workflo
 
 def test_a_matrix_case_equals_the_base_case_with_its_row_in_every_field(form_layout: Workflow) -> None:
     """Matrix cases are built field by field for speed; every field must be the base case's or the row's."""
-    base = CaseSpec(
-        workflow=FORM_LAYOUT,
-        inputs={0: 64},
-        outputs=("Output",),
-        tolerance={"phash": 12},
-        timeout=30.0,
-        models=("tiny",),
-    )
+    base = full_base_case()
     for matrix in ({2: [7]}, {2: [7], "4": [0.5]}):
         (case,) = matrix_cases(form_layout, base, matrix, where=WHERE)
         row = {2: 7} if len(matrix) == 1 else {2: 7, 4: 0.5}  # "4" names input 4
