@@ -67,7 +67,8 @@ def test_two_shards_merged_tell_the_same_as_one_unsplit_run(tmp_path, invokeai_s
     one, two = (json.loads((folder / "report.json").read_text()) for folder in shards)
     assert cases(one) and cases(two) and not cases(one) & cases(two)  # a real split: both halves ran cases
     assert got["summary"] == expected["summary"]
-    assert got["summary"]["tests"] == {"passed": 18, "failed": 0, "skipped": 1, "errors": 0, "xfailed": 0,
+    # skipped: the SDXL case (no model) and the two checkerboard cases (this server has not loaded their node pack)
+    assert got["summary"]["tests"] == {"passed": 18, "failed": 0, "skipped": 3, "errors": 0, "xfailed": 0,
                                        "xpassed": 0}  # fmt: skip
     assert cases(got) == cases(expected)
     assert not_passed(got) == not_passed(expected)
