@@ -82,4 +82,4 @@ def test_two_shards_merged_tell_the_same_as_one_unsplit_run(tmp_path, invokeai_s
             assert link is None or (merged / link).is_file(), link
     text = summary.read_text()
     assert text.startswith("### InvokeAI: passed\n")
-    assert "| | 18 | 0 | 1 | 0 | 0 | 0 |" in text
+    assert "| | 18 | 0 | 3 | 0 | 0 | 0 |" in text
