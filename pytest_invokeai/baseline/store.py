@@ -46,7 +46,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -387,15 +387,19 @@ class BaselineStore:
 
     def record_files(self) -> list[Path]:
         """The record files of the active store, sorted (index maps and other profiles excluded)."""
+        return sorted(
+            Path(directory, name) for directory, names in self._walk_active() for name in names if _is_record_name(name)
+        )
+
+    def _walk_active(self) -> Iterator[tuple[str, list[str]]]:
+        """Each folder of the active store with its file names; profiles and index maps left out."""
         base = self.active_root
         if not base.is_dir():
-            return []
-        files = []
+            return
         for directory, subdirectories, names in os.walk(base):
             if Path(directory) == base:
                 subdirectories[:] = [d for d in subdirectories if d not in _RESERVED]
-            files += [Path(directory, name) for name in names if _is_record_name(name)]
-        return sorted(files)
+            yield directory, names
 
     @staticmethod
     def read_test_id(path: Path) -> str:
@@ -455,13 +459,8 @@ class BaselineStore:
 
     def stray_companions(self) -> list[Path]:
         """PNG copies and previews in the active store whose record is gone (orphans, whatever test they were of)."""
-        base = self.active_root
-        if not base.is_dir():
-            return []
         strays = []
-        for directory, subdirectories, names in os.walk(base):
-            if Path(directory) == base:
-                subdirectories[:] = [d for d in subdirectories if d not in _RESERVED]
+        for directory, names in self._walk_active():
             records = {name[: -len(RECORD_SUFFIX)] for name in names if _is_record_name(name)}
             for name in names:
                 owner = companion_owner(name)
